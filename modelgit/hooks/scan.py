@@ -220,4 +220,5 @@ def report_push(cfg: Config, store: Store, model: dict[str, Any], user: str | No
 
 
 def _in_server() -> bool:
-    return threading.current_thread().name != "MainThread" or "waitress" in sys.modules
+    """Hooks run in the server's hook threads (warm.py), or as their own process."""
+    return threading.current_thread().name != "MainThread"

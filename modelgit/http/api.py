@@ -179,19 +179,12 @@ def _read_json(req: Request) -> Any:
     ctype = (req.header("content-type") or "").split(";", 1)[0].strip().lower()
     if ctype != JSON_TYPE:
         raise ApiError(415, f"send the body as JSON with 'Content-Type: {JSON_TYPE}'")
-    raw_length = str(req.environ.get("CONTENT_LENGTH") or "").strip()
-    stream = req.environ.get("wsgi.input")
-    if raw_length:
-        if not raw_length.isdigit():
-            raise ApiError(400, "invalid Content-Length")
-        length = int(raw_length)
-        if length > MAX_BODY_BYTES:
-            raise ApiError(413, f"the body is {length} bytes; the limit is {MAX_BODY_BYTES}")
-        data = stream.read(length) if stream is not None and length else b""
-    else:
-        data = stream.read(MAX_BODY_BYTES + 1) if stream is not None else b""
-        if len(data) > MAX_BODY_BYTES:
-            raise ApiError(413, f"the body is larger than {MAX_BODY_BYTES} bytes")
+    from modelgit.http.app import BodyError, read_body
+
+    try:
+        data = read_body(req.environ, MAX_BODY_BYTES)
+    except BodyError as err:
+        raise ApiError(err.status, err.message) from None
     if not data.strip():
         raise ApiError(400, "the body is empty; send a JSON object")
     try:

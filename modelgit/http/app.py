@@ -26,11 +26,54 @@ access_log = logging.getLogger("modelgit.access")
 
 Response = tuple[str, list[tuple[str, str]], Iterable[bytes]]
 CHALLENGE = ("WWW-Authenticate", 'Basic realm="modelgit"')
+#: Set to True by the server layer, and only there, when a request came through the unix
+#: socket (a local web server in front: nginx's auth_request and proxy).
+UNIX_SOCKET_KEY = "modelgit.unix_socket"
 STATUS_TEXT = {200: "200 OK", 400: "400 Bad Request", 401: "401 Unauthorized",
                403: "403 Forbidden", 404: "404 Not Found", 405: "405 Method Not Allowed",
                409: "409 Conflict", 413: "413 Payload Too Large", 422: "422 Unprocessable Entity",
                429: "429 Too Many Requests", 500: "500 Internal Server Error",
                507: "507 Insufficient Storage"}
+
+
+class BodyError(Exception):
+    """A request body refused before or while reading it; each API words it in its own shape."""
+
+    def __init__(self, status: int, message: str) -> None:
+        super().__init__(message)
+        self.status = status
+        self.message = message
+
+
+def read_body(environ: dict[str, Any], limit: int) -> bytes:
+    """The whole request body, for the small JSON bodies of the APIs.
+
+    With ``Content-Length`` a body over ``limit`` is refused before a byte is read, and exactly
+    that many bytes are read (WSGI: reading past it may block). A chunked body arrives with no
+    length (the server decodes it as it streams in): it is read to its end and refused as soon
+    as it passes ``limit``, so a hostile client cannot make the server hold more than that.
+    """
+    raw = str(environ.get("CONTENT_LENGTH") or "").strip()
+    stream = environ.get("wsgi.input")
+    if raw:
+        if not raw.isdecimal() or len(raw) > 19:
+            raise BodyError(400, "invalid Content-Length")
+        length = int(raw)
+        if length > limit:
+            raise BodyError(413, f"the body is {length} bytes; the limit is {limit}")
+    else:
+        length = limit + 1
+    parts: list[bytes] = []
+    got = 0
+    while stream is not None and got < length:
+        data = stream.read(min(65536, length - got))
+        if not data:
+            break
+        parts.append(data)
+        got += len(data)
+    if got > limit:
+        raise BodyError(413, f"the body is larger than {limit} bytes")
+    return b"".join(parts)
 
 
 @dataclass

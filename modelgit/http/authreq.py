@@ -43,7 +43,7 @@ from typing import TYPE_CHECKING, Any
 
 from modelgit.authz.decide import Subject
 from modelgit.credcheck import git_target, normalise_prefix
-from modelgit.http.app import CHALLENGE, Request, text
+from modelgit.http.app import CHALLENGE, UNIX_SOCKET_KEY, Request, text
 from modelgit.http.auth import AuthResult, authenticate
 
 if TYPE_CHECKING:
@@ -57,12 +57,10 @@ FORWARDED_AUTH = "HTTP_X_MODELGIT_AUTHORIZATION"
 
 
 def on_unix_socket(environ: dict[str, Any]) -> bool:
-    """waitress names a unix-socket peer ``localhost`` with no port (a TCP peer always has one).
-
-    If a later waitress changed that, this says False and ``/-/auth`` refuses: closed, not open.
-    """
-    return environ.get("REMOTE_ADDR") == "localhost" and \
-        str(environ.get("REMOTE_PORT")) in ("None", "")
+    """Whether the request came through the unix socket, as the server layer marks it
+    (``modelgit.http.server.peer_middleware``; no header can set it). Anything else - a
+    missing or non-True mark - says False and ``/-/auth`` refuses: closed, not open."""
+    return environ.get(UNIX_SOCKET_KEY) is True
 
 
 def header_safe(text: str, limit: int = 1000) -> str:

@@ -126,7 +126,7 @@ def _error(err: HubError) -> Response:
 def _hub(handler: Callable[[App, Request, re.Match[str]], Response], app: App
          ) -> Callable[[Request, re.Match[str]], Response]:
     """Bind a handler to the app; refusals become JSON errors; HEAD answers carry no body
-    (waitress would send whatever the iterable yields)."""
+    (a server may send whatever the iterable yields)."""
 
     def run(req: Request, match: re.Match[str]) -> Response:
         try:
@@ -216,14 +216,12 @@ def _rev_only(req: Request, match: re.Match[str], marker: str) -> str:
 
 
 def _read_body(req: Request, limit: int) -> bytes:
-    raw = str(req.environ.get("CONTENT_LENGTH") or "").strip()
-    if raw and (not raw.isdigit() or len(raw) > 19):
-        raise HubError(400, "invalid Content-Length")
-    length = int(raw) if raw else 0
-    if length > limit:
-        raise HubError(413, f"the body is {length} bytes; the limit is {limit}")
-    stream = req.environ.get("wsgi.input")
-    return stream.read(length) if stream is not None and length else b""
+    from modelgit.http.app import BodyError, read_body
+
+    try:
+        return read_body(req.environ, limit)
+    except BodyError as err:
+        raise HubError(err.status, err.message) from None
 
 
 def _json_body(req: Request, limit: int = MAX_SMALL_BODY) -> dict[str, Any]:

@@ -16,9 +16,9 @@ because that one always carries a modelgit key here (the app checks it on every 
 the key itself never appears in a batch answer or a log line. A transfer without a valid
 token falls back to the caller's own key and ``decide()``.
 
-Memory stays flat in object size: uploads stream from ``wsgi.input`` (waitress spools large
-bodies to disk) through a reader bounded by ``Content-Length`` into the storage, which hashes
-while writing; downloads are a generator of 1 MiB pieces.
+Memory stays flat in object size: uploads stream from ``wsgi.input`` as they arrive on the
+socket (the server spools nothing) through a reader bounded by ``Content-Length`` into the
+storage, which hashes while it writes the one copy; downloads are a generator of 1 MiB pieces.
 
 Only the standard library and ``modelgit.lfs`` are imported at the top: this module loads
 with the server, and the quota code (which walks folders) loads on the first upload batch.
@@ -37,7 +37,7 @@ from http import HTTPStatus
 from typing import IO, TYPE_CHECKING, Any, cast
 
 from modelgit.authz.decide import Subject
-from modelgit.http.app import Request
+from modelgit.http.app import BodyError, Request, read_body
 from modelgit.http.auth import AuthResult
 from modelgit.lfs import locks
 from modelgit.lfs.batch import (
@@ -235,21 +235,10 @@ class LfsRoutes:
         return decision, row, None
 
     def _read_body(self, req: Request, limit: int) -> bytes:
-        """The whole request body, refused with 413 above ``limit`` before reading it."""
-        length = _content_length(req) or 0  # waitress sets it for chunked bodies too
-        if length > limit:
-            raise BatchError(413, f"request body too large: more than {limit} bytes")
-        stream = req.environ.get("wsgi.input")
-        if stream is None or length == 0:
-            return b""
-        reader = _BoundedReader(stream, length)
-        parts: list[bytes] = []
-        while True:
-            data = reader.read(65536)
-            if not data:
-                break
-            parts.append(data)
-        return b"".join(parts)
+        try:
+            return read_body(req.environ, limit)
+        except BodyError as err:
+            raise BatchError(err.status, err.message) from None
 
     def _json_body(self, req: Request, limit: int) -> dict[str, Any]:
         raw = self._read_body(req, limit)

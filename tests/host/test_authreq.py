@@ -1,6 +1,6 @@
 """``/-/auth``, the answer nginx's ``auth_request`` asks for (DESIGN §1, §5).
 
-Driven through the WSGI app with the environ waitress builds, so the routing, the key check
+Driven through the WSGI app with the environ the server layer builds, so the routing, the key check
 and ``decide()`` are the real ones; the end-to-end nginx test covers the wire.
 """
 
@@ -16,10 +16,10 @@ import pytest
 from modelgit.authz import keys
 from modelgit.cli.serve import initialise
 from modelgit.config import load
-from modelgit.http.app import App
+from modelgit.http.app import UNIX_SOCKET_KEY, App
 from modelgit.store import Store
 
-UNIX = {"REMOTE_ADDR": "localhost", "REMOTE_PORT": "None"}   # waitress on a unix socket
+UNIX = {UNIX_SOCKET_KEY: True, "REMOTE_ADDR": "local", "REMOTE_PORT": ""}  # server.peer_middleware
 TCP = {"REMOTE_ADDR": "127.0.0.1", "REMOTE_PORT": "50123"}
 
 
@@ -43,7 +43,7 @@ def app(tmp_path_factory: pytest.TempPathFactory) -> tuple[App, dict[str, str]]:
 
 
 def ask(app: App, uri: str, *, user: str | None = None, key: str | None = None,
-        peer: dict[str, str] = UNIX, method: str = "GET", prefix: str | None = "/git",
+        peer: dict[str, Any] = UNIX, method: str = "GET", prefix: str | None = "/git",
         forwarded: bool = False, client: str = "198.51.100.1",
         extra: dict[str, str] | None = None) -> tuple[int, dict[str, str], str]:
     """``forwarded``: the credentials as the generated nginx snippet and the Apache helper

@@ -312,7 +312,7 @@ def test_nothing_odd_reaches_the_server(folks: Folks, user: str, second: str, ur
     assert credcheck.check(opts, f"{user}\n{second}\n", {"URI": uri})[0] == expected
 
 
-HEAVY = ("click", "yaml", "pygit2", "jsonschema", "detect_secrets", "rich", "waitress",
+HEAVY = ("click", "yaml", "pygit2", "jsonschema", "detect_secrets", "rich", "cheroot",
          "sqlite_utils", "bandit")
 
 
