@@ -6,6 +6,8 @@ set -euo pipefail
 need=()
 command -v git >/dev/null || need+=(git)
 command -v git-lfs >/dev/null || need+=(git-lfs)
+# bench/ (make bench) measures the LFS transfers with a plain HTTP client too.
+command -v curl >/dev/null || need+=(curl)
 command -v nginx >/dev/null || [ -x /usr/sbin/nginx ] || need+=(nginx)
 command -v fcgiwrap >/dev/null || [ -x /usr/sbin/fcgiwrap ] || need+=(fcgiwrap)
 # install.sh's Apache mode (tests/host): Apache with mod_authnz_external.

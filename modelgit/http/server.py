@@ -32,6 +32,9 @@ THREADS = 32
 #: that stopped sending in the middle of an upload); idle time between requests counts too.
 SOCKET_TIMEOUT = 300
 MAX_HEADER_BYTES = 256 * 1024
+#: At most this much of a refused request's unread body is read and dropped, so that the
+#: client, still sending, gets to read the refusal instead of a reset connection.
+DRAIN_BYTES = 64 * 1024 * 1024
 # What only a proxy may say about the client; dropped from every request that did not come
 # through the socket. cheroot's peer credentials (REMOTE_USER, X_REMOTE_*) are off, and
 # dropped too: nothing from the connection may look like an authenticated user.
@@ -44,11 +47,17 @@ WSGIApp = Callable[[dict[str, Any], Callable[..., Any]], Iterable[bytes]]
 
 
 def peer_middleware(app: WSGIApp, *, unix_socket: bool) -> WSGIApp:
-    """Set REMOTE_ADDR and the socket mark from what the connection proves, nothing else.
+    """Set REMOTE_ADDR and the socket mark from what the connection proves, nothing else;
+    after a refusal, read what is left of the request body.
 
     On the unix socket every peer is the local web server: the client's address is the last
     entry of ``X-Forwarded-For`` (the one the proxy appended), so the brute-force brake counts
     real clients, not the proxy. On TCP the client is the peer, and proxy headers are dropped.
+
+    A streaming server answers before the body has arrived. If the app refused the request
+    without reading its body (413, or a 401/403 on a chunked upload) and the connection were
+    closed with bytes unread, the kernel would reset it and git or git-lfs would print
+    "broken pipe" instead of our message. So up to :data:`DRAIN_BYTES` are read and dropped.
     """
 
     def wrapped(environ: dict[str, Any], start_response: Callable[..., Any]) -> Iterable[bytes]:
@@ -64,9 +73,32 @@ def peer_middleware(app: WSGIApp, *, unix_socket: bool) -> WSGIApp:
         else:
             for key in _PROXY_HEADERS:
                 environ.pop(key, None)
-        return app(environ, start_response)
+        status: list[str] = []
+
+        def remember(code: str, headers: list[tuple[str, str]], *exc: Any) -> Any:
+            status.append(code)
+            return start_response(code, headers, *exc)
+
+        body = app(environ, remember)
+        if status and status[-1][:1] == "4":
+            _drain(environ.get("wsgi.input"))
+        return body
 
     return wrapped
+
+
+def _drain(stream: Any) -> None:
+    if stream is None:
+        return
+    left = DRAIN_BYTES
+    try:
+        while left > 0:
+            data = stream.read(min(left, 256 * 1024))
+            if not data:
+                return
+            left -= len(data)
+    except (OSError, ValueError):
+        return  # the client went away: nothing to answer
 
 
 def setup_logging(cfg: Config) -> None:

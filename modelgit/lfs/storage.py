@@ -18,8 +18,10 @@ import contextlib
 import errno
 import hashlib
 import os
+import queue
 import re
 import tempfile
+import threading
 import time
 from pathlib import Path
 from typing import BinaryIO, Protocol, runtime_checkable
@@ -30,7 +32,13 @@ OID_RE = re.compile(r"^[0-9a-f]{64}$")
 MAX_OBJECT_SIZE = 2**63 - 1
 
 #: Read size for streaming; small enough that memory stays flat, big enough for disk speed.
-DEFAULT_CHUNK = 1 << 20
+#: (256 KiB: cheroot's socket reader allocates a buffer of the size asked for on every recv,
+#: so 1 MiB reads ran slower than 256 KiB ones here, 1.4 against 1.6 GB/s.)
+DEFAULT_CHUNK = 256 * 1024
+#: Uploads from this size are written by a second thread while the next piece is read.
+PIPELINE_MIN_BYTES = 8 * 1024 * 1024
+#: Pieces in flight between reader and writer: the memory bound of an upload (4 MiB).
+PIPELINE_DEPTH = 16
 
 #: Mode of stored objects: the service user reads and writes, its group may read (a web
 #: server's git user in that group can scan objects), other local users get nothing, because
@@ -226,8 +234,48 @@ def _copy_hashing(stream: BinaryIO, out: BinaryIO, size: int, chunk: int) -> tup
     """Copy up to ``size + 1`` bytes from ``stream`` to ``out``; return (count, sha256 hex).
 
     The one extra byte is how a body longer than announced is noticed without reading an
-    unbounded amount from a hostile client. Memory use is one chunk, whatever the size.
+    unbounded amount from a hostile client. Big objects are written by a second thread while
+    this one reads and hashes the next piece (socket reads, sha256 and file writes all release
+    the GIL, so on two cores an upload costs the slowest of them rather than their sum);
+    memory stays at a few pieces, whatever the size.
     """
+    if size < PIPELINE_MIN_BYTES:
+        return _copy_hashing_serial(stream, out, size, chunk)
+    hasher = hashlib.sha256()
+    written = 0
+    limit = size + 1
+    pieces: queue.Queue[bytes | None] = queue.Queue(maxsize=PIPELINE_DEPTH)
+    failed: list[BaseException] = []
+
+    def write_pieces() -> None:
+        while (piece := pieces.get()) is not None:
+            if failed:
+                continue  # keep taking pieces so the reader never blocks on a full queue
+            try:
+                out.write(piece)
+            except BaseException as exc:  # handed to the reader, raised there
+                failed.append(exc)
+
+    writer = threading.Thread(target=write_pieces, name="modelgit-lfs-write", daemon=True)
+    writer.start()
+    try:
+        while written < limit and not failed:
+            data = stream.read(min(chunk, limit - written))
+            if not data:
+                break
+            hasher.update(data)
+            pieces.put(data)
+            written += len(data)
+    finally:
+        pieces.put(None)
+        writer.join()
+    if failed:
+        raise failed[0]
+    return written, hasher.hexdigest()
+
+
+def _copy_hashing_serial(stream: BinaryIO, out: BinaryIO, size: int, chunk: int
+                         ) -> tuple[int, str]:
     hasher = hashlib.sha256()
     written = 0
     limit = size + 1

@@ -12,6 +12,9 @@ import hashlib
 import io
 import os
 import stat
+import subprocess
+import sys
+import textwrap
 import threading
 import tracemalloc
 from collections.abc import Callable
@@ -22,6 +25,7 @@ import pytest
 
 from modelgit.lfs.storage import (
     OID_RE,
+    PIPELINE_MIN_BYTES,
     FileStorage,
     ObjectStorage,
     StorageError,
@@ -29,6 +33,9 @@ from modelgit.lfs.storage import (
     validate_size,
     verify_object,
 )
+from tests.conftest import sha256_file
+
+REPO = Path(__file__).resolve().parents[2]
 
 
 def oid_of(data: bytes) -> str:
@@ -330,6 +337,55 @@ class TestFileStorage(StorageContract):
             storage.put(oid_of(data), len(data), io.BytesIO(data))
         assert err.value.status == 507
         assert self.leftovers(storage) == []
+
+    # Objects from PIPELINE_MIN_BYTES on are written by a second thread while the next
+    # piece is read: the same promises must hold there.
+    def test_big_object_round_trip(self, storage: FileStorage) -> None:
+        size = PIPELINE_MIN_BYTES * 2 + 12345
+        oid = generated_oid(size)
+        assert storage.put(oid, size, GeneratedStream(size)) == size  # type: ignore[arg-type]
+        assert sha256_file(storage.root / "objects" / oid[:2] / oid[2:4] / oid) == oid
+
+    def test_big_object_wrong_hash_or_size_keeps_nothing(self, storage: FileStorage) -> None:
+        size = PIPELINE_MIN_BYTES * 2
+        with pytest.raises(StorageError) as err:
+            storage.put("ab" * 32, size, GeneratedStream(size))  # type: ignore[arg-type]
+        assert err.value.status == 422 and "sha256" in err.value.message
+        with pytest.raises(StorageError) as err:
+            storage.put(generated_oid(size), size - 1, GeneratedStream(size))  # type: ignore[arg-type]
+        assert err.value.status == 422 and "size" in err.value.message
+        assert self.leftovers(storage) == []
+
+    def test_big_object_client_hangs_up_keeps_nothing(self, storage: FileStorage) -> None:
+        data = os.urandom(PIPELINE_MIN_BYTES * 2)
+        with pytest.raises(ConnectionResetError):
+            storage.put(oid_of(data), len(data), FailingStream(data[: len(data) // 2]))  # type: ignore[arg-type]
+        assert self.leftovers(storage) == []
+        assert not any(t.name == "modelgit-lfs-write" for t in threading.enumerate())
+
+    def test_big_object_write_failure_is_raised_and_keeps_nothing(self, tmp_path: Path) -> None:
+        """A write that fails in the writer thread (here the file-size limit, a real EFBIG
+        from the kernel, in a child process) stops the upload: the error reaches the caller,
+        nothing hangs, and no file is left."""
+        script = textwrap.dedent(f"""
+            import errno, resource, signal, sys
+            sys.path.insert(0, {str(REPO)!r})
+            from tests.lfs.test_lfs_storage import GeneratedStream, generated_oid
+            from modelgit.lfs.storage import FileStorage, PIPELINE_MIN_BYTES
+            size = PIPELINE_MIN_BYTES * 3
+            oid = generated_oid(size)
+            signal.signal(signal.SIGXFSZ, signal.SIG_IGN)
+            resource.setrlimit(resource.RLIMIT_FSIZE, (PIPELINE_MIN_BYTES, PIPELINE_MIN_BYTES))
+            try:
+                FileStorage({str(tmp_path / "lfs")!r}).put(oid, size, GeneratedStream(size))
+            except OSError as exc:
+                sys.exit(0 if exc.errno == errno.EFBIG else 3)
+            sys.exit(2)
+        """)
+        proc = subprocess.run([sys.executable, "-c", script], capture_output=True, text=True,
+                              timeout=60, check=False)
+        assert proc.returncode == 0, proc.stderr
+        assert [p for p in (tmp_path / "lfs").rglob("*") if p.is_file()] == []
 
     def test_sweep_temp_removes_only_old_files(self, storage: FileStorage) -> None:
         storage.tmp_dir.mkdir(parents=True)
