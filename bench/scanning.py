@@ -14,10 +14,8 @@ provider tokens, keyword assignments, private keys and high-entropy strings spri
 from __future__ import annotations
 
 import json
-import signal
 import time
-from collections.abc import Iterable, Iterator
-from contextlib import contextmanager
+from collections.abc import Iterable
 from pathlib import Path
 from typing import Any
 
@@ -59,23 +57,7 @@ def _diff(ours: set[tuple[str, int, str]], theirs: set[tuple[str, int, str]]) ->
             f" only modelgit e.g. {only_ours}; only CLI e.g. {only_theirs})")
 
 
-@contextmanager
-def default_sigterm() -> Iterator[None]:
-    """scan_secrets forks a process pool and ends it with SIGTERM; its workers inherit our
-    handler (bench turns SIGTERM into KeyboardInterrupt), which must not run in them."""
-    saved = signal.signal(signal.SIGTERM, signal.SIG_DFL)
-    try:
-        yield
-    finally:
-        signal.signal(signal.SIGTERM, saved)
-
-
 def run_secrets(ctx: Ctx) -> list[Row]:
-    with default_sigterm():
-        return _run_secrets(ctx)
-
-
-def _run_secrets(ctx: Ctx) -> list[Row]:
     figure = "secret scan (detect-secrets)"
     try:
         from modelgit.scanner.secrets import scan_secrets

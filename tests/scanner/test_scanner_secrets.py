@@ -2,13 +2,19 @@
 
 from __future__ import annotations
 
+import concurrent.futures
 import dataclasses
 import json
+import multiprocessing
 import os
+import re
 import resource
+import signal
+import string
 import subprocess
 import sys
 import time
+from collections.abc import Callable
 from pathlib import Path
 
 import pytest
@@ -199,12 +205,140 @@ def test_same_secret_in_later_versions_of_a_file_is_reported_once() -> None:
     assert findings and {(f.commit, f.line) for f in findings} == {("1" * 40, 1)}
 
 
-def test_parallel_and_serial_scans_agree(tmp_path: Path) -> None:
+@pytest.mark.parametrize("workers", [2, 3])
+def test_parallel_and_serial_scans_agree(tmp_path: Path, workers: int) -> None:
+    """Forked children find exactly what one process finds, also forked from a thread.
+
+    Pre-receive scans in a worker thread, so the children are forked from one (where, for
+    instance, resetting their signal handlers must still work).
+    """
     make_corpus(tmp_path / "c", total_bytes=1_500_000, seed=11)
     blobs = corpus_blobs(tmp_path / "c")
+    assert sum(b.size for b in blobs) >= secrets_mod.PARALLEL_MIN_BYTES  # really in parallel
     serial = scan_secrets(blobs, workers=1)
-    parallel = scan_secrets(blobs, workers=2)
+    with concurrent.futures.ThreadPoolExecutor(max_workers=1) as pool:
+        parallel = pool.submit(scan_secrets, blobs, workers=workers).result()
     assert serial == parallel and serial
+
+
+# --- the forked children: failing closed, and reaped ---------------------------------------
+
+
+def child_processes() -> set[int]:
+    """Pids whose parent is this process, zombies included (from /proc)."""
+    found = set()
+    for stat in Path("/proc").glob("[0-9]*/stat"):
+        try:
+            fields = stat.read_text().rsplit(")", 1)[1].split()
+        except (OSError, IndexError):
+            continue  # ended while we looked
+        if int(fields[1]) == os.getpid():
+            found.add(int(stat.parent.name))
+    return found
+
+
+def parallel_blobs() -> list[Blob]:
+    """Enough bytes for the scan to fork (one secret among them)."""
+    filler = "".join(f"value_{i} = compute({i}, scale=2)\n" for i in range(12_000))
+    blobs = [Blob.from_bytes(f"pkg/mod{i}.py", filler.encode(), "c" * 40) for i in range(4)]
+    blobs.append(Blob.from_bytes("pkg/pay.py", f"KEY = '{STRIPE}'\n".encode(), "c" * 40))
+    assert sum(b.size for b in blobs) >= secrets_mod.PARALLEL_MIN_BYTES
+    return blobs
+
+
+@pytest.fixture
+def in_children(monkeypatch: pytest.MonkeyPatch) -> Callable[[Callable[[], object]], None]:
+    """Makes every forked child run `action` on the first blob it takes.
+
+    The parent does not scan until a child has started, so that the child always takes a
+    blob, however the machine schedules them.
+    """
+    parent = os.getpid()
+    started = multiprocessing.get_context("fork").Event()
+    scan = secrets_mod._scan_shared
+
+    def install(action: Callable[[], object]) -> None:
+        def scan_shared(index: int) -> list[tuple[int, str, str]]:
+            if os.getpid() != parent:
+                started.set()
+                action()
+            else:
+                assert started.wait(timeout=30), "no child took a blob"
+            return scan(index)
+
+        monkeypatch.setattr(secrets_mod, "_scan_shared", scan_shared)
+
+    return install
+
+
+def raise_in_scan() -> None:
+    raise ValueError("detect-secrets broke")
+
+
+@pytest.mark.parametrize(("action", "error"), [
+    (lambda: os._exit(3), "exited with status 3"),
+    (lambda: os.kill(os.getpid(), signal.SIGKILL), "killed by signal 9"),
+    (raise_in_scan, "ValueError: detect-secrets broke"),
+    # exits "successfully" without sending its results
+    (lambda: os._exit(0), "sent unreadable results"),
+])
+def test_a_failing_child_fails_the_scan_instead_of_dropping_its_blobs(
+    in_children: Callable[[Callable[[], object]], None], action: Callable[[], object],
+    error: str,
+) -> None:
+    before = child_processes()
+    in_children(action)
+    with pytest.raises(RuntimeError, match=error):
+        scan_secrets(parallel_blobs(), workers=2)
+    assert child_processes() == before  # reaped
+
+
+def test_children_die_of_sigterm_even_when_the_server_handles_it(
+    in_children: Callable[[Callable[[], object]], None],
+) -> None:
+    """`modelgit serve` turns SIGTERM into KeyboardInterrupt; a child must not inherit that."""
+
+    def interrupt(signum: int, frame: object) -> None:
+        raise KeyboardInterrupt
+
+    saved = signal.signal(signal.SIGTERM, interrupt)
+    try:
+        in_children(lambda: os.kill(os.getpid(), signal.SIGTERM))
+        with pytest.raises(RuntimeError, match="killed by signal 15"):
+            scan_secrets(parallel_blobs(), workers=2)
+    finally:
+        signal.signal(signal.SIGTERM, saved)
+
+
+def test_when_the_parents_share_fails_the_children_are_killed_and_reaped(
+    monkeypatch: pytest.MonkeyPatch,
+) -> None:
+    parent = os.getpid()
+    started = multiprocessing.get_context("fork").Event()
+
+    def scan_shared(index: int) -> list[tuple[int, str, str]]:
+        if os.getpid() != parent:
+            started.set()
+            time.sleep(60)  # the parent must not wait for this
+        assert started.wait(timeout=30)
+        raise_in_scan()
+        raise AssertionError("unreachable")
+
+    monkeypatch.setattr(secrets_mod, "_scan_shared", scan_shared)
+    before, start = child_processes(), time.monotonic()
+    with pytest.raises(ValueError, match="detect-secrets broke"):
+        scan_secrets(parallel_blobs(), workers=3)
+    assert time.monotonic() - start < 30
+    assert child_processes() == before
+
+
+def test_a_parallel_scan_leaves_no_child_behind() -> None:
+    blobs = parallel_blobs()
+    before = child_processes()
+    findings = scan_secrets(blobs, workers=3)
+    assert child_processes() == before
+    assert findings == scan_secrets(blobs, workers=1)
+    assert ("pkg/pay.py", "Stripe Access Key") in {(f.path, f.rule) for f in findings}
 
 
 def test_settings_are_the_clis_defaults_without_network_verification(tmp_path: Path) -> None:
@@ -331,3 +465,85 @@ def test_prefilter_changes_no_finding_on_adversarial_lines(seed: int) -> None:
     with secrets_mod._detect_secrets_settings():
         for path, data in files.items():
             assert sorted(secrets_mod.scan_text(path, data)) == sorted(all_lines(path, data)), path
+
+
+def test_prefilter_keeps_every_discord_token() -> None:
+    """The Discord detector starts at the token's first dot: still a match for every token."""
+    import random
+
+    from detect_secrets.plugins.discord import DiscordBotTokenDetector
+
+    rng = random.Random(4)
+    # Unicode decimal digits are in the plugin's \d (the view makes them "0"); "ſ", "K" are not
+    # in its [a-zA-Z] (no IGNORECASE) but may surround a token.
+    chars = "abcXYZ019_-٣१" + "MNO"
+    around = ["", " ", "x", "ſ", "K", "token=", '"', ".", "..", "M", "٣"]
+
+    def segment(n: int) -> str:
+        return "".join(rng.choice(chars) for _ in range(n))
+
+    lines = []
+    for _ in range(400):
+        token = (rng.choice("MNO") + segment(rng.choice((22, 23, 24, 25, 26))) + "."
+                 + segment(rng.choice((5, 6, 7))) + "." + segment(rng.choice((26, 27, 30))))
+        lines.append(rng.choice(around) + token + rng.choice(around))
+    (plugin_regex,) = DiscordBotTokenDetector.denylist
+    ((_kind, coarse),) = secrets_mod.PLUGIN_PREFILTERS["DiscordBotTokenDetector"][1]
+    found = 0
+    for line in lines:
+        if plugin_regex.search(line):
+            found += 1
+            view = line.encode("ascii", errors="modelgit-ascii-view")
+            assert re.search(coarse.encode(), view), line
+    assert found > 50
+
+    data = ("\n".join(lines) + "\n").encode()
+
+    def all_lines(path: str) -> list[tuple[int, str, str]]:
+        with pytest.MonkeyPatch.context() as patch:
+            patch.setattr(secrets_mod, "_prefilter", lambda: None)
+            return secrets_mod.scan_text(path, data)
+
+    with secrets_mod._detect_secrets_settings():
+        for path in ("tokens.py", "tokens.md", "tokens.yaml"):
+            ours = secrets_mod.scan_text(path, data)
+            assert sorted(ours) == sorted(all_lines(path)), path
+            assert any(kind == "Discord Bot Token" for _, kind, _ in ours)
+
+
+def test_the_ascii_view_keeps_what_ignorecase_letters_and_digits_match() -> None:
+    """Over all of Unicode: FOLD holds every non-ASCII character that IGNORECASE matches to an
+    ASCII letter (with that letter), and `\\d` matches exactly what the view turns into "0"."""
+    letters = re.compile(r"(?i)[a-z]")
+    folds = {}
+    for code in range(0x80, 0x110000):
+        char = chr(code)
+        if letters.fullmatch(char):
+            folds[char] = "".join(c for c in string.ascii_lowercase
+                                  if re.fullmatch(f"(?i){c}", char))
+        assert bool(re.fullmatch(r"\d", char)) == char.isdecimal(), hex(code)
+    assert folds == secrets_mod.FOLD
+
+
+def test_runs_found_within_union_runs_are_the_runs_of_each_class() -> None:
+    """_hits looks for each class's runs only inside runs of the classes' union: the same hits
+    as each class's table on the whole text, at the ends of the text too."""
+    import random
+
+    rng = random.Random(9)
+    with secrets_mod._detect_secrets_settings():
+        prefilter = secrets_mod._prefilter()
+    assert prefilter is not None and prefilter.runs
+    runs_only = dataclasses.replace(prefilter, literals=(), folded_literals=(), quoted_runs=(),
+                                    regexes=(), lowered_regexes=())
+    pieces = ["a", "Z", "q", "0", "7", "_", "-", ".", " ", "\n", "=", "٣", "K"]
+    for _ in range(300):
+        text = "".join(
+            rng.choice(pieces) * rng.choice((1, 1, 1, 5, 12)) for _ in range(rng.randint(1, 60)))
+        lowered = text.encode("ascii", errors="modelgit-ascii-view").lower()
+        expected = {
+            (at, plugins)
+            for table, needle, plugins in prefilter.runs
+            for at, _end in secrets_mod._find_runs(lowered.translate(table), needle)
+        }
+        assert set(secrets_mod._hits(text, runs_only)) == expected, text
