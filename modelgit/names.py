@@ -22,6 +22,10 @@ def check_user(name: str) -> str:
             f"invalid user name {name!r}: use 1-39 characters a-z, 0-9, '_', '.', '-',"
             " starting with a letter or digit"
         )
+    if ".." in name:
+        # Never a path component today, but a name that reads as one has no place anywhere
+        # (logs, REMOTE_USER, a web server's own config): the same rule as spaces and models.
+        raise InvalidName(f"invalid user name {name!r}: '..' is not allowed")
     return name
 
 

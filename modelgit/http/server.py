@@ -143,7 +143,7 @@ def make_server(cfg: Config, *, host: str | None = None, port: int | None = None
     server.prepare()
     if socket:
         # cheroot creates the socket world-writable; the web server's group is enough.
-        os.chmod(socket, 0o660)
+        os.chmod(socket, 0o660)  # nosec B103 - the group is the web server's, by design
     return server
 
 

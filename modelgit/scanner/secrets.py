@@ -47,7 +47,6 @@ import math
 import mmap
 import multiprocessing
 import os
-import pickle
 import re
 import signal
 import string
@@ -803,7 +802,7 @@ def _scan_forked(order: list[int], children: int) -> dict[int, Found]:
     down took about 25 ms, a sixth of a 2 MB scan, while this process sat idle; a fork costs a
     millisecond or two and this process scans its own share. The children start with all a scan
     needs in their copy of memory (the blobs in _SHARED, detect-secrets imported and configured,
-    the prefilter built), send their results back pickled through a pipe, and leave through
+    the prefilter built), send their results back as JSON through a pipe, and leave through
     os._exit so that nothing of the caller's - its stack, atexit handlers, buffered files - runs
     in them.
 
@@ -865,7 +864,7 @@ def _child(claims: _Claims, write_end: int, inherited: list[int]) -> NoReturn:
         for fd in inherited:  # the other children's pipes, and its own read end
             os.close(fd)
         try:
-            sent, ok = pickle.dumps(_scan_claimed(claims), pickle.HIGHEST_PROTOCOL), True
+            sent, ok = json.dumps(_scan_claimed(claims)).encode(), True
         except Exception:
             # Sent instead of results, so that the parent's error says what went wrong.
             sent, ok = traceback.format_exc().encode(), False
@@ -890,8 +889,9 @@ def _child_results(pid: int, code: int, sent: bytes) -> list[tuple[int, Found]]:
         detail = sent.decode(errors="replace").strip() if code > 0 else ""
         raise RuntimeError(f"secret scan: child {pid} {how}" + (f"\n{detail}" if detail else ""))
     try:
-        # Trusted: written by our own fork, through a pipe that only it and we hold.
-        results: list[tuple[int, Found]] = pickle.loads(sent)  # noqa: S301
+        # JSON, not pickle: plain data needs no code to decode.
+        return [(int(index), [(int(line), str(kind), str(digest))
+                              for line, kind, digest in found])
+                for index, found in json.loads(sent)]
     except Exception as exc:
         raise RuntimeError(f"secret scan: child {pid} sent unreadable results") from exc
-    return results
