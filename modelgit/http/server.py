@@ -29,8 +29,10 @@ from modelgit.store import Store
 
 THREADS = 32
 #: Seconds a blocked socket read or write may take before the connection is dropped (a client
-#: that stopped sending in the middle of an upload); idle time between requests counts too.
-SOCKET_TIMEOUT = 300
+#: that stopped sending in the middle of an upload, or sends its headers a byte at a time to
+#: hold a thread); idle keep-alive connections are closed after it too. nginx's defaults for
+#: the same (client_header_timeout, client_body_timeout, send_timeout) are 60 s.
+SOCKET_TIMEOUT = 60
 MAX_HEADER_BYTES = 256 * 1024
 #: At most this much of a refused request's unread body is read and dropped, so that the
 #: client, still sending, gets to read the refusal instead of a reset connection.
