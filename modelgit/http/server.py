@@ -57,7 +57,7 @@ def peer_middleware(app: WSGIApp, *, unix_socket: bool) -> WSGIApp:
     real clients, not the proxy. On TCP the client is the peer, and proxy headers are dropped.
 
     A streaming server answers before the body has arrived. If the app refused the request
-    without reading its body (413, or a 401/403 on a chunked upload) and the connection were
+    without reading its body (413, a 401/403 on a chunked upload, a 500) and the connection were
     closed with bytes unread, the kernel would reset it and git or git-lfs would print
     "broken pipe" instead of our message. So up to :data:`DRAIN_BYTES` are read and dropped.
     """
@@ -82,7 +82,7 @@ def peer_middleware(app: WSGIApp, *, unix_socket: bool) -> WSGIApp:
             return start_response(code, headers, *exc)
 
         body = app(environ, remember)
-        if status and status[-1][:1] == "4":
+        if status and status[-1][:1] in ("4", "5"):
             _drain(environ.get("wsgi.input"))
         return body
 
