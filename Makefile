@@ -21,6 +21,7 @@ serve: $(STAMP)
 
 lint: $(STAMP)
 	$(BIN)/ruff check modelgit tests bench
+	$(BIN)/mypy modelgit --ignore-missing-imports
 
 # Our own hygiene: no medium/high bandit finding in the package, and no secret in the tracked
 # files beyond the committed .secrets.baseline (its entries are reviewed false positives and
@@ -31,7 +32,7 @@ hygiene: $(STAMP)
 
 test: $(STAMP)
 	bash tests/bootstrap.sh
-	$(BIN)/ruff check modelgit tests bench
+	$(MAKE) --no-print-directory lint
 	$(MAKE) --no-print-directory hygiene
 	$(BIN)/pytest -n $(PYTEST_WORKERS) -q
 

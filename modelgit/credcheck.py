@@ -250,6 +250,9 @@ def ask_server(opts: Options, q: Question) -> tuple[int, str] | None:
     import _socket
     import binascii
 
+    socket_path = opts.socket
+    if not socket_path:
+        return None  # no server named: decide cold (connect(None) would raise TypeError)
     original = q.uri
     if q.write and original.endswith("/info/refs"):
         original += "?service=git-receive-pack"
@@ -269,7 +272,7 @@ def ask_server(opts: Options, q: Question) -> tuple[int, str] | None:
     try:
         sock.settimeout(SERVER_TIMEOUT)
         try:
-            sock.connect(opts.socket)
+            sock.connect(socket_path)
         except OSError:
             return None
         sock.sendall(request.encode("ascii"))

@@ -188,5 +188,7 @@ def register(cli: click.Group) -> None:
 
         argv = ["--data", str(ctx.cfg.data_dir), "credential-check", "--git-prefix", git_prefix,
                 *(["--socket", socket] if socket else []), *(["--key-only"] if key_only else [])]
-        code = credcheck.main(argv, stdin=click.get_text_stream("stdin").read(65536))
+        # credcheck reads stdin itself, as on the fast path: click.get_text_stream is
+        # deprecated since click 8.5 and goes in 9.0.
+        code = credcheck.main(argv)
         sys.exit(code or 0)

@@ -84,6 +84,9 @@ def index_card(cfg: Config, store: Store, model: dict[str, Any], user: str | Non
     readme = _readme(repo, default)
     data = None
     if readme is not None and readme[1] <= MAX_README_BYTES:
-        data = parse_front_matter(repo[readme[0]].data).data
+        blob = repo[readme[0]]
+        if not isinstance(blob, pygit2.Blob):  # _readme checked the type; this tells mypy
+            raise TypeError(f"{README} at {default} is not a blob")
+        data = parse_front_matter(blob.data).data
     card = {"data": data or {}, "index": card_index(data or {})}
     store.update_model(model["id"], card=json.dumps(card, default=str))

@@ -10,6 +10,10 @@ from __future__ import annotations
 import os
 import sys
 
+TYPE_CHECKING = False  # only built-in modules are imported at the top (see above)
+if TYPE_CHECKING:
+    import logging
+
 GUARD = "MODELGIT_HOOK_ACTIVE"
 
 
@@ -30,7 +34,7 @@ def _run_legacy(hook: str, args: list[str], stdin: bytes) -> int:
     return subprocess.run([legacy, *args], input=stdin, env=env, check=False).returncode
 
 
-def setup_logging(data_dir: str) -> logging.Logger:  # noqa: F821 - imported inside
+def setup_logging(data_dir: str) -> logging.Logger:
     """Cold path only: hooks.log in the data folder (stderr if it cannot be written)."""
     import logging
 

@@ -16,9 +16,12 @@ import sys
 import threading
 from collections.abc import Callable
 from dataclasses import asdict
+from functools import partial
 from typing import TYPE_CHECKING, Any, BinaryIO
 
 if TYPE_CHECKING:
+    import pygit2
+
     from modelgit.config import Config
     from modelgit.hooks.pre_receive import Push, RefUpdate
     from modelgit.scanner.blobs import Blob
@@ -132,14 +135,22 @@ def changed_blobs(repo_path: str, old: str, new: str) -> list[Blob]:
     old_c = repo.revparse_single(old).peel(pygit2.Commit)
     new_c = repo.revparse_single(new).peel(pygit2.Commit)
     out = []
-    for delta in repo.diff(old_c.tree, new_c.tree).deltas:
+    # What repo.diff(tree, tree) runs; its stubs accept no Tree.
+    for delta in old_c.tree.diff_to_tree(new_c.tree).deltas:
         if delta.status_char() in ("A", "M", "R", "C", "T") and \
                 delta.new_file.mode in (0o100644, 0o100755):
             obj = repo[delta.new_file.id]
+            if not isinstance(obj, pygit2.Blob):  # a file mode always names a blob
+                raise TypeError(f"{delta.new_file.path}: {obj.id} is not a blob")
             out.append(Blob(path=delta.new_file.path, commit=str(new_c.id), oid=str(obj.id),
                             size=obj.size, mode=delta.new_file.mode,
-                            _loader=lambda o=obj: o.data))
+                            _loader=partial(_blob_data, obj)))
     return out
+
+
+def _blob_data(blob: pygit2.Blob) -> bytes:
+    """A changed blob's loader (a lambda with a default argument defeats mypy's inference)."""
+    return blob.data
 
 
 def run_report(cfg: Config, store: Store, model_id: str, ref: str, commit: str,

@@ -410,7 +410,7 @@ def explain(app: App, decision: Decision, model_id: str, req: Request) -> Decisi
     return Decision(False, decision.status, decision.code, text, decision.role)
 
 
-def _with_decision(item: dict[str, Any], row: dict[str, Any]) -> dict[str, Any]:
+def _with_decision(item: dict[str, Any], row: Mapping[str, Any]) -> dict[str, Any]:
     """Who decided and why, on list items and report rows alike (only when there is one)."""
     if row.get("granted_by"):
         item["grantedBy"] = row["granted_by"]

@@ -14,7 +14,10 @@ import os
 import subprocess
 import threading
 from collections.abc import Iterator, Mapping
-from typing import IO, Any
+from typing import IO, TYPE_CHECKING, Any, cast
+
+if TYPE_CHECKING:
+    import io
 
 log = logging.getLogger("modelgit.http")
 CHUNK = 64 * 1024
@@ -99,7 +102,8 @@ def run_backend(environ: Mapping[str, Any], env: dict[str, str]
 
     status = "200 OK"
     headers: list[tuple[str, str]] = []
-    out = proc.stdout
+    # Popen's pipe with the default bufsize is a BufferedReader, which has read1.
+    out = cast("io.BufferedReader", proc.stdout)
     while True:
         line = out.readline(8192)
         if not line or line in (b"\r\n", b"\n"):

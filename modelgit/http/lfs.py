@@ -34,7 +34,7 @@ import secrets
 import time
 from collections.abc import Callable, Iterator
 from http import HTTPStatus
-from typing import IO, TYPE_CHECKING, Any, cast
+from typing import IO, TYPE_CHECKING, Any
 
 from modelgit.authz.decide import Subject
 from modelgit.http.app import BodyError, Request, read_body
@@ -371,7 +371,7 @@ class LfsRoutes:
         stream = req.environ.get("wsgi.input")
         if stream is None:
             return lfs_error(400, "no request body")
-        written = self.storage.put(oid, length, cast(IO[bytes], _BoundedReader(stream, length)))
+        written = self.storage.put(oid, length, _BoundedReader(stream, length))
         self.store.link_object(model_id, oid, written)
         log.info("lfs upload %s %s %d bytes by %s", model_id, oid, written, user or "-")
         return _status(200), [("Content-Length", "0")], [b""]

@@ -86,6 +86,13 @@ def validate_size(size: object) -> int:
     return size
 
 
+class ByteSource(Protocol):
+    """What ``put`` reads an upload from: any ``read(n)`` that returns ``b""`` at the end
+    (a file, ``wsgi.input``, or the LFS endpoint's reader bounded by Content-Length)."""
+
+    def read(self, size: int, /) -> bytes: ...
+
+
 @runtime_checkable
 class ObjectStorage(Protocol):
     """What the LFS endpoints, the hooks and ``gc`` may do with object bytes.
@@ -106,7 +113,7 @@ class ObjectStorage(Protocol):
         """A binary reader for a stored object (the caller seeks for ``Range``); 404 if absent."""
         ...
 
-    def put(self, oid: str, size: int, stream: BinaryIO, chunk: int = DEFAULT_CHUNK) -> int:
+    def put(self, oid: str, size: int, stream: ByteSource, chunk: int = DEFAULT_CHUNK) -> int:
         """Store exactly ``size`` bytes read from ``stream`` whose sha256 is ``oid``.
 
         Reads at most ``size + 1`` bytes (to notice a body that is too long); ``stream`` must
@@ -180,7 +187,7 @@ class FileStorage:
         # rename into the same folder, and there are at most 65,536 of them.
         self._object_path(oid).unlink(missing_ok=True)
 
-    def put(self, oid: str, size: int, stream: BinaryIO, chunk: int = DEFAULT_CHUNK) -> int:
+    def put(self, oid: str, size: int, stream: ByteSource, chunk: int = DEFAULT_CHUNK) -> int:
         target = self._object_path(oid)
         size = validate_size(size)
         if chunk < 1:
@@ -268,7 +275,7 @@ class _WritingBehind:
         return n
 
 
-def _copy_hashing(stream: BinaryIO, out: _Sink, size: int, chunk: int) -> tuple[int, str]:
+def _copy_hashing(stream: ByteSource, out: _Sink, size: int, chunk: int) -> tuple[int, str]:
     """Copy up to ``size + 1`` bytes from ``stream`` to ``out``; return (count, sha256 hex).
 
     The one extra byte is how a body longer than announced is noticed without reading an
@@ -312,7 +319,7 @@ def _copy_hashing(stream: BinaryIO, out: _Sink, size: int, chunk: int) -> tuple[
     return written, hasher.hexdigest()
 
 
-def _copy_hashing_serial(stream: BinaryIO, out: _Sink, size: int, chunk: int
+def _copy_hashing_serial(stream: ByteSource, out: _Sink, size: int, chunk: int
                          ) -> tuple[int, str]:
     hasher = hashlib.sha256()
     written = 0

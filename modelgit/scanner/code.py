@@ -173,10 +173,10 @@ def scan_python(
         for issue in sorted(issues, key=lambda i: (i.lineno, i.test_id)):
             if not issue.filter(b_constants.LOW, b_constants.LOW):
                 continue
-            key = (blob.path, issue.test_id, issue.lineno)
-            if key in seen:
+            seen_key = (blob.path, issue.test_id, issue.lineno)
+            if seen_key in seen:
                 continue  # the same issue in a later version of the file, same push
-            seen.add(key)
+            seen.add(seen_key)
             findings.append(Finding(
                 scanner="bandit",
                 path=blob.path,

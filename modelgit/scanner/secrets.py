@@ -618,19 +618,18 @@ def scan_text(path: str, data: bytes) -> list[tuple[int, str, str]]:
         ):
             return []
         file.seek(0)
-        lines = get_transformed_file(file)  # type: ignore[arg-type]
-        readlines = not lines
-        if readlines:
-            lines = file.readlines()
+        transformed = get_transformed_file(file)  # type: ignore[arg-type]
+        readlines = not transformed
+        lines = transformed if transformed else file.readlines()
     except UnicodeDecodeError:
         return []  # binary: detect-secrets ignores it
     secrets = _scan_lines(path, lines, readlines)
     if not secrets:
         # Nothing found: the CLI retries with the "eager" transformers (e.g. .env as ini).
         file.seek(0)
-        lines = get_transformed_file(file, use_eager_transformers=True)  # type: ignore[arg-type]
-        if lines:
-            secrets = _scan_lines(path, lines, readlines=False)
+        eager = get_transformed_file(file, use_eager_transformers=True)  # type: ignore[arg-type]
+        if eager:
+            secrets = _scan_lines(path, eager, readlines=False)
     out: dict[tuple[str, str], int] = {}
     for secret in secrets:
         out.setdefault((secret.type, secret.secret_hash), secret.line_number)

@@ -168,6 +168,7 @@ class _CardLoader(_BaseLoader):  # type: ignore[misc, valid-type]
     """
 
     had_anchors = False
+    anchors: dict[str, Node]  # Composer's, declared here because the base class is Any to mypy
 
     def compose_document(self) -> Node | None:
         """Composer.compose_document, remembering whether the document defined anchors:
@@ -181,8 +182,11 @@ class _CardLoader(_BaseLoader):  # type: ignore[misc, valid-type]
 
     def construct_mapping(self, node: Node, deep: bool = False) -> dict[str, Any]:
         if not isinstance(node, MappingNode):
+            # The composer makes only scalar, sequence and mapping nodes; the stubs give ``id``
+            # to those subclasses, not to Node.
+            kind = node.id if isinstance(node, (ScalarNode, SequenceNode)) else "node"
             raise yaml.constructor.ConstructorError(
-                None, None, f"expected a mapping node, but found {node.id}", node.start_mark
+                None, None, f"expected a mapping node, but found {kind}", node.start_mark
             )
         self.flatten_mapping(node)
         mapping: dict[str, Any] = {}
@@ -841,12 +845,12 @@ def _explain_one(error: ValidationError, parsed: _Parsed, root_schema: Any) -> I
         required = error.validator_value if isinstance(error.validator_value, list) else []
         missing = [k for k in required if isinstance(value, dict) and k not in value]
         for key in missing:
-            parts = ["is missing"]
+            said = "is missing"
             prop = _subschema(schema, ["properties", key])
             if isinstance(prop, dict) and isinstance(prop.get("enum"), list):
                 title = prop.get("title") or "one of"
-                parts = [f"is missing; give {title}: {_allowed_text(prop['enum'])}"]
-            yield CardError(line, _field([*path, key]), _sentences(*parts, str(hint or "")))
+                said = f"is missing; give {title}: {_allowed_text(prop['enum'])}"
+            yield CardError(line, _field([*path, key]), _sentences(said, str(hint or "")))
         return
     closed = error.validator_value is False
     if kind == "additionalProperties" and isinstance(value, dict) and closed:
@@ -1142,8 +1146,8 @@ def card_index(data: dict[str, Any]) -> dict[str, Any]:
     by_norm = {_norm(f): f for f in framework_names}
 
     frameworks = _strings(data.get("Training framework"))
-    library = data.get("library_name") if isinstance(data.get("library_name"), str) else None
-    if library and library.strip():
+    library = data.get("library_name")
+    if isinstance(library, str) and library.strip():
         frameworks.append(by_norm.get(_norm(library), library))
 
     task_type: str | None = None
@@ -1154,7 +1158,8 @@ def card_index(data: dict[str, Any]) -> dict[str, Any]:
         task_algorithm = job.get("Algorithm") if isinstance(job.get("Algorithm"), str) else None
     if task_type is None and task_algorithm is None:
         task_type, task_algorithm = _task_from_hub_id(data.get("pipeline_tag"))
-    model_index = data.get("model-index") if isinstance(data.get("model-index"), list) else []
+    raw_index = data.get("model-index")
+    model_index = raw_index if isinstance(raw_index, list) else []
     results = [
         r
         for entry in model_index
@@ -1189,10 +1194,11 @@ def card_index(data: dict[str, Any]) -> dict[str, Any]:
                         performance.append({"dataset": name, "metric": metric, "value": number})
     datasets.extend(_strings(data.get("datasets")))
     for result in results:
-        dataset = result.get("dataset") if isinstance(result.get("dataset"), dict) else {}
+        raw_dataset = result.get("dataset")
+        dataset = raw_dataset if isinstance(raw_dataset, dict) else {}
         dataset_name = dataset.get("name") or dataset.get("type")
-        metrics = result.get("metrics") if isinstance(result.get("metrics"), list) else []
-        for metric in metrics:
+        raw_metrics = result.get("metrics")
+        for metric in raw_metrics if isinstance(raw_metrics, list) else []:
             if not isinstance(metric, dict):
                 continue
             metric_name = metric.get("name") or metric.get("type")
