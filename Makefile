@@ -21,7 +21,7 @@ serve: $(STAMP)
 
 lint: $(STAMP)
 	$(BIN)/ruff check modelgit tests bench
-	$(BIN)/mypy modelgit --ignore-missing-imports
+	$(BIN)/mypy modelgit
 
 # Our own hygiene: no medium/high bandit finding in the package, and no secret in the tracked
 # files beyond the committed .secrets.baseline (its entries are reviewed false positives and

@@ -2,6 +2,8 @@
 
 from __future__ import annotations
 
+from typing import Any
+
 import click
 
 from modelgit import repos, sync
@@ -13,7 +15,7 @@ from modelgit.errors import Refused
 from modelgit.names import check_model_id
 
 
-def require_model(ctx: Ctx, model_id: str) -> dict:
+def require_model(ctx: Ctx, model_id: str) -> dict[str, Any]:
     check_model_id(model_id)
     row = ctx.store.get_model(model_id)
     if row is None:
@@ -48,7 +50,7 @@ def create_model(ctx: Ctx, model_id: str, owner: str, display_name: str, public:
                     detail={"owner": owner, "public": public, "gated": gated})
 
 
-def card_of(row: dict) -> dict:
+def card_of(row: dict[str, Any]) -> dict[str, Any]:
     import json
 
     try:
@@ -58,8 +60,9 @@ def card_of(row: dict) -> dict:
     return card if isinstance(card, dict) else {}
 
 
-def card_matches(row: dict, index: dict, *, framework: str | None, task: str | None,
-                 tag: str | None, license_: str | None, search: str | None) -> bool:
+def card_matches(row: dict[str, Any], index: dict[str, Any], *, framework: str | None,
+                 task: str | None, tag: str | None, license_: str | None, search: str | None
+                 ) -> bool:
     """The search filters of `model list` (and the hub API): all given filters must hold."""
     def lower(values: object) -> list[str]:
         if isinstance(values, str):
@@ -84,7 +87,7 @@ def card_matches(row: dict, index: dict, *, framework: str | None, task: str | N
     return True
 
 
-def _default_branch_scan(ctx: Ctx, row: dict) -> dict | None:
+def _default_branch_scan(ctx: Ctx, row: dict[str, Any]) -> dict[str, Any] | None:
     """The last scan summary of the default branch's tip (None before any push or scan)."""
     import subprocess
 

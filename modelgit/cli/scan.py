@@ -2,6 +2,8 @@
 
 from __future__ import annotations
 
+from typing import Any
+
 import click
 
 from modelgit.cli.model import require_model
@@ -69,7 +71,7 @@ def register(cli: click.Group) -> None:
         _show(ctx, model_id, commit)
 
 
-def summary(ctx: Ctx, model_id: str, commit: str | None) -> dict:
+def summary(ctx: Ctx, model_id: str, commit: str | None) -> dict[str, Any]:
     scans = ctx.store.latest_scans(model_id, commit)
     findings = ctx.store.scan_findings([s["id"] for s in scans])
     by_scan = {s["id"]: s["scanner"] for s in scans}

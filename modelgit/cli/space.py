@@ -2,6 +2,8 @@
 
 from __future__ import annotations
 
+from typing import Any
+
 import click
 
 from modelgit.authz import roles
@@ -11,7 +13,7 @@ from modelgit.errors import Refused
 from modelgit.names import check_space
 
 
-def require_space(ctx: Ctx, name: str) -> dict:
+def require_space(ctx: Ctx, name: str) -> dict[str, Any]:
     check_space(name)
     row = ctx.store.get_space(name)
     if row is None:

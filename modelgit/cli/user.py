@@ -2,6 +2,8 @@
 
 from __future__ import annotations
 
+from typing import Any
+
 import click
 
 from modelgit.cli.output import Ctx, done, emit, handle_errors
@@ -20,7 +22,7 @@ def add_user(ctx: Ctx, name: str, email: str, fullname: str, admin: bool,
                     detail={"admin": admin, "space_creator": space_creator})
 
 
-def require_user(ctx: Ctx, name: str) -> dict:
+def require_user(ctx: Ctx, name: str) -> dict[str, Any]:
     row = ctx.store.get_user(name)
     if row is None:
         raise Refused(f"unknown user {name!r}", hint="see `modelgit user list`", status=404)

@@ -9,6 +9,7 @@ from __future__ import annotations
 import logging
 from collections.abc import Callable
 from pathlib import Path
+from typing import Any
 
 from modelgit import config as config_mod
 from modelgit.hooks.card import index_card
@@ -18,10 +19,10 @@ from modelgit.store import Store
 
 log = logging.getLogger("modelgit.hooks")
 
-Step = Callable[[config_mod.Config, Store, dict, str | None, list[RefUpdate]], None]
+Step = Callable[[config_mod.Config, Store, dict[str, Any], str | None, list[RefUpdate]], None]
 
 
-def record_push(cfg: config_mod.Config, store: Store, model: dict, user: str | None,
+def record_push(cfg: config_mod.Config, store: Store, model: dict[str, Any], user: str | None,
                 updates: list[RefUpdate]) -> None:
     store.audit("push", actor=user, target=model["id"],
                 detail={"updates": [[u.old, u.new, u.ref] for u in updates]})
@@ -30,7 +31,7 @@ def record_push(cfg: config_mod.Config, store: Store, model: dict, user: str | N
 STEPS: list[Step] = [record_push, index_card, report_push]
 
 
-def run_steps(cfg: config_mod.Config, store: Store, model: dict, user: str | None,
+def run_steps(cfg: config_mod.Config, store: Store, model: dict[str, Any], user: str | None,
               updates: list[RefUpdate]) -> None:
     for step in STEPS:
         try:

@@ -557,7 +557,7 @@ def _may_hold_secrets(path: str, text: str) -> bool:
 def _text_file(path: str, data: bytes) -> io.TextIOWrapper:
     """What `open(path)` gives detect-secrets: UTF-8 text, universal newlines, a `.name`."""
     raw = io.BytesIO(data)
-    raw.name = path  # type: ignore[attr-defined]
+    raw.name = path
     return io.TextIOWrapper(raw, encoding="utf-8")
 
 

@@ -135,7 +135,7 @@ class CardResult:
 if getattr(yaml, "__with_libyaml__", False):
     from yaml._yaml import CParser
 
-    class _FastSafeLoader(CParser, Composer, SafeConstructor, Resolver):  # type: ignore[misc]
+    class _FastSafeLoader(CParser, Composer, SafeConstructor, Resolver):
         """libyaml parses (the pure-Python parser is ~10x slower), Python composes.
 
         ``yaml.CSafeLoader`` composes in C, recursively and without a limit, so a deeply
@@ -158,7 +158,7 @@ else:  # pragma: no cover - PyYAML built without libyaml
     _BaseLoader = yaml.SafeLoader
 
 
-class _CardLoader(_BaseLoader):  # type: ignore[misc, valid-type]
+class _CardLoader(_BaseLoader):  # type: ignore[misc]  # a libyaml-or-pure base, chosen at import
     """``yaml.safe_load`` semantics, except:
 
     * timestamps stay text, so ``format: date`` can validate them and the data stays JSON;
