@@ -99,6 +99,16 @@ def _curl(ctx: Ctx, action: dict[str, object], *args: str | Path) -> None:
                  str(action["href"])], ctx)
 
 
+def _cp_sync(ctx: Ctx, src: Path, dest: Path) -> float:
+    """Seconds for ``cp SRC DEST && sync DEST`` after a settle (the baseline); DEST removed."""
+    settle(ctx)
+    t0 = time.perf_counter()
+    harness.run(["sh", "-c", 'cp "$1" "$2" && sync "$2"', "cp", src, dest], ctx)
+    took = time.perf_counter() - t0
+    dest.unlink()
+    return took
+
+
 def settle(ctx: Ctx) -> None:
     """Write back dirty pages before a timed step, so that no step pays for the previous
     one's writes (a 1 GiB step otherwise runs into the kernel's writeback of the last)."""
@@ -112,7 +122,7 @@ def hub_api_available() -> bool:
 def run(ctx: Ctx) -> list[Row]:
     size_mib = ctx.lfs_mib or (8 if ctx.smoke else 64 if ctx.quick else 1024)
     size = size_mib * MIB
-    reps = ctx.reps(full=2, quick=2, smoke=1)   # 1 GiB each way takes a while
+    reps = ctx.reps(full=3, quick=2, smoke=1)   # 1 GiB each way takes a while
     mb = size / 1e6
     with ModelgitServer(ctx, "mg-lfs") as mg:
         mg.init().start()
@@ -169,6 +179,9 @@ def run(ctx: Ctx) -> list[Row]:
                        for p in _lfs_objects(down).rglob("*")):
                 raise RuntimeError("git lfs fetch did not bring the object")
 
+            # The baseline is sampled twice per round, once just before the server-alone
+            # transfers and once after them: the disk here is shared and its speed drifts.
+            got["cp+sync-before"] = _cp_sync(ctx, src, cp_dir / "copy.bin")
             # The server alone: curl PUTs another new object and GETs this one to a file.
             other = cp_dir / "other.bin"
             _write_file(other, nbytes, 1000 + i)
@@ -199,11 +212,7 @@ def run(ctx: Ctx) -> list[Row]:
             harness.run(["cp", src, dest], ctx)
             got["cp"] = time.perf_counter() - t0
             dest.unlink()
-            settle(ctx)
-            t0 = time.perf_counter()
-            harness.run(["sh", "-c", 'cp "$1" "$2" && sync "$2"', "cp", src, dest], ctx)
-            got["cp+sync"] = time.perf_counter() - t0
-            dest.unlink()
+            got["cp+sync"] = _cp_sync(ctx, src, dest)
 
             if hub:
                 try:
@@ -228,7 +237,7 @@ def run(ctx: Ctx) -> list[Row]:
             up_t.append(got["up"])
             down_t.append(got["down"])
             cp_t.append(got["cp"])
-            cps_t.append(got["cp+sync"])
+            cps_t += [got["cp+sync-before"], got["cp+sync"]]
             curl_up_t.append(got["curl_up"])
             curl_down_t.append(got["curl_down"])
             curl_file_t.append(got["curl_down_file"])
@@ -242,8 +251,8 @@ def run(ctx: Ctx) -> list[Row]:
     up_rate = mb / median(up_t)
     down_rate = mb / median(down_t)
     common = [f"{size_mib} MiB file, {reps} repetitions (a new object each); the baseline is"
-              " `cp` followed by `sync FILE` (the server fsyncs each upload); plain `cp` into"
-              f" the page cache: {fmt_rate(cp_cache)}"]
+              " `cp` followed by `sync FILE` (the server fsyncs each upload), sampled twice per"
+              f" round; plain `cp` into the page cache: {fmt_rate(cp_cache)}"]
     curl_up = mb / median(curl_up_t)
     curl_down = mb / median(curl_down_t)
     rows = [
