@@ -149,6 +149,33 @@ def make_server(cfg: Config, *, host: str | None = None, port: int | None = None
     return server
 
 
+#: glibc's mallopt parameter for the number of malloc arenas.
+_M_ARENA_MAX = -8
+MALLOC_ARENAS = 2
+
+
+def limit_malloc_arenas(count: int = MALLOC_ARENAS) -> None:
+    """Let all the server's threads share ``count`` malloc arenas (glibc's default: 8 per core).
+
+    Each thread that allocates gets an arena of its own, and an arena keeps what is freed in
+    it for reuse by its threads. An upload passes ≈ 5 MB of pieces through a request thread and
+    its writer thread, so with 32 request threads the server's memory rose after every upload
+    until each arena held its own copy: 16 uploads of 256 MiB took VmHWM from 47 to 94 MB. With
+    two arenas the pieces are reused across threads: 47 to 63 MB (``MALLOC_ARENA_MAX=2``, the
+    setting gunicorn's documentation recommends for threaded Python servers). An operator's own
+    ``MALLOC_ARENA_MAX`` wins; without glibc this does nothing.
+    """
+    if os.environ.get("MALLOC_ARENA_MAX"):
+        return
+    try:
+        import ctypes
+
+        mallopt = ctypes.CDLL(None).mallopt
+    except (OSError, AttributeError):
+        return
+    mallopt(_M_ARENA_MAX, count)
+
+
 def warm_up() -> None:
     """Import what the push checks need before the first push arrives."""
     import importlib
@@ -181,6 +208,7 @@ def serve(cfg: Config, *, host: str | None = None, port: int | None = None,
 
     signal.signal(signal.SIGTERM, _stop)
 
+    limit_malloc_arenas()  # before any thread starts
     setup_logging(cfg)
     server = make_server(cfg, host=host, port=port, socket=socket)
     hooks = HookServer(cfg.data_dir)
