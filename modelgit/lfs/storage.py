@@ -279,69 +279,86 @@ class _WritingBehind:
         return n
 
 
+class _WriterThread:
+    """A :class:`_Sink` that writes on a second thread, so that the caller can read and hash
+    the next piece meanwhile (socket reads, sha256 and file writes all release the GIL, so on
+    two cores an upload costs the slowest of them rather than their sum).
+
+    Pieces are handed over :data:`PIPELINE_BATCH` at a time, at most :data:`PIPELINE_DEPTH`
+    batches in flight: memory stays at a few MB whatever the size. A failed write is raised
+    by the next :meth:`write` or by :meth:`finish`, so the upload stops there.
+    """
+
+    def __init__(self, out: _Sink) -> None:
+        self._out = out
+        self._batch: list[bytes] = []
+        self._batches: queue.Queue[list[bytes] | None] = queue.Queue(maxsize=PIPELINE_DEPTH)
+        self._failed: list[BaseException] = []
+        self._thread: threading.Thread | None = threading.Thread(
+            target=self._run, name="modelgit-lfs-write", daemon=True)
+        self._thread.start()
+
+    def _run(self) -> None:
+        while (batch := self._batches.get()) is not None:
+            if self._failed:
+                continue  # keep taking batches so the reader never blocks on a full queue
+            try:
+                for piece in batch:
+                    self._out.write(piece)
+            except BaseException as exc:  # handed to the reader, raised there
+                self._failed.append(exc)
+
+    def write(self, data: bytes, /) -> int:
+        if self._failed:
+            raise self._failed[0]
+        self._batch.append(data)
+        if len(self._batch) == PIPELINE_BATCH:
+            self._batches.put(self._batch)
+            self._batch = []
+        return len(data)
+
+    def finish(self) -> None:
+        """Write what is left, wait for the thread; raise a write's failure."""
+        if self._batch and not self._failed:
+            self._batches.put(self._batch)
+        self._batch = []
+        self.stop()
+        if self._failed:
+            raise self._failed[0]
+
+    def stop(self) -> None:
+        """End the thread (also after a failed read: what is queued is written, then it ends)."""
+        if self._thread is not None:
+            self._batches.put(None)
+            self._thread.join()
+            self._thread = None
+
+
 def _copy_hashing(stream: ByteSource, out: _Sink, size: int, chunk: int) -> tuple[int, str]:
     """Copy up to ``size + 1`` bytes from ``stream`` to ``out``; return (count, sha256 hex).
 
     The one extra byte is how a body longer than announced is noticed without reading an
-    unbounded amount from a hostile client. Big objects are written by a second thread while
-    this one reads and hashes the next piece (socket reads, sha256 and file writes all release
-    the GIL, so on two cores an upload costs the slowest of them rather than their sum);
-    memory stays at a few pieces, whatever the size.
+    unbounded amount from a hostile client. Objects from :data:`PIPELINE_MIN_BYTES` on are
+    written by a :class:`_WriterThread` while this thread reads and hashes the next piece.
     """
-    if size < PIPELINE_MIN_BYTES:
-        return _copy_hashing_serial(stream, out, size, chunk)
+    writer = _WriterThread(out) if size >= PIPELINE_MIN_BYTES else None
+    sink: _Sink = writer or out
     hasher = hashlib.sha256()
     written = 0
     limit = size + 1
-    batches: queue.Queue[list[bytes] | None] = queue.Queue(maxsize=PIPELINE_DEPTH)
-    failed: list[BaseException] = []
-
-    def write_batches() -> None:
-        while (batch := batches.get()) is not None:
-            if failed:
-                continue  # keep taking batches so the reader never blocks on a full queue
-            try:
-                for piece in batch:
-                    out.write(piece)
-            except BaseException as exc:  # handed to the reader, raised there
-                failed.append(exc)
-
-    writer = threading.Thread(target=write_batches, name="modelgit-lfs-write", daemon=True)
-    writer.start()
-    batch: list[bytes] = []
     try:
-        while written < limit and not failed:
+        while written < limit:
             data = stream.read(min(chunk, limit - written))
             if not data:
                 break
             hasher.update(data)
-            batch.append(data)
+            sink.write(data)
             written += len(data)
-            if len(batch) == PIPELINE_BATCH:
-                batches.put(batch)
-                batch = []
-        if batch and not failed:
-            batches.put(batch)
+        if writer is not None:
+            writer.finish()
     finally:
-        batches.put(None)
-        writer.join()
-    if failed:
-        raise failed[0]
-    return written, hasher.hexdigest()
-
-
-def _copy_hashing_serial(stream: ByteSource, out: _Sink, size: int, chunk: int
-                         ) -> tuple[int, str]:
-    hasher = hashlib.sha256()
-    written = 0
-    limit = size + 1
-    while written < limit:
-        data = stream.read(min(chunk, limit - written))
-        if not data:
-            break
-        hasher.update(data)
-        out.write(data)
-        written += len(data)
+        if writer is not None:
+            writer.stop()
     return written, hasher.hexdigest()
 
 
