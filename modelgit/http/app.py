@@ -45,6 +45,21 @@ class BodyError(Exception):
         self.message = message
 
 
+def content_length(environ: dict[str, Any]) -> int | None:
+    """The request's ``Content-Length``, None when it has none (a chunked body).
+
+    Decimal digits only (``int()`` would also take ``+1`` or ``1_0``; ``isdigit()`` passes a
+    latin-1 superscript that ``int()`` then fails on) and at most 19 of them, so it fits a
+    file offset.
+    """
+    raw = str(environ.get("CONTENT_LENGTH") or "").strip()
+    if not raw:
+        return None
+    if not raw.isdecimal() or len(raw) > 19:
+        raise BodyError(400, "invalid Content-Length")
+    return int(raw)
+
+
 def read_body(environ: dict[str, Any], limit: int) -> bytes:
     """The whole request body, for the small JSON bodies of the APIs.
 
@@ -53,16 +68,12 @@ def read_body(environ: dict[str, Any], limit: int) -> bytes:
     length (the server decodes it as it streams in): it is read to its end and refused as soon
     as it passes ``limit``, so a hostile client cannot make the server hold more than that.
     """
-    raw = str(environ.get("CONTENT_LENGTH") or "").strip()
     stream = environ.get("wsgi.input")
-    if raw:
-        if not raw.isdecimal() or len(raw) > 19:
-            raise BodyError(400, "invalid Content-Length")
-        length = int(raw)
-        if length > limit:
-            raise BodyError(413, f"the body is {length} bytes; the limit is {limit}")
-    else:
+    length = content_length(environ)
+    if length is None:
         length = limit + 1
+    elif length > limit:
+        raise BodyError(413, f"the body is {length} bytes; the limit is {limit}")
     parts: list[bytes] = []
     got = 0
     while stream is not None and got < length:

@@ -1059,11 +1059,14 @@ def commit(app: App, req: Request, match: re.Match[str]) -> Response:
     if ctype not in ("application/x-ndjson", "application/jsonl"):
         raise HubError(415, "send the commit as NDJSON with 'Content-Type:"
                             " application/x-ndjson'")
-    raw = str(req.environ.get("CONTENT_LENGTH") or "").strip()
-    if not raw:
+    from modelgit.http.app import BodyError, content_length
+
+    try:
+        length = content_length(req.environ)
+    except BodyError as err:
+        raise HubError(err.status, err.message) from None
+    if length is None:
         raise HubError(411, "a commit needs a Content-Length header")
-    if not raw.isdigit() or len(raw) > 19:
-        raise HubError(400, "invalid Content-Length")
     stream = req.environ.get("wsgi.input")
     if stream is None:
         raise HubError(400, "no request body")
@@ -1071,7 +1074,7 @@ def commit(app: App, req: Request, match: re.Match[str]) -> Response:
                                       storage=FileStorage(app.cfg.lfs_dir), model=model,
                                       subject=req.subject, branch=branch,
                                       address=req.remote_addr)
-    result = hubcommit.commit(request, cast(IO[bytes], stream), int(raw))
+    result = hubcommit.commit(request, cast(IO[bytes], stream), length)
     return json_response(200, {
         "success": True,
         "commitOid": result.sha,

@@ -37,7 +37,7 @@ from http import HTTPStatus
 from typing import IO, TYPE_CHECKING, Any
 
 from modelgit.authz.decide import Subject
-from modelgit.http.app import BodyError, Request, read_body
+from modelgit.http.app import BodyError, Request, content_length, read_body
 from modelgit.http.auth import AuthResult
 from modelgit.lfs import locks
 from modelgit.lfs.batch import (
@@ -498,12 +498,10 @@ class LfsRoutes:
 
 
 def _content_length(req: Request) -> int | None:
-    raw = str(req.environ.get("CONTENT_LENGTH") or "").strip()
-    if not raw:
-        return None
-    if not raw.isdecimal() or len(raw) > 19:
-        raise BatchError(400, "invalid Content-Length")
-    return int(raw)
+    try:
+        return content_length(req.environ)
+    except BodyError as err:
+        raise BatchError(err.status, err.message) from None
 
 
 def _int_id(text: object) -> int | None:
