@@ -105,22 +105,36 @@ def lfs_error(code: int, message: str, *, request_id: str | None = None,
     return lfs_json(code, body, [CHALLENGE] if code == 401 else None)
 
 
+#: Most bytes asked of a ``wsgi.input`` without ``readinto`` at once: cheroot's own reader
+#: allocates a buffer of the size asked for, and 1 MiB reads ran at half the speed of 256 KiB.
+_READ_PIECE = 256 * 1024
+
+
 class _BoundedReader:
     """``wsgi.input`` limited to ``Content-Length``: WSGI says reading past it may block
-    forever, and the storage reads until it sees ``b""`` to notice a body that is too long."""
+    forever, and the storage reads until it sees the end to notice a body that is too long.
+
+    ``modelgit serve`` gives a ``wsgi.input`` that receives straight into the storage's
+    buffer (``readinto``); any other ``wsgi.input`` is read and copied.
+    """
 
     def __init__(self, stream: IO[bytes], length: int) -> None:
         self._stream = stream
         self._remaining = length
+        self._readinto = getattr(stream, "readinto", None)
 
-    def read(self, size: int = -1) -> bytes:
+    def readinto(self, buffer: memoryview, /) -> int:
         if self._remaining <= 0:
-            return b""
-        if size < 0 or size > self._remaining:
-            size = self._remaining
-        data = self._stream.read(size)
-        self._remaining -= len(data)
-        return data
+            return 0
+        view = buffer[: self._remaining]
+        if self._readinto is not None:
+            count = int(self._readinto(view) or 0)
+        else:
+            data = self._stream.read(min(len(view), _READ_PIECE))
+            count = len(data)
+            view[:count] = data
+        self._remaining -= count
+        return count
 
 
 def parse_range(header: str, size: int) -> tuple[int, int] | None:

@@ -25,6 +25,7 @@ from typing import Any
 
 from modelgit.config import Config
 from modelgit.http.app import UNIX_SOCKET_KEY, App
+from modelgit.http.receive import gateway_class
 from modelgit.store import Store
 
 THREADS = 32
@@ -139,6 +140,7 @@ def make_server(cfg: Config, *, host: str | None = None, port: int | None = None
         bind = (host or str(cfg.get("host")), int(port or cfg.get("port")))
     server = wsgi.Server(bind, app, numthreads=THREADS, server_name="modelgit",
                          request_queue_size=1024, timeout=SOCKET_TIMEOUT, shutdown_timeout=10)
+    server.gateway = gateway_class()
     server.max_request_body_size = int(cfg.get("max_body_bytes"))
     server.max_request_header_size = MAX_HEADER_BYTES
     server.keep_alive_conn_limit = 256

@@ -158,3 +158,82 @@ def test_auth_endpoint_answers_only_on_the_unix_socket(tmp_path: Path) -> None:
         assert answer.status == 404
     finally:
         site.stop()
+
+
+# The server receives a Content-Length body straight into the store's buffers (readinto on the
+# socket, after what cheroot buffered with the headers). These pin what that must not break:
+# the bytes that came with the headers, a second request pipelined behind the body, and a
+# client that stops early.
+
+def _raw_put(site: Site, data: bytes) -> bytes:
+    """One PUT request (head and body) for ``data``, as bytes, with a fresh upload token."""
+    oid = hashlib.sha256(data).hexdigest()
+    action = _batch_upload(site, oid, len(data))
+    href = urllib.parse.urlsplit(str(action["href"]))
+    target = href.path + (f"?{href.query}" if href.query else "")
+    headers = {**dict(action.get("header") or {}),  # type: ignore[call-overload]
+               "Host": f"127.0.0.1:{site.port}", "Content-Length": str(len(data)),
+               "Content-Type": "application/octet-stream"}
+    head = f"PUT {target} HTTP/1.1\r\n" + "".join(f"{k}: {v}\r\n" for k, v in headers.items())
+    return head.encode() + b"\r\n" + data
+
+
+def _read_responses(sock: socket.socket, count: int) -> list[int]:
+    """Status codes of ``count`` responses read from ``sock`` (bodies skipped by length)."""
+    stream = sock.makefile("rb")
+    codes = []
+    for _ in range(count):
+        status = stream.readline()
+        length = 0
+        while (line := stream.readline()) not in (b"\r\n", b""):
+            name, _, value = line.decode().partition(":")
+            if name.strip().lower() == "content-length":
+                length = int(value)
+        stream.read(length)
+        codes.append(int(status.split()[1]))
+    return codes
+
+
+def _stored(site: Site, data: bytes) -> bytes | None:
+    oid = hashlib.sha256(data).hexdigest()
+    path = site.data / "lfs" / "objects" / oid[:2] / oid[2:4] / oid
+    return path.read_bytes() if path.exists() else None
+
+
+def test_pipelined_uploads_on_one_connection_are_each_stored_whole(lfs_site: Site) -> None:
+    """Three PUTs sent back to back in one write: each body ends exactly at its
+    Content-Length, so the second and third requests are read intact behind it."""
+    bodies = [os.urandom(n) for n in (3 * 1024 * 1024 + 17, 100, 9 * 1024 * 1024 + 1)]
+    wire = b"".join(_raw_put(lfs_site, body) for body in bodies)
+    with socket.create_connection(("127.0.0.1", lfs_site.port), timeout=60) as sock:
+        sock.sendall(wire)
+        assert _read_responses(sock, 3) == [200, 200, 200]
+    assert [_stored(lfs_site, body) for body in bodies] == bodies
+
+
+def test_body_bytes_sent_with_the_headers_are_kept(lfs_site: Site) -> None:
+    """Head and the first bytes in one packet, the rest after a pause: the first bytes,
+    which the server read together with the headers, are part of the stored object."""
+    data = os.urandom(2 * 1024 * 1024)
+    wire = _raw_put(lfs_site, data)
+    split = len(wire) - len(data) + 1000
+    with socket.create_connection(("127.0.0.1", lfs_site.port), timeout=60) as sock:
+        sock.sendall(wire[:split])
+        time.sleep(0.3)
+        sock.sendall(wire[split:])
+        assert _read_responses(sock, 1) == [200]
+    assert _stored(lfs_site, data) == data
+
+
+def test_client_that_stops_early_gets_422_and_nothing_is_kept(lfs_site: Site) -> None:
+    """Half a body, then the client closes its sending side: the server sees the end of the
+    stream, answers that the size is wrong, and keeps neither object nor temporary file."""
+    data = os.urandom(12 * 1024 * 1024)
+    wire = _raw_put(lfs_site, data)
+    oid = hashlib.sha256(data).hexdigest()
+    with socket.create_connection(("127.0.0.1", lfs_site.port), timeout=60) as sock:
+        sock.sendall(wire[: len(wire) - len(data) // 2])
+        sock.shutdown(socket.SHUT_WR)
+        assert _read_responses(sock, 1) == [422]
+    assert _stored(lfs_site, data) is None
+    assert not list((lfs_site.data / "lfs" / "tmp").glob(f"{oid}.*.part"))

@@ -54,18 +54,17 @@ class GeneratedStream(io.RawIOBase):
     def readable(self) -> bool:
         return True
 
-    def read(self, n: int = -1) -> bytes:
-        if self.remaining <= 0:
-            return b""
-        n = self.remaining if n is None or n < 0 else min(n, self.remaining)
-        out = bytearray()
-        while len(out) < n:
+    def readinto(self, buffer: Any) -> int:
+        n = min(len(buffer), self.remaining)
+        done = 0
+        while done < n:
             start = self.offset % len(self.block)
-            piece = self.block[start : start + (n - len(out))]
-            out += piece
+            piece = self.block[start : start + (n - done)]
+            buffer[done : done + len(piece)] = piece
+            done += len(piece)
             self.offset += len(piece)
         self.remaining -= n
-        return bytes(out)
+        return n
 
 
 def generated_oid(size: int) -> str:
@@ -85,10 +84,11 @@ class FailingStream(io.RawIOBase):
     def readable(self) -> bool:
         return True
 
-    def read(self, n: int = -1) -> bytes:
+    def readinto(self, buffer: Any) -> int:
         if self.data:
-            out, self.data = self.data[:n], self.data[n:]
-            return out
+            n = min(len(buffer), len(self.data))
+            buffer[:n], self.data = self.data[:n], self.data[n:]
+            return n
         raise ConnectionResetError("client went away")
 
 
@@ -317,9 +317,9 @@ class TestFileStorage(StorageContract):
         seen: list[Path] = []
 
         class Spy(io.BytesIO):
-            def read(self, n: int | None = -1) -> bytes:
+            def readinto(self, buffer: Any) -> int:
                 seen.extend(storage.tmp_dir.iterdir())
-                return super().read(n)
+                return super().readinto(buffer)
 
         storage.put(oid, len(data), Spy(data), chunk=1024)
         assert seen and all(p.parent == storage.tmp_dir for p in seen)
