@@ -286,13 +286,18 @@ class App:
         if not decision.allowed:
             return denial(self.explain(decision, model_id, req))
         assert row is not None
+        try:
+            length = content_length(req.environ)
+        except BodyError as err:
+            return text(err.status, f"modelgit: {err.message}: send a decimal byte count")
         user = req.subject.user
         extra = {"MODELGIT_KEY_SCOPE": req.subject.scope}
         if user:
             extra["MODELGIT_USER"] = user
         env = git.cgi_env(req.environ, project_root=str(self.cfg.repos_dir),
-                          path_info=f"/{model_id}.git{suffix}", remote_user=user, extra=extra)
-        return git.run_backend(req.environ, env)
+                          path_info=f"/{model_id}.git{suffix}", remote_user=user, extra=extra,
+                          length=length)
+        return git.run_backend(req.environ, env, length)
 
     def explain(self, decision: Decision, model_id: str, req: Request) -> Decision:
         """Richer denial messages (gating adds how to request access)."""

@@ -26,7 +26,10 @@ _DROP = {"HTTP_AUTHORIZATION", "HTTP_COOKIE", "HTTP_PROXY_AUTHORIZATION"}
 
 
 def cgi_env(environ: Mapping[str, Any], *, project_root: str, path_info: str,
-            remote_user: str | None, extra: Mapping[str, str]) -> dict[str, str]:
+            remote_user: str | None, extra: Mapping[str, str],
+            length: int | None) -> dict[str, str]:
+    """The backend's CGI environment; ``length`` is the request's checked Content-Length
+    (``app.content_length``), never the raw header."""
     env = {k: v for k in ("PATH", "HOME", "LANG", "TMPDIR") if (v := os.environ.get(k))}
     env.update({
         "GIT_PROJECT_ROOT": project_root,
@@ -39,8 +42,8 @@ def cgi_env(environ: Mapping[str, Any], *, project_root: str, path_info: str,
         "CONTENT_TYPE": str(environ.get("CONTENT_TYPE", "")),
         "SERVER_PROTOCOL": str(environ.get("SERVER_PROTOCOL", "HTTP/1.1")),
     })
-    if environ.get("CONTENT_LENGTH"):
-        env["CONTENT_LENGTH"] = str(environ["CONTENT_LENGTH"])
+    if length is not None:
+        env["CONTENT_LENGTH"] = str(length)
     for key, value in environ.items():
         if key.startswith("HTTP_") and key not in _DROP and isinstance(value, str):
             env[key] = value
@@ -84,14 +87,14 @@ def _pump(src: IO[bytes], dst: IO[bytes], length: int | None) -> None:
             pass
 
 
-def run_backend(environ: Mapping[str, Any], env: dict[str, str]
+def run_backend(environ: Mapping[str, Any], env: dict[str, str], length: int | None
                 ) -> tuple[str, list[tuple[str, str]], Iterator[bytes]]:
-    """Start the backend; return the status, headers and a body iterator."""
+    """Start the backend; return the status, headers and a body iterator. The body is
+    copied to it up to ``length`` bytes, or to its end when chunked (None)."""
     proc = subprocess.Popen(
         [http_backend()], env=env, stdin=subprocess.PIPE, stdout=subprocess.PIPE,
     )
     assert proc.stdin is not None and proc.stdout is not None
-    length = int(env["CONTENT_LENGTH"]) if env.get("CONTENT_LENGTH") else None
     body_in = environ.get("wsgi.input")
     if body_in is not None and env["REQUEST_METHOD"] in ("POST", "PUT"):
         pump = threading.Thread(target=_pump, args=(body_in, proc.stdin, length), daemon=True)

@@ -4,6 +4,7 @@ are read to their end within their limit, and proxy headers count only on the un
 
 from __future__ import annotations
 
+import base64
 import hashlib
 import http.client
 import json
@@ -89,8 +90,6 @@ def _chunked_post(port: int, path: str, body: bytes, headers: dict[str, str]
 
 def test_chunked_json_body_is_read_whole(lfs_site: Site) -> None:
     """A batch request sent chunked (no Content-Length) is answered like any other."""
-    import base64
-
     body = json.dumps({"operation": "download", "objects": [{"oid": "0" * 64, "size": 1}]})
     token = base64.b64encode(f"owner:{lfs_site.keys['owner']}".encode()).decode()
     status, answer = _chunked_post(
@@ -101,8 +100,6 @@ def test_chunked_json_body_is_read_whole(lfs_site: Site) -> None:
 
 
 def test_chunked_json_body_over_the_limit_is_refused(lfs_site: Site) -> None:
-    import base64
-
     huge = b'{"operation": "download", "objects": [' + b" " * (11 * 1024 * 1024) + b"]}"
     token = base64.b64encode(f"owner:{lfs_site.keys['owner']}".encode()).decode()
     status, answer = _chunked_post(
@@ -237,3 +234,20 @@ def test_client_that_stops_early_gets_422_and_nothing_is_kept(lfs_site: Site) ->
         assert _read_responses(sock, 1) == [422]
     assert _stored(lfs_site, data) is None
     assert not list((lfs_site.data / "lfs" / "tmp").glob(f"{oid}.*.part"))
+
+
+def test_git_request_with_a_malformed_length_is_400(lfs_site: Site) -> None:
+    """cheroot takes ``Content-Length: 1_0`` as 10 (Python's ``int``); the git endpoint checks
+    the header itself and refuses it before git http-backend starts."""
+    token = base64.b64encode(f"owner:{lfs_site.keys['owner']}".encode()).decode()
+    head = ("POST /acme/stream.git/git-receive-pack HTTP/1.1\r\n"
+            f"Host: 127.0.0.1:{lfs_site.port}\r\nAuthorization: Basic {token}\r\n"
+            "Content-Type: application/x-git-receive-pack-request\r\n"
+            "Content-Length: 1_0\r\nConnection: close\r\n\r\n")
+    with socket.create_connection(("127.0.0.1", lfs_site.port), timeout=30) as sock:
+        sock.sendall(head.encode() + b"0000000000")
+        answer = b""
+        while chunk := sock.recv(65536):
+            answer += chunk
+    assert answer.startswith(b"HTTP/1.1 400 "), answer[:200]
+    assert b"invalid Content-Length" in answer
