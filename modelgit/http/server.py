@@ -144,10 +144,18 @@ def make_server(cfg: Config, *, host: str | None = None, port: int | None = None
     server.max_request_body_size = int(cfg.get("max_body_bytes"))
     server.max_request_header_size = MAX_HEADER_BYTES
     server.keep_alive_conn_limit = 256
-    server.prepare()
     if socket:
-        # cheroot creates the socket world-writable; the web server's group is enough.
+        # cheroot binds with the process's umask (a socket is born 0777 & ~umask): narrowed
+        # for the bind, so that other local users never get a moment in which they may
+        # connect. The web server's group is enough. (serve() runs this before any thread.)
+        umask = os.umask(0o117)
+        try:
+            server.prepare()
+        finally:
+            os.umask(umask)
         os.chmod(socket, 0o660)  # nosec B103 - the group is the web server's, by design
+    else:
+        server.prepare()
     return server
 
 
