@@ -16,7 +16,9 @@ from __future__ import annotations
 
 import contextlib
 import errno
+import fcntl
 import hashlib
+import mmap
 import os
 import queue
 import re
@@ -41,9 +43,13 @@ PIPELINE_MIN_BYTES = 8 * 1024 * 1024
 #: Pieces waiting for the writer at most; with the one being filled and the one being
 #: written, the memory bound of an upload (6 MiB with the default chunk).
 PIPELINE_DEPTH = 4
-#: Every this many bytes of an upload, the kernel is asked to write them to disk now and to
-#: drop them from the page cache once written (see :class:`_WritingBehind`).
+#: Every this many bytes of an upload written through the page cache, the kernel is asked to
+#: write them to disk now and to drop them from the page cache once written (see
+#: :class:`_UploadFile`).
 WRITE_BEHIND_BYTES = 64 * 1024 * 1024
+#: What direct I/O needs buffers, sizes and file offsets to be multiples of: the largest
+#: logical block size of common disks, and a page.
+DIRECT_ALIGN = 4096
 
 #: Mode of stored objects: the service user reads and writes, its group may read (a web
 #: server's git user in that group can scan objects), other local users get nothing, because
@@ -201,16 +207,18 @@ class FileStorage:
         fd, tmp_name = tempfile.mkstemp(prefix=f"{oid}.", suffix=".part", dir=self.tmp_dir)
         tmp = Path(tmp_name)
         try:
-            with os.fdopen(fd, "wb") as out:
-                written, digest = _copy_hashing(stream, _WritingBehind(out), size, chunk)
+            try:
+                out = _UploadFile(fd, direct=size >= PIPELINE_MIN_BYTES)
+                written, digest = _copy_hashing(stream, out, size, chunk)
                 if written != size:
                     got = f"received {written}" if written < size else "received more"
                     raise StorageError(422, f"size mismatch: expected {size} bytes, {got}")
                 if digest != oid:
                     raise StorageError(422, "sha256 of the received bytes does not match the oid")
-                out.flush()
-                os.fchmod(out.fileno(), OBJECT_MODE)
-                os.fsync(out.fileno())
+                os.fchmod(fd, OBJECT_MODE)
+                os.fsync(fd)
+            finally:
+                os.close(fd)
             target.parent.mkdir(parents=True, exist_ok=True)
             # Replacing an existing copy is harmless (same verified bytes, and open readers
             # keep the old inode) and heals a copy damaged on disk; two concurrent puts both
@@ -245,53 +253,101 @@ class FileStorage:
         return removed
 
 
+#: What an upload is received into: a reused buffer the caller owns.
+_Buffer = bytearray | mmap.mmap
+
+
 class _Sink(Protocol):
     def write(self, data: bytes | memoryview, /) -> int: ...
 
 
-class _WritingBehind:
-    """The upload's temporary file, written back to disk as it grows instead of all at fsync.
+class _UploadFile:
+    """The upload's temporary file, written so that the kernel does the least work for it.
 
-    Without it the kernel keeps a whole upload dirty in the page cache (background writeback
-    starts at 10 % of memory) and the final fsync waits for all of it: ≈ 0.5 s per GiB here,
-    spent idle after the last byte arrived. ``POSIX_FADV_DONTNEED`` on a stretch just written
-    starts its writeback at once; advised again one stretch later, when it is on disk, its
-    pages are dropped. So the fsync finds almost nothing left (0.02-0.04 s per GiB), a 2 GiB
-    upload does not push the repositories out of the page cache, and the next pieces reuse
-    the freed pages (new pages are what cost most on this VM: 49 % of an upload's samples were
-    the kernel filling fresh page-cache pages). Without fadvise the writes are plain writes.
+    A large upload is written with direct I/O (``O_DIRECT``): the pieces go from the
+    storage's page-aligned buffers to the disk without being copied into the page cache,
+    which a GiB of weights would only flood. Against buffered writes with write-behind, one
+    server alternating per request, 6 PUTs of 1 GiB each: 1.06-1.18 s against 1.32-2.80 s
+    (medians 1.14 and 1.48), 1.0 s of server CPU against 1.3; every direct one was faster.
+    Direct I/O needs aligned buffers, sizes and offsets (:data:`DIRECT_ALIGN`): a piece that
+    is not (the last one), a filesystem that refuses ``O_DIRECT``, or a write the kernel
+    refuses as unaligned turns it off for the rest of the file, and the bytes are written
+    through the page cache.
+
+    Buffered writes are written back as the file grows instead of all at fsync. Without that
+    the kernel keeps a whole upload dirty in the page cache (background writeback starts at
+    10 % of memory) and the final fsync waits for all of it: ≈ 0.5 s per GiB here, spent idle
+    after the last byte arrived. ``POSIX_FADV_DONTNEED`` on a stretch just written starts its
+    writeback at once; advised again one stretch later, when it is on disk, its pages are
+    dropped, so the fsync finds almost nothing left and the next pieces reuse the pages.
     """
 
-    def __init__(self, out: BinaryIO) -> None:
-        self._out = out
+    def __init__(self, fd: int, *, direct: bool) -> None:
+        self._fd = fd
         self._written = 0
         self._stretch = 0   # where the stretch now being written started
         self._previous = 0  # where the one before it started (written back by now, mostly)
+        self._direct = direct and _set_direct(fd, on=True)
 
     def write(self, data: bytes | memoryview, /) -> int:
-        n = self._out.write(data)
-        self._written += len(data)
-        if self._written - self._stretch >= WRITE_BEHIND_BYTES:
-            self._out.flush()
+        view = memoryview(data).cast("B")
+        if self._direct and len(view) % DIRECT_ALIGN:
+            self._end_direct()
+        done = 0
+        while done < len(view):
+            try:
+                count = os.write(self._fd, view[done:])
+            except OSError as err:
+                if self._direct and err.errno == errno.EINVAL:
+                    self._end_direct()  # an alignment the device wants and we cannot see
+                    continue
+                raise
+            done += count
+            self._written += count
+            if self._direct and self._written % DIRECT_ALIGN:
+                self._end_direct()
+        if not self._direct and self._written - self._stretch >= WRITE_BEHIND_BYTES:
             with contextlib.suppress(AttributeError, OSError):
-                os.posix_fadvise(self._out.fileno(), self._previous,
-                                 self._written - self._previous, os.POSIX_FADV_DONTNEED)
+                os.posix_fadvise(self._fd, self._previous, self._written - self._previous,
+                                 os.POSIX_FADV_DONTNEED)
             self._previous, self._stretch = self._stretch, self._written
-        return n
+        return done
+
+    def _end_direct(self) -> None:
+        _set_direct(self._fd, on=False)
+        self._direct = False
+        self._previous = self._stretch = self._written
 
 
-class _DirectPieces:
-    """Pieces written as soon as they are read, through one buffer: for small uploads, where
-    a second thread would cost more than it saves."""
+def _set_direct(fd: int, *, on: bool) -> bool:
+    """Turn ``O_DIRECT`` on or off for ``fd``; whether it is now on. Turning it on may fail
+    (a filesystem without direct I/O): then the file stays buffered. Turning it off must not
+    fail silently: the next unaligned write would be refused."""
+    flag = getattr(os, "O_DIRECT", 0)
+    if not flag:
+        return False
+    flags = fcntl.fcntl(fd, fcntl.F_GETFL)
+    try:
+        fcntl.fcntl(fd, fcntl.F_SETFL, flags | flag if on else flags & ~flag)
+    except OSError:
+        if on:
+            return False
+        raise
+    return on
+
+
+class _InlinePieces:
+    """Pieces written as soon as they are read, through one buffer, on the reading thread: for
+    small uploads, where a second thread would cost more than it saves."""
 
     def __init__(self, out: _Sink, piece: int) -> None:
         self._out = out
         self._buffer = bytearray(piece)
 
-    def take(self) -> bytearray:
+    def take(self) -> _Buffer:
         return self._buffer
 
-    def give(self, buffer: bytearray, count: int) -> None:
+    def give(self, buffer: _Buffer, count: int) -> None:
         self._out.write(memoryview(buffer)[:count])
 
     def finish(self) -> None:
@@ -315,10 +371,11 @@ class _WriterThread:
 
     def __init__(self, out: _Sink, piece: int) -> None:
         self._out = out
-        self._free: queue.SimpleQueue[bytearray] = queue.SimpleQueue()
+        # Anonymous maps: page-aligned, as direct I/O wants of a buffer.
+        self._free: queue.SimpleQueue[_Buffer] = queue.SimpleQueue()
         for _ in range(PIPELINE_DEPTH + 2):
-            self._free.put(bytearray(piece))
-        self._full: queue.Queue[tuple[bytearray, int] | None] = queue.Queue(
+            self._free.put(mmap.mmap(-1, piece))
+        self._full: queue.Queue[tuple[_Buffer, int] | None] = queue.Queue(
             maxsize=PIPELINE_DEPTH)
         self._failed: list[BaseException] = []
         self._thread: threading.Thread | None = threading.Thread(
@@ -335,12 +392,12 @@ class _WriterThread:
                     self._failed.append(exc)
             self._free.put(buffer)
 
-    def take(self) -> bytearray:
+    def take(self) -> _Buffer:
         if self._failed:
             raise self._failed[0]
         return self._free.get()
 
-    def give(self, buffer: bytearray, count: int) -> None:
+    def give(self, buffer: _Buffer, count: int) -> None:
         self._full.put((buffer, count))
 
     def finish(self) -> None:
@@ -368,8 +425,8 @@ def _copy_hashing(stream: ByteSource, out: _Sink, size: int, chunk: int) -> tupl
     """
     limit = size + 1
     piece = min(chunk, limit)
-    pieces: _DirectPieces | _WriterThread = (
-        _WriterThread(out, piece) if size >= PIPELINE_MIN_BYTES else _DirectPieces(out, piece))
+    pieces: _InlinePieces | _WriterThread = (
+        _WriterThread(out, piece) if size >= PIPELINE_MIN_BYTES else _InlinePieces(out, piece))
     hasher = hashlib.sha256()
     written = 0
     try:

@@ -8,6 +8,7 @@ through ``leftovers``.
 from __future__ import annotations
 
 import errno
+import fcntl
 import hashlib
 import io
 import os
@@ -344,6 +345,58 @@ class TestFileStorage(StorageContract):
         size = PIPELINE_MIN_BYTES * 2 + 12345
         oid = generated_oid(size)
         assert storage.put(oid, size, GeneratedStream(size)) == size  # type: ignore[arg-type]
+        assert sha256_file(storage.root / "objects" / oid[:2] / oid[2:4] / oid) == oid
+
+    def test_big_object_in_unaligned_pieces_round_trip(self, storage: FileStorage) -> None:
+        """Pieces that direct I/O cannot take (not a multiple of a block) are written through
+        the page cache instead, from the first one on."""
+        size = PIPELINE_MIN_BYTES + 4096 * 3
+        oid = generated_oid(size)
+        assert storage.put(oid, size, GeneratedStream(size), chunk=100_003) == size  # type: ignore[arg-type]
+        assert sha256_file(storage.root / "objects" / oid[:2] / oid[2:4] / oid) == oid
+
+    def test_big_upload_does_not_fill_the_page_cache(self, storage: FileStorage) -> None:
+        """A large upload goes to disk with direct I/O: afterwards at most its unaligned tail
+        is in the page cache, not the tens of MiB a buffered write leaves there (a GiB of
+        weights would push the repositories out)."""
+        probe = storage.root / "probe"
+        storage.root.mkdir(parents=True, exist_ok=True)
+        fd = os.open(probe, os.O_WRONLY | os.O_CREAT, 0o600)
+        try:
+            fcntl.fcntl(fd, fcntl.F_SETFL, fcntl.fcntl(fd, fcntl.F_GETFL) | os.O_DIRECT)
+        except OSError:
+            pytest.skip(f"the filesystem of {storage.root} has no direct I/O")
+        finally:
+            os.close(fd)
+            probe.unlink()
+        size = 5 * PIPELINE_MIN_BYTES + 777
+        oid = generated_oid(size)
+        storage.put(oid, size, GeneratedStream(size))  # type: ignore[arg-type]
+        path = storage.root / "objects" / oid[:2] / oid[2:4] / oid
+        resident = subprocess.run(["fincore", "--bytes", "--noheadings", "--output", "RES",
+                                   str(path)], capture_output=True, text=True, check=True)
+        assert int(resident.stdout.strip()) <= 1024 * 1024, resident.stdout
+
+    def test_direct_io_refused_midway_falls_back_to_buffered(
+        self, storage: FileStorage, monkeypatch: pytest.MonkeyPatch
+    ) -> None:
+        """A device that refuses our alignment (EINVAL on a direct write, after O_DIRECT was
+        accepted at open) costs speed, not the upload."""
+        real_write = os.write
+        refused: list[int] = []
+
+        def picky_write(fd: int, data: Any) -> int:
+            if fcntl.fcntl(fd, fcntl.F_GETFL) & os.O_DIRECT:
+                refused.append(fd)
+                raise OSError(errno.EINVAL, "Invalid argument")
+            return real_write(fd, data)
+
+        monkeypatch.setattr(os, "write", picky_write)
+        size = 2 * PIPELINE_MIN_BYTES
+        oid = generated_oid(size)
+        assert storage.put(oid, size, GeneratedStream(size)) == size  # type: ignore[arg-type]
+        monkeypatch.undo()
+        assert refused, "the upload never tried direct I/O"
         assert sha256_file(storage.root / "objects" / oid[:2] / oid[2:4] / oid) == oid
 
     def test_big_object_wrong_hash_or_size_keeps_nothing(self, storage: FileStorage) -> None:
