@@ -17,6 +17,9 @@ command -v apache2 >/dev/null || [ -x /usr/sbin/apache2 ] || need+=(apache2)
 command -v node >/dev/null || need+=(nodejs)
 command -v npm >/dev/null || need+=(npm)
 command -v shellcheck >/dev/null || need+=(shellcheck)
+# The hooks' compiled forwarder (modelgit/hooks/forward.c) is built and tested with a C compiler.
+command -v cc >/dev/null || need+=(gcc)
+[ -f /usr/include/stdio.h ] || need+=(libc6-dev)
 if [ -n "${MODELGIT_EXTRA_PACKAGES:-}" ]; then
     for pkg in $MODELGIT_EXTRA_PACKAGES; do
         dpkg -s "$pkg" >/dev/null 2>&1 || need+=("$pkg")

@@ -32,11 +32,19 @@ def package_root() -> str:
     return str(Path(modelgit.__file__).resolve().parent.parent)
 
 
-def render(data_dir: Path, model_id: str, python: str | None = None) -> str:
+def render(data_dir: Path, model_id: str, python: str | None = None,
+           forward: str | None = None) -> str:
+    """The hook file; ``forward`` is the compiled forwarder (default: built for ``python``
+    if a compiler is there, see ``compiled.py``); "" means none, the hook starts Python."""
+    from modelgit.hooks import compiled
+
+    if forward is None:
+        forward = compiled.forwarder(python) or ""
     text = _template()
     region = "\n".join([
         START,
         f"MODELGIT_PYTHON={shlex.quote(python or sys.executable)}",
+        f"MODELGIT_FORWARD={shlex.quote(forward)}",
         f"MODELGIT_DATA_DIR={shlex.quote(str(data_dir))}",
         f"MODELGIT_MODEL_ID={shlex.quote(model_id)}",
         f"MODELGIT_PKG_ROOT={shlex.quote(package_root())}",
@@ -59,6 +67,9 @@ def install(repo: Path, data_dir: Path, model_id: str) -> list[str]:
     hooks_dir = repo / "hooks"
     hooks_dir.mkdir(exist_ok=True)
     done: list[str] = []
+    # Rendered first: a failure here must not leave a repository whose hook was moved aside
+    # and not replaced (a push would then skip every check).
+    content = render(data_dir, model_id)
     for name in HOOKS:
         target = hooks_dir / name
         legacy = hooks_dir / f"{name}.legacy"
@@ -70,7 +81,6 @@ def install(repo: Path, data_dir: Path, model_id: str) -> list[str]:
                 )
             os.replace(target, legacy)
             done.append(f"kept {name} as {legacy.name}")
-        content = render(data_dir, model_id)
         if target.exists() and target.read_text(encoding="utf-8") == content:
             continue
         tmp = target.with_name(f".{name}.tmp")

@@ -17,6 +17,7 @@ import logging
 import os
 import socketserver
 import threading
+import time
 from collections.abc import Callable
 from pathlib import Path
 from typing import Any
@@ -88,6 +89,15 @@ def decode_request(stream: Any) -> tuple[str, str, dict[str, str], bytes]:
     return hook, model_id, absolute_env(env, cwd), stdin
 
 
+def _ms(started: float) -> float:
+    return 1000 * (time.perf_counter() - started)
+
+
+def _client(env: dict[str, str]) -> str:
+    """Which shim forwarded the hook: the compiled forwarder marks its requests."""
+    return "the compiled forwarder" if env.get("MODELGIT_HOOK_CLIENT") == "compiled" else "Python"
+
+
 class HookServer(socketserver.ThreadingMixIn, socketserver.UnixStreamServer):
     daemon_threads = True
 
@@ -105,14 +115,18 @@ class HookServer(socketserver.ThreadingMixIn, socketserver.UnixStreamServer):
         if hook == "pre-receive":
             from modelgit.hooks import pre_receive
 
+            started = time.perf_counter()
             rc = pre_receive.main(self.data_dir, model_id, stdin, env, say)
-            log.info("pre-receive %s on %s: rc=%s (warm)", model_id, env.get("GIT_DIR"), rc)
+            log.info("pre-receive %s on %s: rc=%s (warm) via %s, %.1f ms", model_id,
+                     env.get("GIT_DIR"), rc, _client(env), _ms(started))
             return rc
         if hook == "post-receive":
             from modelgit.hooks import post_receive
 
+            started = time.perf_counter()
             post_receive.main(self.data_dir, model_id, stdin, env)
-            log.info("post-receive %s (warm)", model_id)
+            log.info("post-receive %s (warm) via %s, %.1f ms", model_id, _client(env),
+                     _ms(started))
             return 0
         raise ValueError(f"unknown hook {hook!r}")
 

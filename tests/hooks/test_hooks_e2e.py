@@ -168,3 +168,24 @@ def test_missing_interpreter_is_explained(site: Site, model: str, work: Path) ->
     assert pushed.returncode != 0
     assert "hooks install --all" in pushed.stderr
     hooks_install.install(repo_dir, site.data, model)
+
+
+def test_install_that_cannot_render_leaves_the_foreign_hook_in_place(
+    tmp_path: Path, monkeypatch: pytest.MonkeyPatch
+) -> None:
+    """If writing our hook fails (here: its template is unreadable), the repository's own
+    hook stays where it was: moving it aside first would leave a repository with no
+    pre-receive at all, where every push skips every check."""
+    repo = tmp_path / "r.git"
+    git("init", "-q", "--bare", str(repo))
+    foreign = repo / "hooks" / "pre-receive"
+    foreign.write_text("#!/bin/sh\nexit 1\n")
+
+    def unreadable() -> str:
+        raise FileNotFoundError("hook.tmpl")
+
+    monkeypatch.setattr(hooks_install, "_template", unreadable)
+    with pytest.raises(FileNotFoundError):
+        hooks_install.install(repo, tmp_path / "data", "s/m")
+    assert foreign.read_text() == "#!/bin/sh\nexit 1\n"
+    assert not (repo / "hooks" / "pre-receive.legacy").exists()

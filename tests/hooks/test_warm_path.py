@@ -13,10 +13,31 @@ def test_push_through_server_takes_warm_path(site: Site, work: Path) -> None:
     commit_file(work / "w", "a.txt", "a")
     git("push", "-q", "origin", "main", cwd=work / "w")
     log = (site.data / "log" / "server.log").read_text()
-    assert f"pre-receive {model} on " in log and "(warm)" in log
-    assert f"post-receive {model} (warm)" in log
+    assert f"pre-receive {model} on " in log and "(warm) via the compiled forwarder" in log
+    assert f"post-receive {model} (warm) via the compiled forwarder" in log
     hooks_log = site.data / "log" / "hooks.log"
     assert not hooks_log.exists() or f"{model}: no server reachable" not in hooks_log.read_text()
+
+
+def test_hooks_without_the_forwarder_start_python_and_still_go_warm(site: Site,
+                                                                   work: Path) -> None:
+    """Hooks written where no compiler was (MODELGIT_FORWARD empty) start the Python shim,
+    which forwards the same push; refusals reach the pusher the same way."""
+    from modelgit.hooks import install as hooks_install
+
+    model = site.model("warm/python-shim")
+    bare = site.data / "repos" / f"{model}.git"
+    for name in hooks_install.HOOKS:
+        (bare / "hooks" / name).write_text(hooks_install.render(site.data, model, forward=""))
+    git("clone", "-q", site.clone_url(model, "owner"), str(work / "p"))
+    commit_file(work / "p", "a.txt", "a")
+    git("push", "-q", "origin", "main", cwd=work / "p")
+    commit_file(work / "p", "README.md", "---\nlicense: [not, a, licence]\n---\n")
+    refused = git("push", "origin", "main", cwd=work / "p", check=False)
+    assert refused.returncode != 0 and "README.md" in refused.stderr
+    log = (site.data / "log" / "server.log").read_text()
+    assert f"post-receive {model} (warm) via Python" in log
+    assert f"pre-receive {model} on {bare}: rc=1 (warm) via Python" in log
 
 
 def test_without_server_hook_checks_cold(tmp_path: Path) -> None:
