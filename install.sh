@@ -234,6 +234,10 @@ else
     fi
 fi
 "$prefix/bin/modelgit" --version >/dev/null || die "$prefix/bin/modelgit does not run"
+# The hooks' compiled forwarder (modelgit/hooks/compiled.py) is built beside the Python, which
+# this user may write to and the service user may not; without a C compiler the hooks start
+# Python instead, so a failure here is no reason to stop.
+"$py" -c 'from modelgit.hooks.compiled import forwarder; forwarder()' >/dev/null 2>&1 || true
 mg=("$prefix/bin/modelgit" --data "$data")
 
 # --------------------------------------------------------------------------- data and models
