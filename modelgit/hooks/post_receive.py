@@ -7,6 +7,7 @@ are logged, slow work goes to the background.
 from __future__ import annotations
 
 import logging
+import time
 from collections.abc import Callable
 from pathlib import Path
 from typing import Any
@@ -33,11 +34,17 @@ STEPS: list[Step] = [record_push, index_card, report_push]
 
 def run_steps(cfg: config_mod.Config, store: Store, model: dict[str, Any], user: str | None,
               updates: list[RefUpdate]) -> None:
+    """Each step's time goes to the log, as pre-receive's checks' do: the client waits for
+    this hook, so a slow step shows in every push."""
+    timings: list[str] = []
     for step in STEPS:
+        started = time.perf_counter()
         try:
             step(cfg, store, model, user, updates)
         except Exception:
             log.exception("post-receive step %s failed on %s", step.__name__, model["id"])
+        timings.append(f"{step.__name__} {1000 * (time.perf_counter() - started):.1f}ms")
+    log.info("post-receive %s: %s", model["id"], ", ".join(timings))
 
 
 def main(data_dir: Path, model_id: str, stdin: bytes, env: dict[str, str]) -> None:
