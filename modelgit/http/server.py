@@ -187,8 +187,13 @@ def limit_malloc_arenas(count: int = MALLOC_ARENAS) -> None:
 
 
 def warm_up() -> None:
-    """Import what the push checks need before the first push arrives."""
+    """Import what the push checks need before the first push arrives, and bring the hooks'
+    compiled forwarder up to this version (hooks written by an older one run the same file)."""
     import importlib
+
+    from modelgit.hooks import compiled
+
+    compiled.forwarder()
 
     for name in ("modelgit.hooks.pre_receive", "modelgit.hooks.post_receive",
                  "modelgit.schema.frontmatter", "modelgit.scanner.secrets",

@@ -161,3 +161,31 @@ def test_server_that_hangs_up_before_reading_refuses_with_a_message(
     listener.close()
     assert done.returncode == 1, done
     assert b"lost the connection to the modelgit server" in done.stderr
+
+
+def test_a_forwarder_built_from_another_source_is_rebuilt(tmp_path: Path) -> None:
+    """One file serves every hook of an installation; after an upgrade changes forward.c,
+    the next build replaces it, so hooks written long ago speak the new protocol. A current
+    one is left alone."""
+    python = str(tmp_path / "bin" / "python")
+    (tmp_path / "bin").mkdir()
+    target = compiled.target_path(python)
+    stamp = target.with_name(f"{target.name}.source-sha256")
+    compiled.forwarder.cache_clear()
+    assert compiled.forwarder(python) == str(target)
+    built = target.stat().st_mtime_ns
+    compiled.forwarder.cache_clear()
+    assert compiled.forwarder(python) == str(target)
+    assert target.stat().st_mtime_ns == built, "a current forwarder was rebuilt"
+
+    target.write_bytes(b"#!/bin/sh\necho old protocol\n")
+    stamp.write_text("0" * 64)
+    compiled.forwarder.cache_clear()
+    try:
+        assert compiled.forwarder(python) == str(target)
+    finally:
+        compiled.forwarder.cache_clear()
+    usage = subprocess.run([str(target)], capture_output=True, check=False)
+    assert usage.returncode == 2 and b"usage:" in usage.stderr
+    assert stamp.read_text() != "0" * 64
+    assert [p.name for p in (tmp_path / "bin").iterdir() if p.name.startswith(".")] == []
