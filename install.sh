@@ -406,7 +406,19 @@ location @modelgit_denied {
 EOF
 else
     conf="$prefix/etc/modelgit-apache.conf"
-    check="$prefix/bin/modelgit --data $data credential-check --git-prefix $gp --socket $socket"
+    # Apache runs the check twice per git request. The launcher starts Python without
+    # site-packages (python -I -S), ~30 ms less a run than the modelgit console script
+    # (modelgit/credcheck.py, launcher_text); the console script stays the fallback.
+    launcher="$prefix/bin/modelgit-credential-check"
+    if "$py" -c 'import sys; from modelgit.credcheck import launcher_text; sys.stdout.write(launcher_text())' \
+            > "$launcher.tmp" 2>/dev/null && chmod 755 "$launcher.tmp" && mv -f "$launcher.tmp" "$launcher" &&
+            { "$launcher" --usage </dev/null >/dev/null 2>&1; [ $? -eq 2 ]; }; then
+        check="$launcher --data $data --git-prefix $gp --socket $socket"
+    else
+        rm -f "$launcher.tmp"
+        say "warning: could not write $launcher; Apache runs the slower modelgit console script"
+        check="$prefix/bin/modelgit --data $data credential-check --git-prefix $gp --socket $socket"
+    fi
     write_config "$conf" <<EOF
 # modelgit for Apache: include this file inside the <VirtualHost> that serves git:
 #     Include $conf

@@ -363,3 +363,49 @@ def test_cli_still_importable() -> None:
     with pytest.raises(AttributeError):
         _ = main_mod.not_there  # type: ignore[attr-defined]
 
+
+
+@pytest.fixture(scope="module")
+def launcher(tmp_path_factory: pytest.TempPathFactory) -> Path:
+    """The file install.sh writes for Apache: Python with -I -S, modelgit's folder on the path."""
+    path = tmp_path_factory.mktemp("launcher") / "modelgit-credential-check"
+    path.write_text(credcheck.launcher_text(str(BIN / "python")))
+    path.chmod(0o755)
+    return path
+
+
+@pytest.mark.parametrize("warm", [False, True], ids=["cold", "warm"])
+def test_launcher_answers_like_the_check(folks: Folks, server: Path, launcher: Path,
+                                         warm: bool) -> None:
+    """Started without site-packages, the launcher gives every case the in-process answer:
+    asking the server (warm), and deciding itself, which turns site on first (cold)."""
+    for i, (user, second_name, uri, authtype, context, key_only) in enumerate(CASES):
+        second = folks.keys.get(second_name, second_name)
+        # An address per case: the failures counted here must not brake a later case.
+        ip = f"198.18.{1 if warm else 2}.{i + 1}"
+        env = {"PATH": "/usr/bin:/bin", "URI": uri, "AUTHTYPE": authtype, "IP": ip}
+        if context:
+            env["CONTEXT"] = context
+        args = [str(launcher), "--data", str(folks.data), "--git-prefix", PREFIX]
+        if warm:
+            args += ["--socket", str(server)]
+        if key_only:
+            args.append("--key-only")
+        got = subprocess.run(args, input=f"{user}\n{second}\n", env=env, capture_output=True,
+                             text=True, timeout=60, check=False)
+        expected, _ = credcheck.check(credcheck.Options(str(folks.data), PREFIX, key_only),
+                                      f"{user}\n{second}\n", env)
+        assert got.returncode == expected, (user, second_name, uri, authtype, got.stderr)
+        assert "mg_" not in got.stderr
+        assert ("(modelgit serve)" in got.stderr) == (warm and expected != credcheck.OK)
+
+
+def test_launcher_refuses_bad_usage(launcher: Path) -> None:
+    got = subprocess.run([str(launcher), "--what"], input="", capture_output=True, text=True,
+                         timeout=60, check=False)
+    assert got.returncode == credcheck.USAGE and "usage: modelgit-credential-check" in got.stderr
+
+
+def test_launcher_text_refuses_an_interpreter_a_shebang_cannot_hold() -> None:
+    with pytest.raises(ValueError, match="#!"):
+        credcheck.launcher_text("/opt/my python/bin/python")

@@ -141,6 +141,9 @@ def test_existing_host(web: str, shared_install: SharedInstall,
         assert "Not_A_Model.git" in first.stdout and "skipped" in first.stdout
         assert f"modelgit-{web}.conf" in first.stdout, "next steps name the snippet"
         assert "systemctl enable --now" in first.stdout
+        if web == "apache":  # the site-less launcher (python -I -S), not the console script
+            conf = (lay.prefix / "etc" / "modelgit-apache.conf").read_text()
+            assert "/bin/modelgit-credential-check --data " in conf, conf
         assert (host_repo / "hooks" / "pre-receive.legacy").read_text() == LEGACY_HOOK
         _serve_with_modelgit(lay)
         alice_key = modelgit(lay, "key", "create", "alice").strip()
