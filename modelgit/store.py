@@ -13,6 +13,7 @@ a retry on SQLITE_BUSY).
 from __future__ import annotations
 
 import json
+import os
 import sqlite3
 import threading
 import time
@@ -284,12 +285,26 @@ class Store:
     # -- connection ------------------------------------------------------------------
     @property
     def conn(self) -> sqlite3.Connection:
+        """This thread's connection to the file that is at ``path`` now.
+
+        A thread keeps its connection, but a database file that was replaced under a running
+        server (restored from a backup, moved away, broken) must not go on answering from the
+        old file through an open descriptor: one ``stat`` per use compares the file's identity
+        with the one the connection opened, and a changed or missing file reconnects or fails.
+        """
+        try:
+            st = os.stat(self.path)
+        except FileNotFoundError:
+            self.close()
+            raise StoreError(
+                f"no modelgit database at {self.path}; run `modelgit init` first"
+            ) from None
+        identity = (st.st_dev, st.st_ino)
         conn: sqlite3.Connection | None = getattr(self._local, "conn", None)
+        if conn is not None and getattr(self._local, "identity", None) != identity:
+            self.close()
+            conn = None
         if conn is None:
-            if not self.path.exists():
-                raise StoreError(
-                    f"no modelgit database at {self.path}; run `modelgit init` first"
-                )
             conn = sqlite3.connect(
                 self.path, timeout=BUSY_TIMEOUT_MS / 1000, isolation_level=None,
                 check_same_thread=True,
@@ -299,6 +314,7 @@ class Store:
             conn.execute("PRAGMA foreign_keys = ON")
             conn.execute("PRAGMA synchronous = NORMAL")
             self._local.conn = conn
+            self._local.identity = identity
         return conn
 
     def close(self) -> None:

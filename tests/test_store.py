@@ -299,3 +299,23 @@ def test_concurrent_writers_never_see_locked(store: Store, db_path: Path) -> Non
         assert conn.execute("SELECT COUNT(*) FROM space_roles WHERE role = 'user'"
                             ).fetchone()[0] == total
     conn.close()
+
+
+def test_a_replaced_database_file_is_read_not_the_old_one(store: Store, db_path: Path,
+                                                         tmp_path: Path) -> None:
+    """A file restored or moved under a running process: the open connection must not keep
+    answering from the old file (a broken replacement then fails, never allows)."""
+    store.add_user("before")
+    assert store.get_user("before") is not None
+    saved = tmp_path / "saved.db"
+    db_path.rename(saved)
+    for suffix in ("-wal", "-shm"):
+        db_path.with_name(db_path.name + suffix).unlink(missing_ok=True)
+    with pytest.raises(StoreError, match="no modelgit database"):
+        store.get_user("before")
+    db_path.write_bytes(b"this is not a database" * 100)
+    with pytest.raises(sqlite3.DatabaseError):
+        store.get_user("before")
+    db_path.unlink()
+    Store.create(db_path)
+    assert store.get_user("before") is None
