@@ -32,6 +32,7 @@ from typing import TYPE_CHECKING, Any
 import yaml
 from yaml.composer import Composer
 from yaml.constructor import SafeConstructor
+from yaml.events import MappingStartEvent, SequenceStartEvent
 from yaml.nodes import MappingNode, Node, ScalarNode, SequenceNode
 from yaml.resolver import Resolver
 
@@ -132,6 +133,38 @@ class CardResult:
 # YAML loading
 
 
+class _TooDeep(Exception):
+    """Raised by _BoundedComposer at the list or mapping that opens nesting level
+    MAX_DEPTH + 1; ``line`` is its 0-based line in the YAML text."""
+
+    def __init__(self, line: int) -> None:
+        super().__init__(line)
+        self.line = line
+
+
+class _BoundedComposer(Composer):
+    """Composer that refuses the list or mapping opening level MAX_DEPTH + 1 before it
+    composes it, so deep nesting costs at most MAX_DEPTH frames of Python recursion and is
+    refused in modelgit's words at the line where it starts (see also _nesting_refusal).
+    It comes after the parser among a loader's bases: the parser supplies the
+    event methods (libyaml's or Python's), this class replaces Composer.compose_node."""
+
+    _depth = 0
+
+    def compose_node(self, parent: Node | None, index: Any) -> Node | None:
+        events: Any = self  # the parser beside this class in the loader
+        if not events.check_event(SequenceStartEvent, MappingStartEvent):
+            return super().compose_node(parent, index)
+        if self._depth >= MAX_DEPTH:
+            mark = events.peek_event().start_mark
+            raise _TooDeep(mark.line if mark is not None else 0)
+        self._depth += 1
+        try:
+            return super().compose_node(parent, index)
+        finally:
+            self._depth -= 1
+
+
 if getattr(yaml, "__with_libyaml__", False):
     from yaml._yaml import CParser
 
@@ -139,8 +172,8 @@ if getattr(yaml, "__with_libyaml__", False):
         """libyaml parses (the pure-Python parser is ~10x slower), Python composes.
 
         ``yaml.CSafeLoader`` composes in C, recursively and without a limit, so a deeply
-        nested card (``[[[[...``) crashes the whole process. Python's composer stops with a
-        RecursionError that we report instead.
+        nested card (``[[[[...``) crashes the whole process; Python's composer, bounded by
+        _BoundedComposer, refuses it.
         """
 
         def __init__(self, stream: str) -> None:
@@ -158,7 +191,7 @@ else:  # pragma: no cover - PyYAML built without libyaml
     _BaseLoader = yaml.SafeLoader
 
 
-class _CardLoader(_BaseLoader):  # type: ignore[misc]  # a libyaml-or-pure base, chosen at import
+class _CardLoader(_BaseLoader, _BoundedComposer):  # type: ignore[misc]  # libyaml-or-pure base
     """``yaml.safe_load`` semantics, except:
 
     * timestamps stay text, so ``format: date`` can validate them and the data stays JSON;
@@ -169,6 +202,9 @@ class _CardLoader(_BaseLoader):  # type: ignore[misc]  # a libyaml-or-pure base,
 
     had_anchors = False
     anchors: dict[str, Node]  # Composer's, declared here because the base class is Any to mypy
+
+    def __init__(self, stream: str) -> None:
+        _BaseLoader.__init__(self, stream)  # it sets up every part, Composer included
 
     def compose_document(self) -> Node | None:
         """Composer.compose_document, remembering whether the document defined anchors:
@@ -210,6 +246,36 @@ def _construct_timestamp_as_text(loader: Any, node: Node) -> str:
 
 
 _CardLoader.add_constructor(_TAG + "timestamp", _construct_timestamp_as_text)
+
+
+def _too_deep_error(line: int) -> CardError:
+    return CardError(line, "", f"the front matter is nested more than {MAX_DEPTH} levels deep")
+
+
+def _nesting_refusal(yaml_text: str, exc: yaml.YAMLError, first_line: int) -> CardError | None:
+    """Our nesting refusal when the card nests more than MAX_DEPTH levels before the place
+    where the parser stopped, else None (the parser's own error stands).
+
+    libyaml has a nesting limit of its own, and its scanner looks up to 1,024 characters
+    ahead, so ``[[[[...`` reaches that limit before the composer reaches MAX_DEPTH and the
+    author would read libyaml's words, which change between versions. Composing again only
+    the text before that place, which libyaml's limit never reached, lets the bound speak
+    first. Only refused cards pay for it: one more pass of libyaml over the front matter at
+    most, stopped early by the bound.
+    """
+    mark = exc.problem_mark if isinstance(exc, yaml.MarkedYAMLError) else None
+    if mark is None or mark.index <= 0:
+        return None
+    probe = _CardLoader(yaml_text[: mark.index])
+    try:
+        probe.get_single_node()
+    except _TooDeep as deep:
+        return _too_deep_error(first_line + deep.line)
+    except (yaml.YAMLError, RecursionError):
+        return None  # the text ends mid-document there, so some error is expected
+    finally:
+        probe.dispose()
+    return None
 
 
 def _key_text(node: Node) -> str:
@@ -321,11 +387,7 @@ def _check_graph(
                 continue
             visited.add(id(node))
         if depth > MAX_DEPTH:
-            return CardError(
-                first_line + node.start_mark.line,
-                "",
-                f"the front matter is nested more than {MAX_DEPTH} levels deep",
-            ), duplicates
+            return _too_deep_error(first_line + node.start_mark.line), duplicates
         if node.__class__ is MappingNode:
             if node.tag not in _MAPPING_TAGS:
                 return _tag_error(node, first_line), duplicates
@@ -407,9 +469,7 @@ def _check_aliases(root: Node, first_line: int) -> CardError | None:
         if nid in on_path:
             return CardError(line, "", "a YAML alias refers to the value that contains it (a loop)")
         if depth > MAX_DEPTH:
-            return CardError(
-                line, "", f"the front matter is nested more than {MAX_DEPTH} levels deep"
-            )
+            return _too_deep_error(line)
         on_path.add(nid)
         stack.append((node, depth, True))
         stack.extend((child, depth + 1, False) for child in reversed(_children(node)))
@@ -508,9 +568,17 @@ def _parse(content: bytes | None) -> _Parsed:
             data = loader.construct_document(root)
         finally:
             loader.dispose()
-    except yaml.YAMLError as exc:
+    except _TooDeep as deep:
         return _Parsed(
-            None, [_yaml_error(exc, first_line, yaml_text)], fatal=True, open_line=open_line
+            None, [_too_deep_error(first_line + deep.line)], fatal=True, open_line=open_line
+        )
+    except yaml.YAMLError as exc:
+        error = _nesting_refusal(yaml_text, exc, first_line)
+        return _Parsed(
+            None,
+            [error or _yaml_error(exc, first_line, yaml_text)],
+            fatal=True,
+            open_line=open_line,
         )
     except RecursionError:
         return _Parsed(
