@@ -18,8 +18,6 @@ import sys
 from dataclasses import dataclass
 from pathlib import Path
 
-import pytest
-
 from tests.conftest import free_port
 
 ROOT = Path(__file__).resolve().parents[2]
