@@ -1,43 +1,97 @@
-# The two commands: `make serve` and `make test`. Both create .venv and install what is missing.
+# The two commands: `make serve` and `make test`. Both create .venv and install what is missing,
+# at the versions of the lock files in requirements/ (with their hashes; docs/development.md).
+#   make serve [PORT=9000] [HOST=0.0.0.0]   the server: the runtime lock only
+#   make test                               the test lock, lint, hygiene and the whole suite
+#   make lock                               rewrite the locks after a pyproject.toml change
+#   make lock-upgrade                       the same, moving every pin to its newest release
+#   make test-latest                        the suite on the newest releases, in .venv-latest
 PYTHON ?= python3
 VENV := .venv
 BIN := $(VENV)/bin
-STAMP := $(VENV)/.installed-stamp
+LATEST := .venv-latest
 DATA ?= modelgit-data
+HOST ?=
+PORT ?=
 PYTEST_WORKERS ?= 3
+RUNTIME_LOCK := requirements/runtime.txt
+TEST_LOCK := requirements/test.txt
+TOOL_LOCK := requirements/lock-tool.txt
+# One stamp per lock, so that `make serve` after `make test` installs nothing (the test lock
+# holds the runtime lock's pins) and a changed lock file reinstalls.
+RUNTIME_STAMP := $(VENV)/.runtime-stamp
+TEST_STAMP := $(VENV)/.test-stamp
+# test-latest runs the same targets with BIN pointing into .venv-latest and no stamp.
+TEST_DEPS ?= $(TEST_STAMP)
+# `make lock`: one universal lock (Linux, macOS, Windows; Python 3.11 and newer, as
+# requires-python says) with every file's sha256.
+UV_COMPILE = $(BIN)/uv pip compile --quiet --universal --python-version 3.11 \
+	--generate-hashes --custom-compile-command "make lock" $(LOCK_ARGS)
+PIP_QUIET = -q --disable-pip-version-check
 
-.PHONY: serve test lint hygiene bench clean
+.PHONY: serve test lint hygiene bench lock lock-upgrade test-latest clean
 
-$(STAMP): pyproject.toml
+$(BIN)/python:
 	@$(PYTHON) -c 'import sys; sys.exit(sys.version_info < (3, 11))' || \
 		{ echo "modelgit needs Python 3.11 or newer (found $$($(PYTHON) --version))"; exit 1; }
 	$(PYTHON) -m venv $(VENV)
-	$(BIN)/python -m pip install -q --upgrade pip
-	$(BIN)/python -m pip install -q -e ".[test]"
-	@touch $(STAMP)
 
-serve: $(STAMP)
-	$(BIN)/modelgit --data $(DATA) serve
+# The locks pin setuptools too: the project itself installs with no download at all.
+$(RUNTIME_STAMP): $(RUNTIME_LOCK) pyproject.toml | $(BIN)/python
+	$(BIN)/python -m pip install $(PIP_QUIET) --require-hashes -r $(RUNTIME_LOCK)
+	$(BIN)/python -m pip install $(PIP_QUIET) --no-deps --no-build-isolation -e .
+	@touch $@
 
-lint: $(STAMP)
+$(TEST_STAMP): $(TEST_LOCK) $(RUNTIME_LOCK) pyproject.toml | $(BIN)/python
+	$(BIN)/python -m pip install $(PIP_QUIET) --require-hashes -r $(TEST_LOCK)
+	$(BIN)/python -m pip install $(PIP_QUIET) --no-deps --no-build-isolation -e .
+	@touch $@ $(RUNTIME_STAMP)
+
+serve: $(RUNTIME_STAMP)
+	$(BIN)/modelgit --data $(DATA) serve $(if $(HOST),--host $(HOST)) $(if $(PORT),--port $(PORT))
+
+lint: $(TEST_DEPS)
 	$(BIN)/ruff check modelgit tests bench
 	$(BIN)/mypy modelgit
 
 # Our own hygiene: no medium/high bandit finding in the package, and no secret in the tracked
 # files beyond the committed .secrets.baseline (its entries are reviewed false positives and
 # test fixtures). Refresh it with: .venv/bin/detect-secrets scan -n > .secrets.baseline
-hygiene: $(STAMP)
+hygiene: $(TEST_DEPS)
 	$(BIN)/bandit -r modelgit -q -ll
 	$(BIN)/python tests/check_secrets.py
 
-test: $(STAMP)
+test: $(TEST_DEPS)
 	bash tests/bootstrap.sh
 	$(MAKE) --no-print-directory lint
 	$(MAKE) --no-print-directory hygiene
 	$(BIN)/pytest -n $(PYTEST_WORKERS) -q
 
-bench: $(STAMP)
+bench: $(TEST_STAMP)
 	$(BIN)/python -m bench
 
+# uv writes the locks: it resolves for every platform and Python at once, with hashes. The
+# test lock is constrained by the runtime lock, so the packages they share have one pin.
+# An existing pin is kept while it still fits pyproject.toml; lock-upgrade moves them all.
+lock: | $(BIN)/python
+	$(BIN)/python -m pip install $(PIP_QUIET) --require-hashes -r $(TOOL_LOCK)
+	$(UV_COMPILE) pyproject.toml requirements/build.in -o $(RUNTIME_LOCK)
+	$(UV_COMPILE) pyproject.toml requirements/build.in --extra test -c $(RUNTIME_LOCK) -o $(TEST_LOCK)
+	$(UV_COMPILE) requirements/lock-tool.in -o $(TOOL_LOCK)
+
+lock-upgrade:
+	$(MAKE) --no-print-directory lock LOCK_ARGS=--upgrade
+
+# The newest releases that pyproject.toml allows, without the lock: what a fresh clone would
+# get the day the lock is refreshed. It first lists how they differ from the test lock, so a
+# release that breaks the suite shows here before it reaches `make lock`. Not part of CI.
+test-latest:
+	@$(PYTHON) -c 'import sys; sys.exit(sys.version_info < (3, 11))' || \
+		{ echo "modelgit needs Python 3.11 or newer (found $$($(PYTHON) --version))"; exit 1; }
+	test -x $(LATEST)/bin/python || $(PYTHON) -m venv $(LATEST)
+	$(LATEST)/bin/python -m pip install $(PIP_QUIET) -U --upgrade-strategy eager pip setuptools
+	$(LATEST)/bin/python -m pip install $(PIP_QUIET) -U --upgrade-strategy eager -e ".[test]"
+	$(LATEST)/bin/python -m tests.lockfiles $(TEST_LOCK)
+	$(MAKE) --no-print-directory test BIN=$(LATEST)/bin TEST_DEPS=
+
 clean:
-	rm -rf $(VENV) .pytest_cache .ruff_cache
+	rm -rf $(VENV) $(LATEST) .pytest_cache .ruff_cache
