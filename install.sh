@@ -214,7 +214,7 @@ else
         "$base_python" -m venv "$prefix"
     fi
     # Reinstall only when the checkout changed: pip rebuilds a local folder every time.
-    stamp="$(cd "$SRC" && find pyproject.toml README.md modelgit -type f \
+    stamp="$(cd "$SRC" && find pyproject.toml README.md requirements/runtime.txt modelgit -type f \
              ! -path '*/__pycache__/*' ! -name '*.pyc' -print0 | sort -z |
              xargs -0 sha256sum | sha256sum | cut -d' ' -f1)"
     if [ ! -x "$prefix/bin/modelgit" ] || [ "$(cat "$prefix/.modelgit-source" 2>/dev/null)" != "$stamp" ]; then
@@ -224,11 +224,15 @@ else
         # A copy, so that building never writes build/ or *.egg-info into the checkout.
         (cd "$SRC" && tar --exclude=__pycache__ --exclude='*.pyc' -cf - pyproject.toml README.md modelgit) |
             (cd "$build" && tar -xf -)
-        # A current pip writes console scripts that import nothing (pip 23's import re,
-        # which Apache's helper would pay on every request).
-        "$py" -m pip install --quiet --disable-pip-version-check --upgrade pip ||
-            say "warning: could not upgrade pip in $prefix; continuing with $("$py" -m pip --version)"
-        "$py" -m pip install --quiet --disable-pip-version-check "$build" ||
+        # The runtime lock first, each file checked against its hash: the versions the tests
+        # passed with, pip and the build backend included (a current pip writes console scripts
+        # that import nothing; pip 23's import re, which Apache's helper would pay on every
+        # request). Then modelgit itself, built with that setuptools: nothing else is fetched.
+        "$py" -m pip install --quiet --disable-pip-version-check --require-hashes \
+                -r "$SRC/requirements/runtime.txt" ||
+            die "pip could not install modelgit's locked dependencies into $prefix (see above)"
+        "$py" -m pip install --quiet --disable-pip-version-check --no-deps --no-build-isolation \
+                "$build" ||
             die "pip could not install modelgit into $prefix (see above)"
         echo "$stamp" > "$prefix/.modelgit-source"
     fi

@@ -278,6 +278,7 @@ def snapshot_checkout(dest: Path) -> Path:
     for name in ("install.sh", "pyproject.toml", "README.md"):
         shutil.copy2(REPO_ROOT / name, dest / name)
     shutil.copytree(REPO_ROOT / "modelgit", dest / "modelgit", ignore=ignore)
+    shutil.copytree(REPO_ROOT / "requirements", dest / "requirements")  # the locks it installs
     return dest / "install.sh"
 
 
