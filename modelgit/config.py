@@ -19,8 +19,13 @@ DEFAULTS: dict[str, Any] = {
     "allow_anonymous_read": True,
     # Largest request body the server accepts (LFS objects included), in bytes.
     "max_body_bytes": 64 * 1024**3,
-    # Public base URL used in LFS hrefs and messages; derived from the request when empty.
+    # The site's public base URL (e.g. https://hub.example.org) for every printed link: clone
+    # URLs, LFS hrefs, API links, hints and mails. Empty: the request's own address in the
+    # server; in the CLI, the address the running server recorded, else host and port above.
     "public_url": "",
+    # URL path the web server serves the git repositories under on an existing host (install.sh
+    # --git-prefix, e.g. /git); clone URLs carry it, LFS and the APIs do not. Empty: the root.
+    "git_prefix": "",
     "card": {"required": False, "schema": ""},
     "scan": {
         "secrets": "block",

@@ -32,6 +32,7 @@ from typing import Any
 
 from modelgit.config import Config
 from modelgit.store import Store
+from modelgit.urls import site_url
 
 log = logging.getLogger("modelgit.notify")
 
@@ -91,13 +92,6 @@ def recipients(store: Store, model: Mapping[str, Any]) -> list[str]:
         if len(out) == MAX_SPACE_RECIPIENTS:
             break
     return out
-
-
-def site_url(cfg: Config) -> str:
-    """The address people use, for the links in emails (sent from the CLI too, which has no
-    request to derive it from)."""
-    public = str(cfg.get("public_url") or "").strip()
-    return (public or f"http://{cfg.get('host')}:{cfg.get('port')}").rstrip("/")
 
 
 # --- messages ---------------------------------------------------------------------------------

@@ -5,7 +5,7 @@ from __future__ import annotations
 import click
 
 from modelgit.authz import keys
-from modelgit.cli.output import Ctx, done, emit, handle_errors
+from modelgit.cli.output import Ctx, confirm, done, emit, handle_errors, yes_option
 from modelgit.cli.user import require_user
 from modelgit.errors import Refused
 from modelgit.store import now_iso
@@ -55,19 +55,24 @@ def register(cli: click.Group) -> None:
         for r in ctx.store.list_keys(user):
             state = "revoked" if r["revoked"] else (
                 "expired" if r["expires"] and r["expires"] <= now else "active")
-            rows.append({**r, "id": r["id"] + "…", "state": state})
+            rows.append({**r, "state": state})
         emit(ctx, rows, ["id", "scope", "state", "created", "expires", "last_used"], "keys")
 
     @key.command("revoke")
     @click.argument("key_id")
+    @yes_option
     @click.pass_obj
     @handle_errors
-    def revoke(ctx: Ctx, key_id: str) -> None:
-        """Revoke one key by its id (as `key list` shows it)."""
-        key_id = key_id.rstrip("…").rstrip(".")
+    def revoke(ctx: Ctx, key_id: str, yes: bool) -> None:
+        """Revoke one key by its id (as `key list` shows it; asks first unless --yes)."""
+        key_id = key_id.rstrip("…").rstrip(".")  # as older versions listed it
         row = ctx.store.get_key(key_id)
         if row is None:
             raise Refused(f"unknown key id {key_id!r}", hint="see `modelgit key list USER`")
+        if row["revoked"]:
+            raise Refused(f"key {key_id} is already revoked")
+        confirm(yes, f"Revoke key {key_id} of {row['user']}? Whatever uses it stops working.",
+                what=f"revoke key {key_id}")
         if not ctx.store.revoke_key(key_id):
             raise Refused(f"key {key_id} is already revoked")
         ctx.store.audit("key.revoke", actor="cli", target=row["user"], detail={"key_id": key_id})
@@ -77,15 +82,19 @@ def register(cli: click.Group) -> None:
     @click.argument("user")
     @scope_opt
     @expires_opt
+    @yes_option
     @click.pass_obj
     @handle_errors
-    def regenerate(ctx: Ctx, user: str, scope: str, expires: int | None) -> None:
-        """Revoke all of USER's keys at once and print one new key."""
+    def regenerate(ctx: Ctx, user: str, scope: str, expires: int | None, yes: bool) -> None:
+        """Revoke all of USER's keys at once and print one new key (asks first unless
+        --yes)."""
         require_user(ctx, user)
         try:
             when = keys.expiry(expires)
         except ValueError as exc:
             raise Refused(str(exc)) from None
+        confirm(yes, f"Revoke every key of {user} and make one new one?",
+                what=f"regenerate {user}'s keys")
         new = keys.make_key()
         revoked = ctx.store.replace_keys(user, new.key_id, new.digest, scope, when)
         ctx.store.audit("key.regenerate", actor="cli", target=user,

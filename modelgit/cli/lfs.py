@@ -14,13 +14,14 @@ them. ``gc`` is safe to run while the server serves uploads:
 
 from __future__ import annotations
 
+import sys
 import time
 from collections.abc import Iterator
 from typing import Any
 
 import click
 
-from modelgit.cli.output import Ctx, done, handle_errors, human_size
+from modelgit.cli.output import Ctx, confirm, done, handle_errors, human_size, yes_option
 from modelgit.config import Config
 from modelgit.lfs.storage import OID_RE, FileStorage
 from modelgit.store import Store
@@ -97,17 +98,33 @@ def register(cli: click.Group) -> None:
     """Register the LFS maintenance commands."""
 
     @cli.command("gc")
-    @click.option("--json", "as_json", is_flag=True, help="Machine-readable output.")
     @click.option("--dry-run", is_flag=True, help="Say what would be removed; remove nothing.")
     @click.option("--grace", "grace_seconds", type=click.IntRange(min=0),
                   default=DEFAULT_GRACE_SECONDS, show_default=True,
-                  help="Keep unlinked objects younger than this many seconds.")
+                  help="Keep unlinked objects younger than this many seconds (one hour by"
+                       " default).")
+    @yes_option
     @click.pass_obj
     @handle_errors
-    def gc(ctx: Ctx, as_json: bool, dry_run: bool, grace_seconds: int) -> None:
-        """Remove LFS objects that no model links (e.g. after `model delete`)."""
-        if as_json:
-            ctx.json = True
+    def gc(ctx: Ctx, dry_run: bool, grace_seconds: int, yes: bool) -> None:
+        """Remove LFS objects that no model links (e.g. after `model delete`); asks first
+        unless --yes or --dry-run.
+
+        An object that no model links is kept for a grace period of one hour after it was
+        stored (--grace), because an upload stores its bytes first and links them to its
+        model a moment later; gc is safe to run while the server serves uploads. Upload
+        temporaries left by a crash are removed once they are a day old.
+        """
+        if not dry_run and not yes:
+            # Without a terminal this refuses even when nothing is due, so that a script
+            # learns that it needs --yes on its first run, not on the day it matters.
+            preview = collect_garbage(ctx.cfg, ctx.store, dry_run=True,
+                                      grace_seconds=grace_seconds)
+            count = len(preview["removed"])
+            if count or not sys.stdin.isatty():
+                confirm(yes, f"Remove {count} unlinked LFS object{'s' if count != 1 else ''}"
+                             f" ({human_size(preview['freed_bytes'])})? This cannot be undone.",
+                        what="gc")
         result = collect_garbage(ctx.cfg, ctx.store, dry_run=dry_run,
                                  grace_seconds=grace_seconds)
         count = len(result["removed"])

@@ -40,12 +40,12 @@ def _build_cli() -> click.Group:
         sync,
         user,
     )
-    from modelgit.cli.output import Ctx
+    from modelgit.cli.output import JSON_HELP, Ctx, accept_json_everywhere
 
     @click.group(context_settings={"help_option_names": ["-h", "--help"]})
     @click.option("--data", "data_dir", type=click.Path(file_okay=False), default=None,
                   help="Data folder (default: $MODELGIT_HOME or ./modelgit-data).")
-    @click.option("--json", "as_json", is_flag=True, help="Machine-readable output.")
+    @click.option("--json", "as_json", is_flag=True, help=JSON_HELP)
     @click.version_option(package_name="modelgit")
     @click.pass_context
     def cli(ctx: click.Context, data_dir: str | None, as_json: bool) -> None:
@@ -54,6 +54,7 @@ def _build_cli() -> click.Group:
 
     for module in (serve, user, key, space, model, hooks, access, lfs, host, card, sync, scan):
         module.register(cli)
+    accept_json_everywhere(cli)
     return cli
 
 

@@ -8,11 +8,12 @@ import click
 
 from modelgit import repos, sync
 from modelgit.authz import roles
-from modelgit.cli.output import Ctx, done, emit, emit_one, handle_errors
+from modelgit.cli.output import Ctx, confirm, done, emit, emit_one, handle_errors, yes_option
 from modelgit.cli.space import require_space
 from modelgit.cli.user import require_user
 from modelgit.errors import Refused
 from modelgit.names import check_model_id
+from modelgit.urls import clone_url
 
 
 def require_model(ctx: Ctx, model_id: str) -> dict[str, Any]:
@@ -104,11 +105,6 @@ def _default_branch_scan(ctx: Ctx, row: dict[str, Any]) -> dict[str, Any] | None
     return {"commit": data["commit"], "scans": data["scans"], "counts": data["counts"]}
 
 
-def clone_url(ctx: Ctx, model_id: str) -> str:
-    base = ctx.cfg.get("public_url") or f"http://{ctx.cfg.get('host')}:{ctx.cfg.get('port')}"
-    return f"{base.rstrip('/')}/{model_id}.git"
-
-
 def register(cli: click.Group) -> None:
     @cli.group("model")
     def model() -> None:
@@ -126,8 +122,9 @@ def register(cli: click.Group) -> None:
                gated: str) -> None:
         """Create SPACE/MODEL and its repository."""
         create_model(ctx, model_id, owner, display_name, public, gated)
-        done(ctx, f"created {model_id}; clone it with: git clone {clone_url(ctx, model_id)}",
-             id=model_id, clone_url=clone_url(ctx, model_id))
+        url = clone_url(ctx.cfg, model_id)
+        done(ctx, f"created {model_id}; clone it with: git clone {url}", id=model_id,
+             clone_url=url)
 
     @model.command("list")
     @click.option("--framework", default=None, help="Training framework, e.g. PyTorch.")
@@ -159,7 +156,7 @@ def register(cli: click.Group) -> None:
     @handle_errors
     def show(ctx: Ctx, model_id: str) -> None:
         row = require_model(ctx, model_id)
-        obj = {**row, "clone_url": clone_url(ctx, model_id),
+        obj = {**row, "clone_url": clone_url(ctx.cfg, model_id),
                "roles": ctx.store.model_roles(model_id)}
         card = card_of(row)
         obj.pop("card", None)
@@ -228,11 +225,17 @@ def register(cli: click.Group) -> None:
 
     @model.command("delete")
     @click.argument("model_id", metavar="ID")
+    @yes_option
     @click.pass_obj
     @handle_errors
-    def delete(ctx: Ctx, model_id: str) -> None:
-        """Delete the model, its roles and its repository."""
+    def delete(ctx: Ctx, model_id: str, yes: bool) -> None:
+        """Delete the model, its roles and its repository (asks first unless --yes).
+
+        Its LFS objects stay until `modelgit gc` finds nothing links them.
+        """
         require_model(ctx, model_id)
+        confirm(yes, f"Delete {model_id} with its repository, roles and access requests?"
+                     " This cannot be undone.", what=f"delete {model_id}")
         ctx.store.delete_model(model_id)
         repos.remove(ctx.cfg, model_id)
         ctx.store.audit("model.delete", actor="cli", target=model_id)
@@ -262,17 +265,21 @@ def register(cli: click.Group) -> None:
     @cli.command("revoke")
     @click.argument("model_id", metavar="ID")
     @click.argument("user")
+    @yes_option
     @click.pass_obj
     @handle_errors
-    def revoke(ctx: Ctx, model_id: str, user: str) -> None:
-        """Take USER's role on the model away."""
+    def revoke(ctx: Ctx, model_id: str, user: str, yes: bool) -> None:
+        """Take USER's role on the model away (asks first unless --yes)."""
         row = require_model(ctx, model_id)
+        current = ctx.store.model_role(model_id, user)
         ruling = roles.may_revoke_model_role(
-            actor_role=None, actor_is_admin=True,
-            target_current=ctx.store.model_role(model_id, user),
+            actor_role=None, actor_is_admin=True, target_current=current,
             target_is_owner=user == row["owner"])
         if not ruling.allowed:
             raise Refused(ruling.reason)
+        if current is not None:
+            confirm(yes, f"Take {user}'s role {current} on {model_id} away?",
+                    what=f"revoke {user} on {model_id}")
         ctx.store.remove_model_role(model_id, user)
         ctx.store.audit("role.revoke", actor="cli", target=model_id, detail={"user": user})
         done(ctx, f"{user} has no role on {model_id} any more")

@@ -42,23 +42,61 @@ class Ctx:
         return self._store
 
 
+#: Columns of names and ids (model ids like ``acme/bert-small``, key ids, user names): a table
+#: shows them whole on one line; only the other columns wrap.
+ID_COLUMNS = frozenset({"id", "name", "user", "owner", "model", "space", "repo", "granted_by",
+                        "region"})
+#: The narrowest a wrapping column may become; a table that cannot fit the terminal with its
+#: ids whole and every other column this wide is shown as one block of lines per row instead.
+MIN_WRAP_WIDTH = 6
+
+
 def emit(ctx: Ctx, rows: Sequence[dict[str, Any]], columns: Sequence[str],
          title: str | None = None) -> None:
+    """Rows as JSON (every field, nothing shortened) or, for people, a table that never cuts
+    a value: ids stay whole, other columns wrap, and a terminal too narrow for that gets one
+    block per row."""
     if ctx.json:
         click.echo(json.dumps(list(rows), indent=2, default=str))
         return
     if not rows:
         click.echo(f"(no {title or 'rows'})")
         return
+    from rich.cells import cell_len
     from rich.console import Console
     from rich.table import Table
 
+    console = Console(soft_wrap=True)
+    cells = [["" if row.get(c) is None else str(row.get(c)) for c in columns] for row in rows]
+    widths = [max([cell_len(col)] + [cell_len(line) for r in cells for line in r[i].splitlines()])
+              for i, col in enumerate(columns)]
+    needed = sum(w if c in ID_COLUMNS else min(w, MIN_WRAP_WIDTH)
+                 for c, w in zip(columns, widths, strict=True)) + 3 * len(columns) + 1
+    if needed > console.width:
+        _emit_blocks(columns, cells, title)
+        return
     table = Table(title=title, show_lines=False)
-    for col in columns:
-        table.add_column(col)
-    for row in rows:
-        table.add_row(*("" if row.get(c) is None else str(row.get(c)) for c in columns))
-    Console(soft_wrap=True).print(table)
+    for col, width in zip(columns, widths, strict=True):
+        if col in ID_COLUMNS:
+            table.add_column(col, no_wrap=True, overflow="fold", min_width=width)
+        else:
+            table.add_column(col, overflow="fold", min_width=min(width, MIN_WRAP_WIDTH))
+    for row_cells in cells:
+        table.add_row(*row_cells)
+    console.print(table)
+
+
+def _emit_blocks(columns: Sequence[str], cells: Sequence[Sequence[str]],
+                 title: str | None) -> None:
+    """One row per block: its first column, then ``column: value`` for the rest (a narrow
+    terminal wraps these lines itself; nothing is cut)."""
+    if title:
+        click.echo(f"{title}:")
+    for row_cells in cells:
+        click.echo(f"{columns[0]}: {row_cells[0]}")
+        for col, value in zip(columns[1:], row_cells[1:], strict=True):
+            if value:
+                click.echo(f"  {col}: {value}")
 
 
 def emit_one(ctx: Ctx, obj: dict[str, Any], title: str | None = None) -> None:
@@ -79,6 +117,61 @@ def done(ctx: Ctx, message: str, **data: Any) -> None:
         click.echo(json.dumps({"ok": True, "message": message, **data}, default=str))
     else:
         click.echo(message)
+
+
+JSON_HELP = "Machine-readable output (before or after the command)."
+
+
+def accept_json_everywhere(root: click.Group) -> None:
+    """Give every command and group under ``root`` the ``--json`` flag that ``root`` has, so
+    ``modelgit --json key list U`` and ``modelgit key list U --json`` mean the same.
+
+    It is an ordinary click option of each command (parsed where click parses options, never
+    taken for an argument's value) that sets the one switch, ``Ctx.json``; the root's own
+    callback has made the ``Ctx`` before any subcommand parses its options.
+    """
+    def switch_on(ctx: click.Context, param: click.Parameter, value: bool) -> None:
+        obj = ctx.find_object(Ctx)
+        if value and obj is not None:
+            obj.json = True
+
+    def visit(command: click.Command) -> None:
+        if not any(isinstance(p, click.Option) and "--json" in p.opts for p in command.params):
+            command.params.append(click.Option(["--json"], is_flag=True, expose_value=False,
+                                               callback=switch_on, help=JSON_HELP))
+        if isinstance(command, click.Group):
+            for sub in command.commands.values():
+                visit(sub)
+
+    for sub in root.commands.values():
+        visit(sub)
+
+
+def yes_option(fn: F) -> F:
+    """``--yes``/``-y`` for a destructive command; the command calls :func:`confirm`."""
+    return click.option("--yes", "-y", "yes", is_flag=True,
+                        help="Do it without asking (needed when not run in a terminal).")(fn)
+
+
+def confirm(yes: bool, question: str, *, what: str) -> None:
+    """Ask ``question`` on the terminal unless ``--yes``; refuse (exit 1) when the answer is
+    no, or when there is no terminal to ask on (a script, cron, a pipe): then ``--yes`` says it.
+
+    ``what`` names the action in the refusal, e.g. ``delete acme/bert``.
+    """
+    if yes:
+        return
+    if not sys.stdin.isatty():
+        raise Refused(f"not confirmed: {what} asks first, and there is no terminal to ask on",
+                      hint="add --yes to do it without asking")
+    try:
+        answer = click.confirm(question, default=False, err=True)
+    except click.Abort:
+        answer = False
+        click.echo("", err=True)
+    if not answer:
+        raise Refused(f"cancelled: nothing was changed ({what})",
+                      hint="add --yes to do it without asking")
 
 
 def handle_errors(fn: F) -> F:

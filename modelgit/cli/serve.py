@@ -52,8 +52,11 @@ def register(cli: click.Group) -> None:
             _show_admin_key(admin, key)
 
     @cli.command("serve")
-    @click.option("--host", default=None, help="Listen address (default 127.0.0.1).")
-    @click.option("--port", type=int, default=None, help="Listen port (default 8080).")
+    @click.option("--host", default=None,
+                  help="Listen address (default: host in config.yaml, else 127.0.0.1).")
+    @click.option("--port", type=click.IntRange(0, 65535), default=None,
+                  help="Listen port (default: port in config.yaml, else 8080; 0: any free"
+                       " port). The CLI's clone URLs follow the running server's.")
     @click.option("--socket", default=None, help="Listen on this unix socket instead.")
     @click.option("--admin", default="admin", show_default=True,
                   help="Site admin to create when the data folder is new.")

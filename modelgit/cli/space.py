@@ -7,7 +7,17 @@ from typing import Any
 import click
 
 from modelgit.authz import roles
-from modelgit.cli.output import Ctx, done, emit, emit_one, handle_errors, human_size, parse_size
+from modelgit.cli.output import (
+    Ctx,
+    confirm,
+    done,
+    emit,
+    emit_one,
+    handle_errors,
+    human_size,
+    parse_size,
+    yes_option,
+)
 from modelgit.cli.user import require_user
 from modelgit.errors import Refused
 from modelgit.names import check_space
@@ -111,16 +121,20 @@ def register(cli: click.Group) -> None:
     @space.command("revoke")
     @click.argument("name")
     @click.argument("user")
+    @yes_option
     @click.pass_obj
     @handle_errors
-    def revoke(ctx: Ctx, name: str, user: str) -> None:
+    def revoke(ctx: Ctx, name: str, user: str, yes: bool) -> None:
+        """Take USER's role in the space away (asks first unless --yes)."""
         row = require_space(ctx, name)
+        current = ctx.store.space_role(name, user)
         ruling = roles.may_revoke_space_role(
-            actor_space_role=None, actor_is_admin=True,
-            target_current=ctx.store.space_role(name, user),
+            actor_space_role=None, actor_is_admin=True, target_current=current,
             target_is_creator=user == row["owner"])
         if not ruling.allowed:
             raise Refused(ruling.reason)
+        confirm(yes, f"Take {user}'s role {current} in space {name} away?",
+                what=f"revoke {user} in space {name}")
         ctx.store.remove_space_role(name, user)
         ctx.store.audit("space.revoke", actor="cli", target=name, detail={"user": user})
         done(ctx, f"{user} has no role in space {name} any more")

@@ -140,16 +140,13 @@ def register(cli: click.Group) -> None:
 
     @sync_group.command("list")
     @click.argument("model_id", metavar="[ID]", required=False)
-    @click.option("--json", "as_json", is_flag=True, help="Machine-readable output.")
     @click.option("--limit", default=200, show_default=True, help="Newest tasks shown.")
     @click.pass_obj
     @handle_errors
-    def list_(ctx: Ctx, model_id: str | None, as_json: bool, limit: int) -> None:
+    def list_(ctx: Ctx, model_id: str | None, limit: int) -> None:
         """Sync tasks, newest first (of one model, or all)."""
         from modelgit import sync
 
-        if as_json:
-            ctx.json = True
         if model_id is not None:
             require_model(ctx, model_id)
         rows = sync.list_tasks(ctx.store, model_id, limit=limit)

@@ -6,7 +6,7 @@ from typing import Any
 
 import click
 
-from modelgit.cli.output import Ctx, done, emit, handle_errors
+from modelgit.cli.output import Ctx, confirm, done, emit, handle_errors, yes_option
 from modelgit.errors import Refused
 from modelgit.names import check_user
 
@@ -59,15 +59,18 @@ def register(cli: click.Group) -> None:
 
     @user.command("remove")
     @click.argument("name")
+    @yes_option
     @click.pass_obj
     @handle_errors
-    def remove(ctx: Ctx, name: str) -> None:
-        """Remove a user with their keys and roles (not an owner of a space or model)."""
+    def remove(ctx: Ctx, name: str, yes: bool) -> None:
+        """Remove a user with their keys and roles (not an owner of a space or model; asks
+        first unless --yes)."""
         require_user(ctx, name)
         owned = ctx.store.user_ownerships(name)
         if owned:
             raise Refused(f"{name} owns {', '.join(owned)}; an owner cannot be removed",
                           hint="delete those models or spaces first")
+        confirm(yes, f"Remove user {name} with their keys and roles?", what=f"remove {name}")
         ctx.store.remove_user(name)
         ctx.store.audit("user.remove", actor="cli", target=name)
         done(ctx, f"removed user {name}")

@@ -39,6 +39,7 @@ from typing import TYPE_CHECKING, Any
 from urllib.parse import urlencode
 
 from modelgit import gating, strictjson
+from modelgit.urls import site_url
 
 if TYPE_CHECKING:
     import re
@@ -140,17 +141,8 @@ def _model_id(match: re.Match[str]) -> str:
 
 
 def base_url(app: App, req: Request) -> str:
-    """The site's address as the caller sees it: ``public_url`` when set (behind a proxy),
-    else the scheme and Host of this request, so links work from wherever the client is."""
-    public = str(app.cfg.get("public_url") or "").strip()
-    if public:
-        return public.rstrip("/")
-    env = req.environ
-    scheme = str(env.get("wsgi.url_scheme") or "http")
-    host = env.get("HTTP_HOST")
-    if not host:
-        host = f"{env.get('SERVER_NAME', 'localhost')}:{env.get('SERVER_PORT', '80')}"
-    return f"{scheme}://{host}"
+    """The site's address as the caller sees it (:func:`modelgit.urls.site_url`)."""
+    return site_url(app.cfg, req.environ)
 
 
 def _refuse(decision: Decision) -> ApiError:

@@ -51,6 +51,7 @@ from modelgit.lfs.batch import (
 )
 from modelgit.lfs.storage import OID_RE, FileStorage, StorageError, validate_oid
 from modelgit.lfs.tokens import check_token, load_or_create_secret, make_token
+from modelgit.urls import site_url
 
 if TYPE_CHECKING:
     from modelgit.authz.decide import Decision
@@ -73,7 +74,6 @@ MAX_LOCK_BODY = 64 * 1024
 CHALLENGE = ("WWW-Authenticate", 'Basic realm="modelgit"')
 
 _LFS = r"/info/lfs"
-_HOST_RE = re.compile(r"^[A-Za-z0-9.\-]+(:[0-9]{1,5})?$|^\[[0-9A-Fa-f:.]+\](:[0-9]{1,5})?$")
 _RANGE_RE = re.compile(r"^bytes=([0-9]{0,19})-([0-9]{0,19})$")
 _LOCK_ROLE_RANK = {"visitor": locks.VISITOR, "user": locks.USER, "developer": locks.DEVELOPER,
                    "maintainer": locks.MAINTAINER, "owner": locks.OWNER}
@@ -267,18 +267,9 @@ class LfsRoutes:
         return value
 
     def _base_url(self, req: Request) -> str:
-        """Where hrefs point: ``public_url`` when set (behind a proxy), else this request's
-        own scheme and Host (checked, so a hostile Host cannot smuggle a path in)."""
-        public = str(self.cfg.get("public_url") or "").rstrip("/")
-        if public:
-            return public
-        env = req.environ
-        scheme = "https" if env.get("wsgi.url_scheme") == "https" else "http"
-        host = str(env.get("HTTP_HOST") or "")
-        if not _HOST_RE.fullmatch(host):
-            host = f"{env.get('SERVER_NAME', '127.0.0.1')}:{env.get('SERVER_PORT', '80')}"
-        script = str(env.get("SCRIPT_NAME") or "").rstrip("/")
-        return f"{scheme}://{host}{script}"
+        """Where hrefs point (:func:`modelgit.urls.site_url`): ``public_url`` when set, else
+        this request's own scheme and Host (checked, so a hostile Host cannot add a path)."""
+        return site_url(self.cfg, req.environ)
 
     def _transfer_auth(self, req: Request, model_id: str, oid: str, op: str, action: str
                        ) -> tuple[str | None, Response | None]:

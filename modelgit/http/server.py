@@ -23,10 +23,12 @@ from collections.abc import Callable, Iterable
 from pathlib import Path
 from typing import Any
 
+from modelgit import urls
 from modelgit.config import Config
 from modelgit.http.app import UNIX_SOCKET_KEY, App
 from modelgit.http.receive import gateway_class
 from modelgit.store import Store
+from modelgit.urls import LISTEN_URL_KEY, http_url, reachable_host
 
 THREADS = 32
 #: Seconds a blocked socket read or write may take before the connection is dropped (a client
@@ -49,9 +51,10 @@ _SERVER_IDENTITY = ("REMOTE_USER", "X_REMOTE_PID", "X_REMOTE_UID", "X_REMOTE_GID
 WSGIApp = Callable[[dict[str, Any], Callable[..., Any]], Iterable[bytes]]
 
 
-def peer_middleware(app: WSGIApp, *, unix_socket: bool) -> WSGIApp:
+def peer_middleware(app: WSGIApp, *, unix_socket: bool, listen_url: str = "") -> WSGIApp:
     """Set REMOTE_ADDR and the socket mark from what the connection proves, nothing else;
-    after a refusal, read what is left of the request body.
+    after a refusal, read what is left of the request body; tell the app where it listens
+    (``listen_url``, for links when a request has no usable Host header).
 
     On the unix socket every peer is the local web server: the client's address is the last
     entry of ``X-Forwarded-For`` (the one the proxy appended), so the brute-force brake counts
@@ -67,6 +70,7 @@ def peer_middleware(app: WSGIApp, *, unix_socket: bool) -> WSGIApp:
         for key in _SERVER_IDENTITY:
             environ.pop(key, None)
         environ.pop(UNIX_SOCKET_KEY, None)
+        environ[LISTEN_URL_KEY] = listen_url
         if unix_socket:
             forwarded = str(environ.get("HTTP_X_FORWARDED_FOR") or "")
             last = forwarded.rsplit(",", 1)[-1].strip()
@@ -130,14 +134,14 @@ def make_server(cfg: Config, *, host: str | None = None, port: int | None = None
 
     store = Store(cfg.db_path)
     store.check_schema()
-    app = peer_middleware(App(cfg, store), unix_socket=bool(socket))
+    app = App(cfg, store)
     bind: str | tuple[str, int]
     if socket:
         Path(socket).parent.mkdir(parents=True, exist_ok=True)
         Path(socket).unlink(missing_ok=True)
         bind = socket
     else:
-        bind = (host or str(cfg.get("host")), int(port or cfg.get("port")))
+        bind = (host or str(cfg.get("host")), int(cfg.get("port") if port is None else port))
     server = wsgi.Server(bind, app, numthreads=THREADS, server_name="modelgit",
                          request_queue_size=1024, timeout=SOCKET_TIMEOUT, shutdown_timeout=10)
     server.gateway = gateway_class()
@@ -156,7 +160,19 @@ def make_server(cfg: Config, *, host: str | None = None, port: int | None = None
         os.chmod(socket, 0o660)  # nosec B103 - the group is the web server's, by design
     else:
         server.prepare()
+    # Bound now: with --port 0 the real port is known only here.
+    listen = "" if socket else http_url(reachable_host(server.bind_addr[0]),
+                                        int(server.bind_addr[1]))
+    server.wsgi_app = peer_middleware(app, unix_socket=bool(socket), listen_url=listen)
     return server
+
+
+def listen_address(server: Any) -> str:
+    """Where a bound server listens, as people write it: its unix socket, or
+    ``http://HOST:PORT`` with the real port (``--port 0`` included)."""
+    if isinstance(server.bind_addr, (str, bytes)):
+        return os.fsdecode(server.bind_addr)
+    return http_url(str(server.bind_addr[0]), int(server.bind_addr[1]))
 
 
 #: glibc's mallopt parameter for the number of malloc arenas.
@@ -234,9 +250,15 @@ def serve(cfg: Config, *, host: str | None = None, port: int | None = None,
     from modelgit import sync
 
     sync.start_worker(cfg)
-    where = socket or f"http://{host or cfg.get('host')}:{port or cfg.get('port')}"
-    logging.getLogger("modelgit").info("modelgit serving %s on %s", cfg.data_dir, where)
-    print(f"modelgit: serving {cfg.data_dir} on {where} (Ctrl-C stops)", file=sys.stderr,
+    where = listen_address(server)
+    if socket:
+        urls.record_address(cfg, socket_path=where)
+    else:
+        urls.record_address(cfg, host=str(server.bind_addr[0]), port=int(server.bind_addr[1]))
+    public = str(cfg.get("public_url") or "").strip()
+    also = f"; links say {urls.site_url(cfg)}" if public else ""
+    logging.getLogger("modelgit").info("modelgit serving %s on %s%s", cfg.data_dir, where, also)
+    print(f"modelgit: serving {cfg.data_dir} on {where}{also} (Ctrl-C stops)", file=sys.stderr,
           flush=True)
     try:
         server.serve()
@@ -245,3 +267,4 @@ def serve(cfg: Config, *, host: str | None = None, port: int | None = None,
     finally:
         server.stop()
         hooks.close()
+        urls.forget_address(cfg)

@@ -251,7 +251,7 @@ def test_key_list_id_revokes_that_key(data: Path) -> None:
     other = ok(data, "key", "create", "bob").out.strip()
     listed = ok(data, "--json", "key", "list", "bob").json()
     (entry,) = [k for k in listed if key.startswith(k["id"].rstrip("…"))]
-    ok(data, "key", "revoke", entry["id"])
+    ok(data, "key", "revoke", entry["id"], "--yes")
     states = {k["id"]: k["state"] for k in ok(data, "--json", "key", "list", "bob").json()}
     assert states[entry["id"]] == "revoked"
     assert [s for i, s in states.items() if other.startswith(i.rstrip("…"))] == ["active"]
@@ -262,7 +262,7 @@ def test_key_regenerate_kills_every_older_key(data: Path) -> None:
     old = [ok(data, "key", "create", "bob", *s).out.strip()
            for s in ([], ["--scope", "read"], ["--expires", "5"])]
     ok(data, "key", "create", "carol")
-    run = ok(data, "key", "regenerate", "bob")
+    run = ok(data, "key", "regenerate", "bob", "--yes")
     new_keys = [line for line in run.out.splitlines() if KEY_LINE.match(line)]
     assert len(new_keys) == 1, run
     new = new_keys[0]
@@ -332,7 +332,7 @@ def test_user_remove_refuses_an_owner(data: Path) -> None:
     assert {"root", "bob"} <= names
     # A plain user can be removed, and goes with their keys.
     ok(data, "key", "create", "carol")
-    ok(data, "user", "remove", "carol")
+    ok(data, "user", "remove", "carol", "--yes")
     names = {u["name"] for u in ok(data, "--json", "user", "list").json()}
     assert "carol" not in names
     assert_refused(mg(data, "key", "list", "carol"))
@@ -367,7 +367,7 @@ def test_grant_and_revoke_round_trip(data: Path) -> None:
     ok(data, "grant", "acme/m", "bob", "user")  # one role per user: replaced
     rows = [r for r in ok(data, "--json", "roles", "acme/m").json() if r["user"] == "bob"]
     assert [r["role"] for r in rows] == ["user"]
-    ok(data, "revoke", "acme/m", "bob")
+    ok(data, "revoke", "acme/m", "bob", "--yes")
     rows = [r for r in ok(data, "--json", "roles", "acme/m").json() if r["user"] == "bob"]
     assert rows == []
 
@@ -407,7 +407,7 @@ def test_model_delete_removes_the_repository(data: Path) -> None:
     repo = data / "repos" / "acme" / "m.git"
     assert repo.is_dir()
     ok(data, "grant", "acme/m", "bob", "developer")
-    ok(data, "model", "delete", "acme/m")
+    ok(data, "model", "delete", "acme/m", "--yes")
     assert not repo.exists()
     assert ok(data, "--json", "model", "list").json() == []
     assert_refused(mg(data, "model", "show", "acme/m"))

@@ -108,6 +108,8 @@ def test_realtime_email_per_request(mail_site: Site, inbox: tuple[Inbox, MailSer
     assert "rita" in text and "rita@example.org" in text
     assert "Country: FR" in text and "Affiliation: ACME Research" in text
     assert f"modelgit access accept {model} rita" in text
+    # Links name the address the server really runs on (here a free port, not 8080).
+    assert f"GET  {mail_site.url}/api/models/{model}/user-access-request/pending" in text
     # A repeat request sends nothing; an auto model sends nothing either.
     ask(mail_site, model, "rita", GOOD)
     auto = gated_model(mail_site, "mail/auto", tmp_path, gated="auto")
@@ -139,6 +141,8 @@ def test_daily_digest(mail_site: Site, inbox: tuple[Inbox, MailServer],
     assert message["Subject"] == f"[modelgit] 2 pending access requests for {model}"
     text = body(message)
     assert "sam" in text and "tia" in text and "Country: FR" in text
+    # Sent by the CLI, a process of its own: the links still follow the running server.
+    assert f"GET  {mail_site.url}/api/models/{model}/user-access-request/pending" in text
 
     _, out, _ = mail_site.cli("access", "digest")
     assert "no pending requests" in out and handler.take() == []

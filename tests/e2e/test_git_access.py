@@ -162,7 +162,7 @@ def test_credential_helper_store_and_regenerate(site: Site, seeded: str, work: P
     git("pull", "-q", cwd=work / "h", env=failing)
 
     # Regenerating kills the old key at once; git erases the stored entry on the 401.
-    site.cli("key", "regenerate", "helper-user")
+    site.cli("key", "regenerate", "helper-user", "--yes")
     pulled = git("pull", "-q", cwd=work / "h", env=failing, check=False)
     assert pulled.returncode != 0
     assert key not in store_file.read_text(), "the stale key was not erased from the store"
@@ -177,7 +177,7 @@ def test_revoked_key_is_refused(site: Site, seeded: str) -> None:
     import json
 
     key_id = json.loads(out)[-1]["id"]
-    site.cli("key", "revoke", key_id)
+    site.cli("key", "revoke", key_id, "--yes")
     assert site.http("GET", path, key=key).status == 401
 
 

@@ -30,9 +30,9 @@ def test_gc_removes_only_unlinked_objects(site: Site) -> None:
     stale.write_bytes(b"x")
     os.utime(stale, (0, 0))
 
-    site.cli("model", "delete", "gc/drop")
+    site.cli("model", "delete", "gc/drop", "--yes")
     # Young unlinked objects survive the default grace period (an upload links after storing).
-    _, out, _ = site.cli("gc", "--json")
+    _, out, _ = site.cli("gc", "--json", "--yes")
     result = json.loads(out)
     assert result["removed"] == [] and result["kept_young"] >= 1
     assert result["temp_files_removed"] == 1 and not stale.exists()
@@ -40,7 +40,7 @@ def test_gc_removes_only_unlinked_objects(site: Site) -> None:
     assert [r["oid"] for r in json.loads(out)["removed"]] == [oid_of(only_drop)]
     assert stored_path(site, oid_of(only_drop)).exists()
 
-    _, out, _ = site.cli("--json", "gc", "--grace", "0")
+    _, out, _ = site.cli("--json", "gc", "--grace", "0", "--yes")
     result = json.loads(out)
     assert result["ok"] is True
     assert result["removed"] == [{"oid": oid_of(only_drop), "size": 700}]
@@ -49,7 +49,7 @@ def test_gc_removes_only_unlinked_objects(site: Site) -> None:
     for data in (shared, only_keep):
         assert stored_path(site, oid_of(data)).exists()
 
-    _, out, _ = site.cli("gc", "--grace", "0")
+    _, out, _ = site.cli("gc", "--grace", "0", "-y")
     assert "removed 0 unlinked LFS objects" in out
 
 

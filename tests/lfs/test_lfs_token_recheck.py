@@ -16,7 +16,7 @@ def test_revoked_role_stops_a_signed_transfer(site: Site) -> None:
     data = b"weights " * 1000
     answer = batch(site, model, "upload", [{"oid": oid_of(data), "size": len(data)}], key)
     put = json.loads(answer.body)["objects"][0]["actions"]["upload"]
-    site.cli("revoke", model, "dev-recheck")
+    site.cli("revoke", model, "dev-recheck", "--yes")
     refused = site.http("PUT", local(put["href"]), body=data, headers=put["header"])
     assert refused.status in (403, 404), refused.body
 
@@ -25,6 +25,6 @@ def test_revoked_role_stops_a_signed_transfer(site: Site) -> None:
     answer = batch(site, model, "download", [{"oid": oid, "size": len(data)}], key)
     get = json.loads(answer.body)["objects"][0]["actions"]["download"]
     assert site.http("GET", local(get["href"]), headers=get.get("header", {})).status == 200
-    site.cli("revoke", model, "dev-recheck")
+    site.cli("revoke", model, "dev-recheck", "--yes")
     gone = site.http("GET", local(get["href"]), headers=get.get("header", {}))
     assert gone.status in (403, 404), gone.body
