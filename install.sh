@@ -313,10 +313,8 @@ location ^~ $gp/ {
         auth_request /_modelgit/auth;
         auth_request_set \$modelgit_user \$upstream_http_x_remote_user;
         auth_request_set \$modelgit_scope \$upstream_http_x_modelgit_key_scope;
-        auth_request_set \$modelgit_reason \$upstream_http_x_modelgit_reason;
-        # 401 keeps modelgit's WWW-Authenticate challenge (auth_request copies it); a 403
-        # carries modelgit's reason, which git prints as "remote:" lines.
-        error_page 403 @modelgit_denied;
+        # A refusal is answered as modelgit serve answers it (see @modelgit_denied).
+        error_page 401 403 = @modelgit_denied;
 
         fastcgi_pass unix:$fcgi_socket;
         fastcgi_request_buffering off;
@@ -403,9 +401,29 @@ location = /_modelgit/auth {
     proxy_set_header X-Modelgit-Client-Address \$remote_addr;
 }
 
+# What the client sees when modelgit refused a git request: modelgit serve's own answer,
+# asked again (auth_request can only pass 401 and 403, and no message). So a private model is
+# a 404 exactly like a missing one, a known user without the right gets a 403 whose text git
+# prints as "remote:" lines (for a gated model: how to request access), and a missing or
+# wrong key a 401 with the challenge.
 location @modelgit_denied {
-    default_type text/plain;
-    return 403 "\$modelgit_reason\n";
+    rewrite ^ /-/auth break;
+    proxy_pass http://unix:$socket:;
+    proxy_method GET;
+    proxy_pass_request_body off;
+    proxy_pass_request_headers off;
+    proxy_set_header Host \$http_host;
+    proxy_set_header X-Forwarded-Proto \$scheme;
+    proxy_set_header Content-Length "";
+    proxy_set_header X-Original-URI \$request_uri;
+    proxy_set_header X-Original-Method \$request_method;
+    proxy_set_header X-Modelgit-Git-Prefix $gp;
+    proxy_set_header X-Modelgit-Authorization \$http_authorization;
+    proxy_set_header X-Modelgit-Client-Address \$remote_addr;
+    proxy_set_header X-Modelgit-Answer client;
+    proxy_hide_header X-Modelgit-Reason;
+    # auth_request already copied the challenge of a 401; once is enough.
+    proxy_hide_header WWW-Authenticate;
 }
 EOF
 else
@@ -414,29 +432,40 @@ else
     # site-packages (python -I -S), ~30 ms less a run than the modelgit console script
     # (modelgit/credcheck.py, launcher_text); the console script stays the fallback.
     launcher="$prefix/bin/modelgit-credential-check"
-    if "$py" -c 'import sys; from modelgit.credcheck import launcher_text; sys.stdout.write(launcher_text())' \
-            > "$launcher.tmp" 2>/dev/null && chmod 755 "$launcher.tmp" && mv -f "$launcher.tmp" "$launcher" &&
-            { "$launcher" --usage </dev/null >/dev/null 2>&1; [ $? -eq 2 ]; }; then
-        check="$launcher --data $data --git-prefix $gp --socket $socket"
+    check="$prefix/bin/modelgit --data $data credential-check --git-prefix $gp --socket $socket"
+    # -I: the modelgit installed in $py, never a modelgit/ folder in the current directory
+    # (run from the checkout, the launcher would point Apache at the checkout, which Apache's
+    # user may not be able to read). It must then run as the service user, as Apache runs it.
+    if "$py" -I -c 'import sys; from modelgit.credcheck import launcher_text; sys.stdout.write(launcher_text())' \
+            > "$launcher.tmp" 2>/dev/null && chmod 755 "$launcher.tmp" && mv -f "$launcher.tmp" "$launcher"; then
+        usage_status=0
+        (cd / && as_svc "$launcher" --usage) </dev/null >/dev/null 2>&1 || usage_status=$?
+        if [ "$usage_status" -eq 2 ]; then
+            check="$launcher --data $data --git-prefix $gp --socket $socket"
+        else
+            say "warning: $svc_user cannot run $launcher (can it read $py and the folders above it?);"
+            say "warning: Apache runs the slower modelgit console script"
+        fi
     else
         rm -f "$launcher.tmp"
         say "warning: could not write $launcher; Apache runs the slower modelgit console script"
-        check="$prefix/bin/modelgit --data $data credential-check --git-prefix $gp --socket $socket"
     fi
     write_config "$conf" <<EOF
 # modelgit for Apache: include this file inside the <VirtualHost> that serves git:
 #     Include $conf
 # $header
 #
-# Modules: a2enmod authnz_external cgid proxy_http   (with alias, env, auth_basic, authn_core
-# and authz_core, which Debian enables by default).
+# Modules: a2enmod authnz_external cgid proxy_http headers   (with alias, env, auth_basic,
+# authn_core and authz_core, which Debian enables by default).
 #
 # Git smart HTTP under $gp/<space>/<model>.git goes to git http-backend. mod_authnz_external
 # runs modelgit credential-check twice per request: once to check the key (a wrong key is a
 # 401, so git asks again and forgets the stored one), once for the group read or write, where
 # modelgit's decide() answers (a known user without the right gets a 403 and keeps the key).
 # The helper asks the running modelgit serve over its socket (fast); without it, it decides
-# by itself. The reasons go to Apache's error log: mod_authnz_external cannot return a message.
+# by itself, and the reasons go to Apache's error log. What the client sees of a refusal is
+# modelgit serve's own answer (ErrorDocument, below): a private model is a 404 like a missing
+# one, and a 403 carries the text git prints as "remote:" lines.
 # Anonymous requests always get the challenge here, public models included.
 # LFS (.../info/lfs/) and the API (/api/) are proxied to modelgit serve's unix socket.
 # Remove the host's own ScriptAlias for $gp/ first.
@@ -454,6 +483,8 @@ ScriptAliasMatch "^$gp_re(/[^/]+/[^/]+\.git/(info/refs|git-upload-pack|git-recei
     AuthName "modelgit"
     AuthBasicProvider external
     AuthzSendForbiddenOnFailure On
+    ErrorDocument 401 /_modelgit/denied
+    ErrorDocument 403 /_modelgit/denied
     # The helper never sees the query string: say here which requests are pushes.
     # (mod_authnz_external does not merge its settings into nested sections, so each
     # branch names them all.)
@@ -482,6 +513,33 @@ ProxyPass "/api/" "unix:$socket|http://localhost/api/" timeout=600
 <Location "/api/">
     ProxyPreserveHost On
     LimitRequestBody 0
+</Location>
+
+# The error document of a refused git request: modelgit serve's own answer to it, asked again
+# (the helper can only say yes or no). The request line names what was refused; the key
+# goes in modelgit's own header, never as Authorization.
+# (The empty group: without a \$1 in the target, ProxyPassMatch would append the path.)
+ProxyPassMatch "^/_modelgit/denied()\$" "unix:$socket|http://localhost/-/auth\$1" timeout=60
+<Location "/_modelgit/denied">
+    # Only as the error document above, never asked for from outside.
+    Require expr "-n %{reqenv:REDIRECT_STATUS}"
+    ProxyPreserveHost On
+    RequestHeader set X-Forwarded-Proto "expr=%{REQUEST_SCHEME}"
+    RequestHeader set X-Original-URI "expr=%{THE_REQUEST}"
+    RequestHeader edit X-Original-URI "^[A-Z]+ ([^ ]*).*\$" "\$1"
+    RequestHeader set X-Original-Method "expr=%{THE_REQUEST}"
+    RequestHeader edit X-Original-Method "^([A-Z]+) .*\$" "\$1"
+    RequestHeader set X-Modelgit-Git-Prefix "$gp"
+    RequestHeader set X-Modelgit-Authorization "expr=%{req:Authorization}"
+    RequestHeader set X-Modelgit-Client-Address "expr=%{REMOTE_ADDR}"
+    RequestHeader set X-Modelgit-Answer client
+    RequestHeader unset X-Modelgit-Check
+    RequestHeader unset X-Modelgit-User
+    RequestHeader unset Authorization
+    RequestHeader unset Content-Length
+    RequestHeader unset Transfer-Encoding
+    # Apache's own challenge of a 401; modelgit's answer carries its own when it is one.
+    Header always unset WWW-Authenticate
 </Location>
 EOF
 fi
@@ -523,7 +581,7 @@ if [ "$web" = nginx ]; then
 else
     include_line="Include $conf"
     where="inside the <VirtualHost> that serves git (remove its old ScriptAlias for $gp/)"
-    reload="a2enmod authnz_external cgid proxy_http && apachectl configtest && systemctl reload apache2"
+    reload="a2enmod authnz_external cgid proxy_http headers && apachectl configtest && systemctl reload apache2"
     peer="Apache's user (www-data on Debian)"
     extra="   Apache runs git and modelgit credential-check as its own user: that user must be able
    to write the repositories and $data."

@@ -137,6 +137,19 @@ def denial(decision: Decision) -> Response:
     return text(decision.status, decision.reason, extra)
 
 
+def braked(retry: int) -> Response:
+    """The brute-force brake's answer: 429 with ``Retry-After``."""
+    return text(429, f"modelgit: too many failed sign-ins from your address; try again in"
+                     f" {retry} seconds.", [("Retry-After", str(retry))])
+
+
+def wrong_key() -> Response:
+    """A key that is wrong, expired, revoked or not the named user's: 401 and the challenge,
+    so that git's ``credential reject`` erases it."""
+    return text(401, "modelgit: wrong, expired or revoked key. Use your user name and a valid"
+                     " modelgit key as the password.", [CHALLENGE])
+
+
 Handler = Callable[[Request, "re.Match[str]"], Response]
 
 
@@ -204,14 +217,11 @@ class App:
             if header:
                 retry = self.brake_seconds(environ, header)
                 if retry:
-                    return text(429, f"modelgit: too many failed sign-ins from your address;"
-                                     f" try again in {retry} seconds.",
-                                [("Retry-After", str(retry))])
+                    return braked(retry)
             req = Request(environ, auth.authenticate(self.store, header))
             if req.auth.failed:
                 self.record_failure(req)
-                return text(401, "modelgit: wrong, expired or revoked key. Use your user name"
-                                 " and a valid modelgit key as the password.", [CHALLENGE])
+                return wrong_key()
             return route.handler(req, match)
         if allowed:
             return text(405, f"modelgit: {method} is not allowed here",

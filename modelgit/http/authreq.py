@@ -19,13 +19,21 @@ The answer is ``decide()``'s, the same as the standalone server's:
   to know the pusher) and ``X-Modelgit-Key-Scope``;
 * 401 with the Basic challenge (nginx copies ``WWW-Authenticate`` to the client, so git asks
   its credential helper and erases a stale key);
-* 403 with the reason as a text body and in ``X-Modelgit-Reason`` (the generated nginx snippet
-  turns that header into the text body git prints as ``remote:`` lines).
+* 403 with the reason as a text body and in ``X-Modelgit-Reason`` (``credential-check``
+  writes it to Apache's error log).
 
 ``auth_request`` passes only 2xx, 401 and 403 through; any other status becomes a 500. So a
 private or unknown model (404 in standalone mode, DESIGN §4) is answered 403 here, with the
 same "not found" text (nothing tells a private model from a missing one), and a braked
 client gets a 403 that says how long to wait.
+
+What the client then sees is asked again: with ``X-Modelgit-Answer: client`` the endpoint
+answers as ``modelgit serve`` would answer the git request itself - 404 with serve's body
+for a private or missing model, 403 with the whole explanation (gating: how to request
+access), 401 with the challenge, 429 when braked - and the web server sends that answer as it
+is (nginx: ``error_page 401 403 =`` to a named location that proxies here; Apache: the git
+location's ``ErrorDocument 401``/``403``, proxied here). This second question only explains:
+it counts no failed sign-in (the first one did) and lets nothing through.
 
 ``X-Modelgit-Check`` narrows the question for Apache's two steps: ``key`` (is the key right,
 and may its scope do the action; nothing else) and ``user`` with ``X-Modelgit-User`` (the
@@ -43,7 +51,15 @@ from typing import TYPE_CHECKING, Any
 
 from modelgit.authz.decide import Subject
 from modelgit.credcheck import git_target, normalise_prefix
-from modelgit.http.app import CHALLENGE, UNIX_SOCKET_KEY, Request, text
+from modelgit.http.app import (
+    CHALLENGE,
+    UNIX_SOCKET_KEY,
+    Request,
+    braked,
+    denial,
+    text,
+    wrong_key,
+)
 from modelgit.http.auth import AuthResult, authenticate
 
 if TYPE_CHECKING:
@@ -54,6 +70,8 @@ AUTH_PATH = r"/-/auth"
 _METHODS = ("GET", "HEAD", "POST")
 _UNSAFE = re.compile(r"[^\x20-\x7e]")
 FORWARDED_AUTH = "HTTP_X_MODELGIT_AUTHORIZATION"
+ANSWER_HEADER = "X-Modelgit-Answer"
+"""``client``: answer what the client should see (serve's answer), not the web server."""
 
 
 def on_unix_socket(environ: dict[str, Any]) -> bool:
@@ -80,7 +98,8 @@ def auth_request(app: App, req: Request) -> Response:
     if target is None or method not in _METHODS:
         return _forbidden(f"modelgit: {header_safe(path, 200)} is not a git address of a"
                           f" model; clone {prefix}/SPACE/MODEL.git")
-    check = (req.header("X-Modelgit-Check") or "access").lower()
+    for_client = (req.header(ANSWER_HEADER) or "").strip().lower() == "client"
+    check = "access" if for_client else (req.header("X-Modelgit-Check") or "access").lower()
     if check == "user":
         return _for_user(app, req, target.model_id, target.action)
 
@@ -91,20 +110,24 @@ def auth_request(app: App, req: Request) -> Response:
     if forwarded:
         retry = app.brake_seconds(environ, str(forwarded))
         if retry:
+            if for_client:
+                return braked(retry)
             return _forbidden(f"modelgit: too many failed sign-ins from {address}; try again"
                               f" in {retry} seconds")
         result = authenticate(app.store, str(forwarded))
         asked = Request(environ, result)
         if result.failed:
-            app.record_failure(asked)
-            return _challenge("modelgit: wrong, expired or revoked key. Use your user name and"
-                              " a valid modelgit key as the password.")
+            if not for_client:  # explaining it, the failure was counted already
+                app.record_failure(asked)
+            return wrong_key()
     else:
         asked = Request(environ, req.auth)
 
     if check == "key":
         return _key_only(asked.auth, target.model_id, target.action)
     decision, _ = app.model_decision(asked, target.model_id, target.action)
+    if for_client:
+        return _client_answer(app, asked, decision, target.model_id)
     return _answer(app, asked, decision, target.model_id)
 
 
@@ -141,6 +164,19 @@ def _answer(app: App, req: Request, decision: Decision, model_id: str) -> Respon
     if decision.status in (403, 404):
         return _forbidden(decision.reason)
     return text(500, decision.reason)
+
+
+def _client_answer(app: App, req: Request, decision: Decision, model_id: str) -> Response:
+    """What ``modelgit serve`` answers for the same git request, given that the web server
+    refused it: the denial exactly as serve words it (401, 403 or 404)."""
+    if not decision.allowed:
+        return denial(app.explain(decision, model_id, req))
+    if req.subject.user is None:  # Apache asks every git client for a key, public or not
+        return _challenge(f"modelgit: this host asks every git client for a key: use your user"
+                          f" name and a modelgit key as the password to read {model_id}")
+    # Access opened between the two questions, or the web server's own check failed.
+    return text(500, "modelgit: the web server refused this request, but modelgit allows it"
+                     " now: try again; if it fails again, the web server's error log says why")
 
 
 def _allowed(subject: Subject) -> Response:

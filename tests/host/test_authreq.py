@@ -226,3 +226,91 @@ def test_user_check(app: tuple[App, dict[str, str]]) -> None:
     assert as_user("bob", "/git/acme/open.git/info/refs?service=git-receive-pack") == 403
     assert as_user("nobody") == 403
     assert as_user("") == 403
+
+
+# --------------------------------------------------------------------------- client answers
+def serve_answer(app: App, uri: str, *, user: str | None = None,
+                 key: str | None = None) -> tuple[int, dict[str, str], str]:
+    """What ``modelgit serve`` answers for the git request itself (no prefix)."""
+    path, _, query = uri.removeprefix("/git").partition("?")
+    environ: dict[str, Any] = {"REQUEST_METHOD": "GET", "PATH_INFO": path, "QUERY_STRING": query,
+                               "wsgi.input": io.BytesIO(b""), **TCP}
+    if key is not None:
+        token = base64.b64encode(f"{user}:{key}".encode()).decode()
+        environ["HTTP_AUTHORIZATION"] = f"Basic {token}"
+    seen: dict[str, Any] = {}
+
+    def start_response(status: str, headers: list[tuple[str, str]]) -> None:
+        seen["status"], seen["headers"] = status, headers
+
+    text = b"".join(app(environ, start_response)).decode()
+    return int(seen["status"].split()[0]), dict(seen["headers"]), text
+
+
+CLIENT = {"X-Modelgit-Answer": "client"}
+NOPE = "/git/acme/nope.git/info/refs?service=git-upload-pack"
+
+
+@pytest.mark.parametrize(("user", "key", "uri", "status"), [
+    ("bob", "bob", REFS, 404),                        # private: exactly as missing
+    ("bob", "bob", NOPE, 404),
+    (None, None, REFS, 401),
+    (None, None, NOPE, 401),
+    ("alice", "alice-ro", PUSH_REFS, 403),
+    ("bob", "bob", "/git/acme/gated.git/info/refs?service=git-upload-pack", 403),
+    ("bob", "bob", "/git/acme/open.git/info/refs?service=git-receive-pack", 403),
+])
+def test_client_answer_is_serves(app: tuple[App, dict[str, str]], user: str | None,
+                                 key: str | None, uri: str, status: int) -> None:
+    """``X-Modelgit-Answer: client``: what the web server shows of a refusal is what the
+    standalone server answers for the git request, status, challenge and text."""
+    a, k = app
+    if a.store.get_model("acme/gated") is None:
+        a.store.add_model("acme/gated", "alice", visibility="public", gated="manual")
+    secret = k[key] if key else None
+    theirs = ask(a, uri, user=user, key=secret, forwarded=secret is not None, extra=CLIENT)
+    ours = serve_answer(a, uri, user=user, key=secret)
+    assert theirs[0] == ours[0] == status
+    assert theirs[2] == ours[2]
+    assert theirs[1].get("WWW-Authenticate") == ours[1].get("WWW-Authenticate")
+    if status == 404:
+        assert "not found" in theirs[2] and "X-Modelgit-Reason" not in theirs[1]
+
+
+def test_client_answer_counts_no_failure(app: tuple[App, dict[str, str]]) -> None:
+    """The first question counted the wrong key; explaining it must not count it again."""
+    a, k = app
+    limit = int(a.cfg.get("auth.max_failures"))
+    for _ in range(limit + 2):
+        status, headers, _ = ask(a, REFS, user="alice", key="mg_" + "w" * 40, forwarded=True,
+                                 client="203.0.113.9", extra=CLIENT)
+        assert status == 401 and headers["WWW-Authenticate"] == 'Basic realm="modelgit"'
+    assert ask(a, REFS, user="alice", key=k["alice"], forwarded=True,
+               client="203.0.113.9")[0] == 200
+
+
+def test_client_answer_when_braked_is_serves_429(app: tuple[App, dict[str, str]]) -> None:
+    a, _ = app
+    limit = int(a.cfg.get("auth.max_failures"))
+    for _ in range(limit):
+        ask(a, REFS, user="alice", key="mg_" + "v" * 40, forwarded=True, client="203.0.113.10")
+    status, headers, body = ask(a, REFS, user="alice", key="mg_" + "v" * 40, forwarded=True,
+                                client="203.0.113.10", extra=CLIENT)
+    assert status == 429 and int(headers["Retry-After"]) > 0
+    assert "too many failed sign-ins" in body
+
+
+def test_client_answer_never_allows(app: tuple[App, dict[str, str]]) -> None:
+    """Asked for a request modelgit would allow (Apache challenges anonymous readers of a
+    public model; or access opened in between): a challenge or an error, never a 200, and
+    never a user the client named in a header."""
+    a, k = app
+    public = "/git/acme/open.git/info/refs?service=git-upload-pack"
+    status, headers, _ = ask(a, public, extra=CLIENT)
+    assert status == 401 and "X-Remote-User" not in headers
+    assert "WWW-Authenticate" in headers
+    status, headers, body = ask(a, REFS, user="alice", key=k["alice"], forwarded=True,
+                                extra=CLIENT)
+    assert status == 500 and "X-Remote-User" not in headers and "try again" in body
+    forged = {**CLIENT, "X-Modelgit-Check": "user", "X-Modelgit-User": "alice"}
+    assert ask(a, REFS, extra=forged)[0] == 401

@@ -1,14 +1,17 @@
 """install.sh on an existing git host, with real web servers (issue 7, DESIGN §1).
 
-For each web server: the host serves a bare repository anonymously; install.sh runs (with the
-session's one real virtual environment, see conftest.py; ``test_real_install`` checks that
-install itself); the generated snippet replaces the
-host's git configuration and ``modelgit serve`` starts from the generated unit's
-``ExecStart``. Then: anonymous clone refused with the Basic challenge, a user without a role
-refused (and keeps their stored key), the owner clones and pushes with
-``credential.helper store``, the host's own hook still runs, an invalid model card is refused
-by the hook, an LFS push goes through the proxy; and after a second install.sh the host still
-works and nothing was changed or printed twice.
+For each web server: the host serves a bare repository anonymously; install.sh runs from its
+checkout's folder (with the session's one real virtual environment, see conftest.py;
+``test_real_install`` checks that install itself); for Apache, its helper must run modelgit
+from the installed environment, which Apache's user can read wherever the checkout is. The
+generated snippet replaces the host's git configuration and ``modelgit serve`` starts from
+the generated unit's ``ExecStart``. Then: every refusal answered exactly as a standalone
+``modelgit serve`` on the same data answers it (the parity table of issue 17: a private model
+is a 404 like a missing one, 401 with the challenge, the 403 texts), anonymous clone refused
+with the Basic challenge, a user without a role told "not found" (and keeps their stored
+key), the owner clones and pushes with ``credential.helper store``, the host's own hook still
+runs, an invalid model card is refused by the hook, an LFS push goes through the proxy; and
+after a second install.sh the host still works and nothing was changed or printed twice.
 
 One test per web server on purpose: the steps share one expensive host, and pytest-xdist
 would otherwise spread them over workers that each build it again.
@@ -19,6 +22,7 @@ from __future__ import annotations
 import hashlib
 import os
 import subprocess
+from dataclasses import dataclass
 from pathlib import Path
 
 import pytest
@@ -31,6 +35,7 @@ from tests.host.webhosts import (
     GOOD_README,
     IS_ROOT,
     LEGACY_HOOK,
+    Installed,
     Layout,
     SharedInstall,
     apache_plain_git,
@@ -46,6 +51,8 @@ from tests.host.webhosts import (
     start_fcgiwrap,
     start_modelgit,
     start_nginx,
+    start_standalone,
+    unreachable_for,
 )
 
 
@@ -64,6 +71,32 @@ def _require(web: str) -> None:
             pwd.getpwnam(APACHE_USER)
         except KeyError:
             pytest.fail(f"Apache cannot run as root and there is no {APACHE_USER} user")
+
+
+def _apache_can_run_its_helper(lay: Layout, installed: Installed) -> None:
+    """The site-less launcher (python -I -S), not the console script, runs modelgit from the
+    installed environment (never from the checkout install.sh ran in), and Apache's user can
+    run it: a helper it cannot run only shows as "Authentication failed" later."""
+    launcher = lay.prefix / "bin" / "modelgit-credential-check"
+    conf = (lay.prefix / "etc" / "modelgit-apache.conf").read_text()
+    if f"{launcher} --data " not in conf:
+        python = Path(conf.split("modelgit-key pipe \"", 1)[-1].split()[0])
+        blocked = unreachable_for(APACHE_USER, python.resolve())
+        pytest.fail(f"Apache's helper is not the launcher {launcher}"
+                    + (f": {APACHE_USER} cannot get through {blocked}" if blocked else "")
+                    + f"\n{installed.stderr}")
+    text = launcher.read_text()
+    python = Path(text.splitlines()[0].removeprefix("#!").split()[0])
+    package = text.split("sys.path.insert(0, ", 1)[1].split(")", 1)[0].strip("'\"")
+    checkout = lay.base / "checkout"
+    assert not Path(package).is_relative_to(checkout), \
+        f"the launcher runs modelgit from the checkout install.sh ran in: {package}"
+    for needed in (python.resolve(), Path(package) / "modelgit" / "credcheck.py"):
+        blocked = unreachable_for(APACHE_USER, needed)
+        if blocked is not None:
+            pytest.fail(f"Apache's user {APACHE_USER} cannot get through {blocked}, so it"
+                        f" cannot run {launcher} ({needed}): put the checkout or"
+                        " MODELGIT_TEST_INSTALL_PYTHON's environment where it can read")
 
 
 def _serve_git_before(lay: Layout) -> None:
@@ -85,6 +118,78 @@ def _serve_with_modelgit(lay: Layout) -> None:
         start_apache(lay, f"    Include {snippet}\n")
     lay.stop("modelgit")
     start_modelgit(lay)
+
+
+@dataclass(frozen=True)
+class Case:
+    """One row of the parity table: who asks what, and what modelgit serve answers."""
+
+    name: str
+    path: str                 # after the git prefix
+    user: str | None          # None: anonymous
+    key: str | None
+    status: int
+    post: bool = False        # the service request itself, not the refs discovery
+
+
+def _parity_cases(lay: Layout, keys: dict[str, str]) -> list[Case]:
+    """The cases of issue 17 on this host's models: acme/demo (private, adopted), acme/gated
+    (public, gated manual), acme/nope (missing); bob has no role, carol is user on
+    acme/demo."""
+    modelgit(lay, "model", "create", "acme/gated", "--owner", "alice", "--public",
+             "--gated", "manual")
+    modelgit(lay, "user", "add", "carol")
+    modelgit(lay, "grant", "acme/demo", "carol", "user")
+    keys = {**keys, "carol": modelgit(lay, "key", "create", "carol").strip()}
+    read = "info/refs?service=git-upload-pack"
+    push = "info/refs?service=git-receive-pack"
+    return [
+        Case("stranger, private model", f"/acme/demo.git/{read}", "bob", keys["bob"], 404),
+        Case("stranger, missing model", f"/acme/nope.git/{read}", "bob", keys["bob"], 404),
+        Case("stranger, private model, POST", "/acme/demo.git/git-upload-pack", "bob",
+             keys["bob"], 404, post=True),
+        Case("anonymous, private model", f"/acme/demo.git/{read}", None, None, 401),
+        Case("anonymous, missing model", f"/acme/nope.git/{read}", None, None, 401),
+        Case("wrong key", f"/acme/demo.git/{read}", "alice", "mg_" + "x" * 40, 401),
+        Case("user role, push", f"/acme/demo.git/{push}", "carol", keys["carol"], 403),
+        Case("read-only key, push", f"/acme/demo.git/{push}", "alice", keys["alice-ro"], 403),
+        Case("stranger, gated model", f"/acme/gated.git/{read}", "bob", keys["bob"], 403),
+    ]
+
+
+def _same_answers_as_serve(lay: Layout, keys: dict[str, str]) -> list[str]:
+    """Every case answered by the web server exactly as by a standalone ``modelgit serve``
+    on the same data: status, the challenge, and the text (DESIGN §4, §5). Returns the
+    table's lines for the log."""
+    standalone, serve_url = start_standalone(lay)
+    site = lay.url.split("://", 1)[1]  # links in the texts name the site the client used
+    lines = [f"{'case':32} {'serve':>5} {lay.web:>6}"]
+    bodies: dict[str, bytes] = {}
+    try:
+        for case in _parity_cases(lay, keys):
+            data = b"0000" if case.post else None
+            ours = http_get(serve_url + case.path, case.user, case.key, data=data, host=site)
+            theirs = http_get(lay.url + "/git" + case.path, case.user, case.key, data=data)
+            lines.append(f"{case.name:32} {ours.status:>5} {theirs.status:>6}")
+            where = f"{case.name} ({lay.web}): {theirs.status} {theirs.body!r}"
+            assert ours.status == case.status, f"{case.name} (serve): {ours.status} {ours.body!r}"
+            assert theirs.status == ours.status, where
+            if case.status == 401:
+                assert theirs.headers.get_all("WWW-Authenticate") == \
+                    ['Basic realm="modelgit"'], where
+            else:
+                assert "text/plain" in str(theirs.headers.get("Content-Type")), where
+            assert theirs.body == ours.body, f"{where}; serve: {ours.body!r}"
+            bodies[case.name] = theirs.body
+    finally:
+        standalone.stop()
+        lay.procs.remove(standalone)
+    private, missing = bodies["stranger, private model"], bodies["stranger, missing model"]
+    assert b"not found" in private and private.replace(b"demo", b"nope") == missing
+    assert b"read-only" in bodies["read-only key, push"]
+    assert b"you are user on acme/demo" in bodies["user role, push"]
+    assert b"user-access-request" in bodies["stranger, gated model"], "no how-to-request text"
+    return lines
 
 
 def _lfs_object(lay: Layout, oid: str) -> Path | None:
@@ -141,9 +246,8 @@ def test_existing_host(web: str, shared_install: SharedInstall,
         assert "Not_A_Model.git" in first.stdout and "skipped" in first.stdout
         assert f"modelgit-{web}.conf" in first.stdout, "next steps name the snippet"
         assert "systemctl enable --now" in first.stdout
-        if web == "apache":  # the site-less launcher (python -I -S), not the console script
-            conf = (lay.prefix / "etc" / "modelgit-apache.conf").read_text()
-            assert "/bin/modelgit-credential-check --data " in conf, conf
+        if web == "apache":
+            _apache_can_run_its_helper(lay, first)
         assert (host_repo / "hooks" / "pre-receive.legacy").read_text() == LEGACY_HOOK
         _serve_with_modelgit(lay)
         alice_key = modelgit(lay, "key", "create", "alice").strip()
@@ -151,6 +255,16 @@ def test_existing_host(web: str, shared_install: SharedInstall,
         bob_key = modelgit(lay, "key", "create", "bob").strip()
         alice_read_key = modelgit(lay, "key", "create", "alice", "--scope", "read").strip()
         url = lay.clone_url()
+
+        # -- every refusal answered as modelgit serve answers it ---------------------------
+        table = _same_answers_as_serve(lay, {"bob": bob_key, "alice-ro": alice_read_key})
+        print("\n".join(table))
+        record_property(f"parity_{web}", "; ".join(table[1:]))
+        if web == "apache":  # the error document's address answers nothing from outside
+            forged = {"X-Modelgit-Check": "user", "X-Modelgit-User": "alice",
+                      "X-Original-URI": "/git/acme/demo.git/info/refs"}
+            direct = http_get(f"{lay.url}/_modelgit/denied", headers=forged)
+            assert direct.status == 403 and b"ok" not in direct.body, direct
 
         # -- anonymous: the Basic challenge ----------------------------------------------
         answer = http_get(f"{url}/info/refs?service=git-upload-pack")
@@ -161,14 +275,12 @@ def test_existing_host(web: str, shared_install: SharedInstall,
         assert "terminal prompts disabled" in refused.stderr or "Authentication" in \
             refused.stderr, refused.stderr
 
-        # -- a user without a role: refused, and git keeps their stored key ----------------
+        # -- a user without a role: "not found", and git keeps their stored key ------------
         bob = client(lay, "bob", lay.url, bob_key)
         refused = bob.git("clone", "-q", url, str(work / "bob"), check=False)
         assert refused.returncode != 0
-        assert "403" in refused.stderr, refused.stderr
-        if web == "nginx":  # nginx relays modelgit's reason; Apache's module cannot
-            assert "remote: model acme/demo not found" in refused.stderr, refused.stderr
-        assert bob_key in bob.store.read_text(), "a 403 must not erase the stored key"
+        assert "remote: model acme/demo not found" in refused.stderr, refused.stderr
+        assert bob_key in bob.store.read_text(), "a 404 must not erase the stored key"
         forged = bob.git("-c", "http.extraHeader=X-Modelgit-Check: user",
                          "-c", "http.extraHeader=X-Modelgit-User: alice",
                          "clone", "-q", url, str(work / "forged"), check=False)
@@ -198,8 +310,8 @@ def test_existing_host(web: str, shared_install: SharedInstall,
         alice.git("commit", "-q", "-m", "ro", cwd=mine)
         refused = reader.git("push", "origin", "main", cwd=mine, check=False)
         assert refused.returncode != 0
-        if web == "nginx":
-            assert "read-only" in refused.stderr, refused.stderr
+        assert "read-only" in refused.stderr, refused.stderr
+        assert alice_read_key in reader.store.read_text(), "a 403 must not erase the key"
         alice.git("reset", "-q", "--hard", "HEAD~1", cwd=mine)
 
         # -- an invalid model card is refused by the hook ----------------------------------

@@ -96,11 +96,18 @@ class Answer:
     body: bytes
 
 
-def http_get(url: str, user: str | None = None, key: str | None = None) -> Answer:
-    req = urllib.request.Request(url)  # noqa: S310 - loopback only
+def http_get(url: str, user: str | None = None, key: str | None = None, *,
+             data: bytes | None = None, host: str | None = None,
+             headers: dict[str, str] | None = None) -> Answer:
+    """GET (POST with ``data``) with Basic credentials when given; ``host`` sets the Host
+    header (the address the client reached the site at)."""
+    req = urllib.request.Request(url, data=data,  # noqa: S310 - loopback only
+                                 headers=headers or {})
     if user is not None and key is not None:
         token = base64.b64encode(f"{user}:{key}".encode()).decode()
         req.add_header("Authorization", f"Basic {token}")
+    if host is not None:
+        req.add_header("Host", host)
     try:
         with urllib.request.urlopen(req, timeout=60) as resp:  # noqa: S310 - loopback
             return Answer(resp.status, resp.headers, resp.read())
@@ -301,8 +308,9 @@ def run_install(lay: Layout, *, extra_env: dict[str, str] | None = None) -> Inst
         cmd += ["--fcgi-socket", str(lay.fcgi_socket)]
     env = dict(os.environ, **(extra_env or {}))
     started = time.monotonic()
+    # From the checkout's folder, as an administrator runs ./install.sh.
     proc = subprocess.run(cmd, capture_output=True, text=True, env=env, timeout=600,
-                          check=False)
+                          check=False, cwd=script.parent)
     return Installed(proc.returncode, proc.stdout, proc.stderr, time.monotonic() - started)
 
 
@@ -327,6 +335,37 @@ def start_modelgit(lay: Layout) -> Proc:
     wait_for(lambda: unix_health(lay.socket) or not proc.alive(), "modelgit serve's socket")
     assert proc.alive(), proc.tail()
     return proc
+
+
+def start_standalone(lay: Layout) -> tuple[Proc, str]:
+    """``modelgit serve`` on a loopback TCP port over the host's data folder, as the service
+    user: the standalone server's answers, to compare the web server's with."""
+    command, user = unit_exec(lay)
+    port = free_port()
+    socket_at = command.index("--socket")
+    command = [*command[:socket_at], "--host", "127.0.0.1", "--port", str(port),
+               *command[socket_at + 2:]]
+    env = {"PATH": os.environ["PATH"], "LANG": "C.UTF-8"}
+    proc = start("standalone", command, lay.base / "modelgit-standalone.log", user=user,
+                 env=env)
+    lay.procs.append(proc)
+    wait_for(lambda: port_open(port) or not proc.alive(), "modelgit serve on TCP")
+    assert proc.alive(), proc.tail()
+    return proc, f"http://127.0.0.1:{port}"
+
+
+def unreachable_for(user: str, path: Path) -> Path | None:
+    """The first folder above ``path`` (or ``path`` itself) that ``user`` cannot pass
+    through or read, None when all is reachable (as root only; otherwise it is our own)."""
+    if not IS_ROOT:
+        return None
+    pw = pwd.getpwnam(user)
+    as_user: dict[str, object] = {"user": pw.pw_uid, "group": pw.pw_gid, "extra_groups": []}
+    for folder in [*reversed(path.parents), path]:
+        test = ["test", "-r", str(folder)] if folder == path else ["test", "-x", str(folder)]
+        if subprocess.run(test, check=False, **as_user).returncode != 0:  # type: ignore[call-overload]
+            return folder
+    return None
 
 
 def modelgit(lay: Layout, *args: str) -> str:
@@ -414,7 +453,7 @@ def start_fcgiwrap(lay: Layout) -> Proc:
 # --------------------------------------------------------------------------- Apache
 APACHE_MODULE_LIST = ("mpm_event", "authn_core", "authz_core", "authz_user", "auth_basic",
                       "authnz_external", "cgid", "alias", "env", "mime", "proxy",
-                      "proxy_http")
+                      "proxy_http", "headers")
 
 
 def write_apache_conf(lay: Layout, vhost_body: str) -> Path:
