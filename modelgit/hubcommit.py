@@ -6,7 +6,9 @@ optional ``parentCommit``) and one line per operation (``file`` with base64 cont
 ``deletedFolder``). This module turns that into a git commit with pygit2 and moves the branch
 only if **the same pre-receive checks as a git push**
 (:func:`modelgit.hooks.pre_receive.run_checks`) accept it. There is no second set of rules:
-a refusal carries exactly the lines that ``git push`` prints as ``remote:``.
+a refusal carries the lines that ``git push`` prints as ``remote:``, except that a scan
+refusal's advice is an upload's ("remove it from the file and upload again"), not git's
+(the checks see ``Push.via == "hub"``; the words are in :mod:`modelgit.scanner.advice`).
 
 Like ``git receive-pack``, new objects are written to a quarantine folder inside the
 repository's ``objects/`` (``tmp_objdir-hub-*``), and the checks run with git's quarantine
@@ -771,7 +773,7 @@ def _check(request: CommitRequest, path: Path, folder: Path, updates: list[Any])
         env["MODELGIT_USER"] = request.subject.user
     push = pre_receive.Push(cfg=request.cfg, store=request.store, model=request.model,
                             user=request.subject.user, role=None, updates=updates, repo=path,
-                            env=env, scope=request.subject.scope)
+                            env=env, scope=request.subject.scope, via="hub")
     seen: list[str] = []
     failed: list[str] = []
     lines = pre_receive.run_checks(push, [_tracked(c, seen, failed) for c in pre_receive.CHECKS])

@@ -13,7 +13,7 @@ import time
 from collections.abc import Callable, Mapping
 from dataclasses import dataclass, field
 from pathlib import Path
-from typing import Any
+from typing import Any, Literal
 
 from modelgit import config as config_mod
 from modelgit.authz import roles
@@ -55,7 +55,11 @@ class Push:
     repo: Path
     env: Mapping[str, str]
     scope: str = "write"
+    #: How the pushed commits came: ``git`` push, or a ``hub`` API upload (the advice differs).
+    via: Literal["git", "hub"] = "git"
     notes: dict[str, Any] = field(default_factory=dict)
+    #: Lines shown to the pusher when every check passes (findings that do not refuse).
+    warnings: list[str] = field(default_factory=list)
 
     def repository(self) -> Any:
         """The pushed repository opened with pygit2 through the quarantine, once per push
@@ -173,6 +177,7 @@ def run_checks(push: Push, checks: list[Check] | None = None) -> list[str]:
 def main(data_dir: Path, model_id: str, stdin: bytes, env: dict[str, str],
          say: Callable[[list[str]], None]) -> int:
     """The hook: 0 lets git move the refs, anything else refuses the whole push."""
+    warnings: list[str] = []
     try:
         cfg = config_mod.load(data_dir)
         store = Store(cfg.db_path)
@@ -186,6 +191,7 @@ def main(data_dir: Path, model_id: str, stdin: bytes, env: dict[str, str],
                     repo=Path(env.get("GIT_DIR", ".")).resolve(), env=env,
                     scope=env.get("MODELGIT_KEY_SCOPE", "write"))
         lines = run_checks(push)
+        warnings = push.warnings
     except Exception:
         log.exception("pre-receive failed on %s", model_id)
         lines = [f"modelgit: push to {model_id} refused: an internal error happened (details in"
@@ -193,4 +199,6 @@ def main(data_dir: Path, model_id: str, stdin: bytes, env: dict[str, str],
     if lines:
         say(lines)
         return 1
+    if warnings:
+        say(warnings)
     return 0

@@ -3,8 +3,12 @@
 Policy (``config.yaml`` ``scan:``): secrets block, dangerous pickles block, bandit reports
 (``bandit: block-high`` blocks HIGH severity + HIGH confidence). Blocking scans read only the
 blobs the push adds (from the quarantine) and must finish within ``time_budget_seconds``;
-past it, or on any error, the push is refused (fail closed). Reports are stored per file and
-commit and never hold a secret's value.
+past it, or on any error, the push is refused (fail closed). What the blocking scans find and
+does not refuse (suspicious pickles, files too large to scan), and bandit's findings when the
+push adds little Python (:data:`REPORT_PYTHON_BYTES`), are shown to the pusher as ``warning:``
+lines on the accepted push. The words of refusals and warnings are in
+:mod:`modelgit.scanner.advice`. Reports are stored per file and commit and never hold a
+secret's value.
 """
 
 from __future__ import annotations
@@ -14,8 +18,8 @@ import logging
 import subprocess
 import sys
 import threading
-from collections.abc import Callable
-from dataclasses import asdict
+from collections.abc import Callable, Iterator
+from dataclasses import asdict, dataclass, field
 from functools import partial
 from typing import TYPE_CHECKING, Any, BinaryIO
 
@@ -30,12 +34,25 @@ if TYPE_CHECKING:
 
 log = logging.getLogger("modelgit.scan")
 ZERO = "0" * 40
-FIX_HINTS = [
-    "modelgit: how to fix: remove the secret or file from the commits that added it",
-    "modelgit:   (the last commit: `git commit --amend`; older ones: `git rebase -i`), then push;",
-    "modelgit:   a false positive: add `# pragma: allowlist secret` to that line, or list it in",
-    "modelgit:   .secrets.baseline (`detect-secrets scan > .secrets.baseline`).",
-]
+#: Python a push may add (bytes) for bandit in report mode to look at it before the push
+#: returns, so that its findings reach the pusher as ``warning:`` lines. bandit reads ≈ 0.4 MB/s
+#: (bench ``bandit``) and ≈ 0.5 ms per small file once loaded: this caps the wait at ≈ 0.15 s.
+#: A push with more is scanned after it returns (the report), and the pusher is told so.
+REPORT_PYTHON_BYTES = 64 * 1024
+
+
+@dataclass
+class PushScan:
+    """What the scans found in a push: findings that refuse it, findings that are only
+    reported (``warning:`` lines), and notes on scans left to the report after the push."""
+
+    blocking: list[Finding] = field(default_factory=list)
+    reported: list[Finding] = field(default_factory=list)
+    later: list[str] = field(default_factory=list)
+
+    def add(self, found: list[Finding], blocks: Callable[[Finding], bool]) -> None:
+        for f in found:
+            (self.blocking if blocks(f) else self.reported).append(f)
 
 
 def _lfs_opener(cfg: Config) -> Callable[[str], BinaryIO | None]:
@@ -52,8 +69,8 @@ def _lfs_opener(cfg: Config) -> Callable[[str], BinaryIO | None]:
     return open_lfs
 
 
-def _baseline(push: Push) -> bytes | None:
-    """``.secrets.baseline`` at the tip of the first pushed branch that has one."""
+def _tip_trees(push: Push) -> Iterator[pygit2.Tree]:
+    """The trees of the pushed branch and tag tips, read through the quarantine."""
     import pygit2
 
     repo = push.repository()
@@ -61,50 +78,104 @@ def _baseline(push: Push) -> bytes | None:
         if u.is_delete:
             continue
         try:
-            entry = repo.revparse_single(u.new).peel(pygit2.Commit).tree[".secrets.baseline"]
+            yield repo.revparse_single(u.new).peel(pygit2.Commit).tree
         except (KeyError, ValueError, pygit2.GitError):
             continue
+
+
+def _baseline(push: Push) -> bytes | None:
+    """``.secrets.baseline`` at the tip of the first pushed branch that has one."""
+    for tree in _tip_trees(push):
+        try:
+            entry = tree[".secrets.baseline"]
+        except KeyError:
+            continue
         if entry.type_str == "blob":
-            return bytes(repo[entry.id].data)
+            return bytes(push.repository()[entry.id].data)
     return None
 
 
-def blocking_findings(cfg: Config, blobs: list[Blob], baseline: bytes | None
-                      ) -> list[Finding]:
-    """The findings that refuse a push under the site's policy."""
-    from modelgit.scanner.code import scan_python
+def _bandit_config(push: Push) -> dict[str, Any] | None:
+    """The repository's bandit configuration at the first pushed tip (as the report reads it
+    at the commit it scans)."""
+    from modelgit.scanner.code import bandit_config
+
+    for tree in _tip_trees(push):
+        return bandit_config(tree)
+    return None
+
+
+def scan_push(cfg: Config, blobs: list[Blob], baseline: bytes | None,
+              bandit_config: Callable[[], dict[str, Any] | None] = lambda: None,
+              report_python: bool = True) -> PushScan:
+    """The scans of the blobs a push adds, split by the site's policy into what refuses the
+    push and what is only reported. ``report_python`` lets bandit in report mode look at a
+    push's Python now (when it is small); without it the report after the push does."""
+    from modelgit.scanner.code import PYTHON_SUFFIXES, scan_python
     from modelgit.scanner.pickles import scan_pickles
     from modelgit.scanner.secrets import scan_secrets
 
     policy = cfg.get("scan")
     cap = int(policy.get("max_blob_bytes", 5 * 1024 * 1024))
-    out: list[Finding] = []
+    out = PushScan()
     if policy.get("secrets") == "block":
-        out += [f for f in scan_secrets(blobs, baseline=baseline, max_blob_bytes=cap)
-                if f.scanner == "secrets"]
+        out.add(scan_secrets(blobs, baseline=baseline, max_blob_bytes=cap),
+                lambda f: f.scanner == "secrets")
     if policy.get("pickles") == "block":
-        out += [f for f in scan_pickles(blobs, open_lfs=_lfs_opener(cfg))
-                if f.severity == "HIGH"]
+        out.add(scan_pickles(blobs, open_lfs=_lfs_opener(cfg)), lambda f: f.severity == "HIGH")
     if policy.get("bandit") == "block-high":
-        out += [f for f in scan_python(blobs, max_blob_bytes=cap)
-                if f.severity == "HIGH" and f.confidence == "HIGH"]
+        out.add(scan_python(blobs, config=bandit_config(), max_blob_bytes=cap),
+                lambda f: f.severity == "HIGH" and f.confidence == "HIGH")
+    elif policy.get("bandit") == "report":
+        python = [b for b in blobs if b.path.lower().endswith(PYTHON_SUFFIXES)]
+        size = sum({b.oid: b.size for b in python}.values())
+        if python and not report_python:
+            out.later.append("bandit checks the Python files of this push after the push:"
+                             " see the report.")
+        elif size > REPORT_PYTHON_BYTES:
+            files = len({b.path for b in python})
+            out.later.append(f"bandit checks the {files} Python files of this push"
+                             f" ({size:,} bytes) after the push: see the report.")
+        elif python:
+            try:
+                out.add(scan_python(blobs, config=bandit_config(), max_blob_bytes=cap),
+                        lambda f: False)
+            except Exception:  # report only: a failure here must not refuse the push
+                log.exception("bandit on a push failed")
+                out.later.append("bandit could not check this push now; it runs again"
+                                 " after the push: see the report.")
     return out
 
 
+def _ref_name(push: Push) -> str:
+    """The name a person would pass as ``--ref``: the first pushed branch or tag."""
+    for u in push.updates:
+        if not u.is_delete:
+            return u.ref.removeprefix("refs/heads/").removeprefix("refs/tags/")
+    return str(push.model["default_branch"])
+
+
 def check_scans(push: Push) -> list[str]:
-    """Pre-receive: refuse a push that adds a secret or a dangerous pickle."""
+    """Pre-receive: refuse a push that adds a secret or a dangerous pickle; findings that do
+    not refuse become ``warning:`` lines for an accepted push (``push.warnings``)."""
+    from modelgit.scanner import advice
     from modelgit.scanner.blobs import pushed_blobs
 
     budget = float(push.cfg.get("scan.time_budget_seconds"))
     updates = [(u.old, u.new, u.ref) for u in push.updates]
 
-    def work() -> list[Finding]:
+    # bandit's findings are for a pusher's eyes (a hub upload shows none), and only in the
+    # server, where bandit stays loaded: a hook process would pay ≈ 0.2 s to load it.
+    report_python = push.via == "git" and _in_server()
+
+    def work() -> PushScan:
         blobs = list(pushed_blobs(str(push.repo), updates, push.env))
-        return blocking_findings(push.cfg, blobs, _baseline(push))
+        return scan_push(push.cfg, blobs, _baseline(push), lambda: _bandit_config(push),
+                         report_python=report_python)
 
     pool = concurrent.futures.ThreadPoolExecutor(max_workers=1)
     try:
-        findings = pool.submit(work).result(timeout=budget)
+        found = pool.submit(work).result(timeout=budget)
     except concurrent.futures.TimeoutError:
         return [f"modelgit: push to {push.model['id']} refused: the security scan did not"
                 f" finish within {budget:.0f} s; nothing was changed.",
@@ -112,14 +183,11 @@ def check_scans(push: Push) -> list[str]:
                 " raise scan.time_budget_seconds."]
     finally:
         pool.shutdown(wait=False, cancel_futures=True)
-    if not findings:
-        return []
-    lines = [f"modelgit: push to {push.model['id']} refused: the security scan found"
-             f" {len(findings)} problem(s):"]
-    for f in findings:
-        where = f"{f.path}:{f.line}" if f.line else f.path
-        lines.append(f"modelgit:   {where}  {f.rule}  (commit {f.commit[:7]})")
-    return lines + FIX_HINTS
+    if found.blocking:
+        return advice.refusal_lines(push.model["id"], found.blocking, push.via)
+    push.warnings += advice.warning_lines(push.model["id"], _ref_name(push), found.reported,
+                                          found.later)
+    return []
 
 
 # ------------------------------------------------------------------------- reports

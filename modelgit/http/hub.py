@@ -32,7 +32,8 @@ Errors are JSON ``{"error": "..."}`` with the headers the client turns into exce
 ``X-Error-Code`` ``RepoNotFound`` (private or unknown model: nothing reveals existence),
 ``GatedRepo`` (with an ``X-Error-Message`` that says how to request access),
 ``RevisionNotFound`` and ``EntryNotFound`` (with ``X-Repo-Commit`` so the client can cache the
-absence), and ``X-Error-Message`` with the first line of the error.
+absence), and ``X-Error-Message`` with a one-line error (a refusal of several lines is in the
+body only, so that the client prints it once).
 
 Hostile input: revisions are branch names, tag names or full commit ids that are reachable
 from a branch or tag (an unreachable commit, e.g. one a force-push removed, is not served, as
@@ -108,13 +109,19 @@ def _header_text(message: str, limit: int = MAX_HEADER_MESSAGE) -> str:
 
 
 def _error(err: HubError) -> Response:
-    """``{"error": ...}`` plus the hub headers; the first line (or a given one) in
-    ``X-Error-Message``, the Basic challenge on 401 so git-style clients ask for a key."""
+    """``{"error": ...}`` plus the hub headers: a one-line error (or a given header) also in
+    ``X-Error-Message``, the Basic challenge on 401 so git-style clients ask for a key.
+
+    huggingface_hub prints the header and then the body's ``error`` (dropping exact
+    duplicates), so a refusal of several lines (a refused commit: the lines ``git push`` shows)
+    goes in the body only; with its first line in the header as well, the client would print
+    that line twice."""
     from modelgit.http.app import CHALLENGE
 
     headers = list(err.headers)
-    if not any(name.lower() == "x-error-message" for name, _ in headers):
-        first = err.lines[0] if err.lines else "error"
+    if not any(name.lower() == "x-error-message" for name, _ in headers) \
+            and len(err.message.splitlines()) <= 1:
+        first = err.message or "error"
         headers.append(("X-Error-Message", _header_text(first)))
     if err.code:
         headers.append(("X-Error-Code", err.code))

@@ -20,10 +20,12 @@ import io
 import logging
 import threading
 import tomllib
+import warnings
 from collections.abc import Iterable
 from typing import TYPE_CHECKING, Any
 
 from modelgit.scanner.findings import Finding, too_large
+from modelgit.scanner.quiet import relay_logs
 
 if TYPE_CHECKING:
     from modelgit.scanner.blobs import Blob
@@ -58,15 +60,20 @@ def _read(tree: Any, path: str) -> bytes | None:
 
 
 def bandit_config_from_tree(repo_path: str, rev: str) -> dict[str, Any] | None:
-    """The repository's bandit configuration at `rev`, or None when it has none.
+    """The repository's bandit configuration at `rev`, or None when it has none."""
+    import pygit2
+
+    repo = pygit2.Repository(repo_path)
+    return bandit_config(repo.revparse_single(rev).peel(pygit2.Commit).tree, rev)
+
+
+def bandit_config(tree: Any, rev: str = "") -> dict[str, Any] | None:
+    """The bandit configuration in a commit's tree (a pygit2 tree: the pre-receive hook reads
+    the pushed tip through the quarantine), or None when it has none.
 
     `pyproject.toml`'s `[tool.bandit]` wins key by key over `.bandit`'s `[bandit]` section.
     An unreadable file is logged and ignored: a broken config must not stop pushes.
     """
-    import pygit2
-
-    repo = pygit2.Repository(repo_path)
-    tree = repo.revparse_single(rev).peel(pygit2.Commit).tree
     config: dict[str, Any] = {}
     found = False
 
@@ -130,10 +137,13 @@ def scan_python(
     `config` is what `bandit_config_from_tree` returns (tests, skips, exclude_dirs and plugin
     options). Blobs bandit cannot parse (syntax errors) give no findings, as in the CLI.
     """
-    from bandit.core import config as b_config
-    from bandit.core import constants as b_constants
-    from bandit.core import extension_loader
-    from bandit.core import manager as b_manager
+    relay_logs("bandit", "stevedore")  # before the imports: loading plugins may log
+    with warnings.catch_warnings():  # stevedore's deprecation warnings while loading them
+        warnings.simplefilter("ignore")
+        from bandit.core import config as b_config
+        from bandit.core import constants as b_constants
+        from bandit.core import extension_loader
+        from bandit.core import manager as b_manager
 
     config = dict(config or {})
     python = [b for b in blobs if b.path.lower().endswith(PYTHON_SUFFIXES)]
@@ -163,10 +173,13 @@ def scan_python(
         manager = b_manager.BanditManager(
             settings, "file", profile={"include": include, "exclude": exclude}, quiet=True
         )
-        for blob in todo:
-            before = len(manager.results)
-            manager._parse_file(blob.path, io.BytesIO(blob.data()), [blob.path])
-            per_blob.append((blob, manager.results[before:]))
+        # Compiling the pushed code may warn about it (invalid escapes...): not for our output.
+        with warnings.catch_warnings():
+            warnings.simplefilter("ignore")
+            for blob in todo:
+                before = len(manager.results)
+                manager._parse_file(blob.path, io.BytesIO(blob.data()), [blob.path])
+                per_blob.append((blob, manager.results[before:]))
 
     seen: set[tuple[str, str, int]] = set()
     for blob, issues in per_blob:

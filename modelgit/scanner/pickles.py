@@ -21,7 +21,9 @@ import re
 from collections.abc import Callable, Iterable
 from typing import TYPE_CHECKING, BinaryIO
 
+from modelgit.scanner.advice import pickle_message
 from modelgit.scanner.findings import Finding
+from modelgit.scanner.quiet import relay_logs
 
 if TYPE_CHECKING:
     from modelgit.scanner.blobs import Blob
@@ -54,6 +56,7 @@ def is_lfs_pointer(data: bytes) -> tuple[str, int] | None:
 def _findings(path: str, commit: str, fileobj: BinaryIO) -> list[Finding]:
     from picklescan.scanner import SafetyLevel, scan_bytes
 
+    relay_logs("picklescan")
     extension = os.path.splitext(path)[1].lower()
     try:
         result = scan_bytes(fileobj, path, extension)
@@ -87,7 +90,7 @@ def _findings(path: str, commit: str, fileobj: BinaryIO) -> list[Finding]:
             rule=rule,
             severity=SEVERITY[level],
             confidence="HIGH" if level == "dangerous" else "MEDIUM",
-            message=f"{level} import {rule} in a pickle: loading this file runs it",
+            message=pickle_message(rule),
             commit=commit,
         ))
     findings.sort(key=lambda f: (f.severity != "HIGH", f.rule))

@@ -59,6 +59,7 @@ from functools import lru_cache
 from typing import TYPE_CHECKING, Any, NoReturn
 
 from modelgit.scanner.findings import Finding, too_large
+from modelgit.scanner.quiet import relay_logs
 
 if TYPE_CHECKING:
     from modelgit.scanner.blobs import Blob
@@ -702,6 +703,7 @@ def scan_secrets(
     """
     from detect_secrets.core.scan import _is_filtered_out
 
+    relay_logs("detect-secrets")  # after the import: it puts its own stderr handler there
     accepted = baseline_entries(baseline)
     findings: list[Finding] = []
     todo: list[Blob] = []

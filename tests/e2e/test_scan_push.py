@@ -47,6 +47,7 @@ def test_each_secret_refused_without_printing_it(site: Site, work: Path, path: s
     assert "the security scan found" in pushed.stderr
     assert f"remote: modelgit:   {path}:" in pushed.stderr
     assert "pragma: allowlist secret" in pushed.stderr and "git rebase -i" in pushed.stderr
+    assert ".secrets.baseline" in pushed.stderr and "safetensors" not in pushed.stderr
     for value in VALUES:
         assert value not in pushed.stderr
     assert _tip(site, model) == before
@@ -71,12 +72,27 @@ def test_allowlisted_line_passes(site: Site, work: Path) -> None:
     git("push", "-q", "origin", "main", cwd=repo)
 
 
+def _remote(stderr: str) -> list[str]:
+    """What the server said, without git's ``remote:`` prefix."""
+    return [line.removeprefix("remote: ").rstrip() for line in stderr.splitlines()
+            if line.startswith("remote: ")]
+
+
 def test_malicious_pickle_refused_clean_one_passes(site: Site, work: Path) -> None:
+    """The refusal names the file, the global it imports and what that does, and says how to
+    save the weights instead; it gives no advice about secrets."""
     _model, repo = _fresh(site, work, "pickles")
-    commit_file(repo, "model.pkl", pickle.dumps(Evil()), "evil")
+    commit = commit_file(repo, "model.pkl", pickle.dumps(Evil()), "evil")
     pushed = git("push", "origin", "main", cwd=repo, check=False)
     assert pushed.returncode != 0
-    assert "model.pkl" in pushed.stderr and "system" in pushed.stderr
+    said = _remote(pushed.stderr)
+    assert said[0] == "modelgit: push to scan/pickles refused: the security scan found 1 problem:"
+    assert "modelgit:   model.pkl: posix.system runs a shell command when the file is loaded" \
+        f"  (commit {commit[:7]})" in said
+    text = "\n".join(said)
+    assert 'save_file(model.state_dict(), "model.safetensors")' in text
+    assert "save only its tensors" in text and "git commit --amend" in text
+    assert "secret" not in text.lower()
     git("reset", "-q", "--hard", "HEAD~1", cwd=repo)
     commit_file(repo, "model.pkl", pickle.dumps({"weights": [1.0, 2.0]}), "clean")
     git("push", "-q", "origin", "main", cwd=repo)
@@ -158,3 +174,72 @@ def test_secrets_baseline_at_the_tip_accepts_listed_secret(site: Site, work: Pat
     git("commit", "-qm", "token listed in the baseline", cwd=repo)
     git("push", "-q", "origin", "main", cwd=repo)
     assert _tip(site, model) == git("rev-parse", "HEAD", cwd=repo).stdout.strip()
+
+
+EVAL_FILE = "x = eval(input())\n"
+
+
+def test_report_only_finding_is_a_warning_on_an_accepted_push(site: Site, work: Path) -> None:
+    """bandit reports (it does not refuse): the push goes through and the pusher sees the
+    finding and where to read every finding."""
+    model, repo = _fresh(site, work, "warned")
+    commit = commit_file(repo, "run.py", EVAL_FILE, "read an expression")
+    pushed = git("push", "origin", "main", cwd=repo, check=False)
+    assert pushed.returncode == 0, pushed.stderr
+    assert _tip(site, model) == commit
+    said = _remote(pushed.stderr)
+    assert said[0] == "warning: the security scan reported 1 finding in this push (not refused):"
+    assert said[1].startswith("warning:   run.py:1  B307  blacklist: Use of possibly insecure"
+                              " function")
+    assert said[-1] == (f"warning: every finding: `modelgit scan show {model} --ref main`"
+                        " (a site administrator runs it on the server)")
+    assert "Unable to find qualified name" not in pushed.stderr
+    assert "pragma" not in pushed.stderr and "refused:" not in pushed.stderr
+
+
+def test_many_warnings_are_bounded(site: Site, work: Path) -> None:
+    _model, repo = _fresh(site, work, "many-warnings")
+    commit_file(repo, "tools/many.py", EVAL_FILE * 13, "thirteen evals")
+    pushed = git("push", "origin", "main", cwd=repo, check=False)
+    assert pushed.returncode == 0, pushed.stderr
+    said = [line for line in _remote(pushed.stderr) if line.startswith("warning:")]
+    assert "warning: the security scan reported 13 findings in this push (not refused):" in said
+    listed = [line for line in said if line.startswith("warning:   tools/many.py:")]
+    assert [line.split()[1] for line in listed] == [f"tools/many.py:{n}" for n in range(1, 11)]
+    assert "warning:   ... and 3 more" in said and len(said) == 13
+
+
+def test_much_python_is_checked_after_the_push(site: Site, work: Path) -> None:
+    """Past what bandit checks within a push, the pusher is told that the report has it."""
+    from modelgit.hooks.scan import REPORT_PYTHON_BYTES
+
+    model, repo = _fresh(site, work, "much-python")
+    filler = "".join(f"value_{n} = {n}\n" for n in range(REPORT_PYTHON_BYTES // 12))
+    commit_file(repo, "big.py", filler + EVAL_FILE, "a large module")
+    pushed = git("push", "origin", "main", cwd=repo, check=False)
+    assert pushed.returncode == 0, pushed.stderr
+    said = _remote(pushed.stderr)
+    assert any(line.startswith("warning: bandit checks the 1 Python files of this push")
+               and line.endswith("after the push: see the report.") for line in said), said
+    assert f"modelgit scan show {model} --ref main" in said[-1]
+    data = _wait_for_scans(site, model)
+    assert any(f["rule"] == "B307" and f["path"] == "big.py" for f in data["findings"])
+
+
+def test_scan_run_prints_no_third_party_log_lines(site: Site, work: Path) -> None:
+    """bandit warns 'Unable to find qualified name for module' for a top-level file: the real
+    CLI, as a process, shows the findings and none of bandit's (or anyone's) log lines."""
+    model, repo = _fresh(site, work, "quiet-cli")
+    commit_file(repo, "run.py", EVAL_FILE, "top-level module")
+    commit_file(repo, "pkg/tool.py", "import subprocess\nsubprocess.call('ls', shell=True)\n")
+    git("push", "-q", "origin", "main", cwd=repo)
+    for args in (["scan", "run", model], ["--json", "scan", "run", model]):
+        proc = subprocess.run([str(BIN / "modelgit"), "--data", str(site.data), *args],
+                              capture_output=True, text=True, check=False,
+                              env=dict(os.environ, COLUMNS="200"))
+        assert proc.returncode == 0, proc.stderr
+        assert "B307" in proc.stdout and "B602" in proc.stdout
+        both = proc.stdout + proc.stderr
+        assert "Unable to find qualified name" not in both
+        assert "WARNING" not in both and "[main]" not in both and "[manager]" not in both
+        assert proc.stderr == ""
