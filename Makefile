@@ -27,6 +27,10 @@ TEST_DEPS ?= $(TEST_STAMP)
 UV_COMPILE = $(BIN)/uv pip compile --quiet --universal --python-version 3.11 \
 	--generate-hashes --custom-compile-command "make lock" $(LOCK_ARGS)
 PIP_QUIET = -q --disable-pip-version-check
+# The project itself, from the packages already installed. (setuptools warns on every editable
+# install that a folder named like the package may shadow it: here that folder is the package.)
+INSTALL_PROJECT = PYTHONWARNINGS="ignore:Editable installation" \
+	$(BIN)/python -m pip install $(PIP_QUIET) --no-deps --no-build-isolation -e .
 
 .PHONY: serve test lint hygiene bench lock lock-upgrade test-latest clean
 
@@ -38,12 +42,12 @@ $(BIN)/python:
 # The locks pin setuptools too: the project itself installs with no download at all.
 $(RUNTIME_STAMP): $(RUNTIME_LOCK) pyproject.toml | $(BIN)/python
 	$(BIN)/python -m pip install $(PIP_QUIET) --require-hashes -r $(RUNTIME_LOCK)
-	$(BIN)/python -m pip install $(PIP_QUIET) --no-deps --no-build-isolation -e .
+	$(INSTALL_PROJECT)
 	@touch $@
 
 $(TEST_STAMP): $(TEST_LOCK) $(RUNTIME_LOCK) pyproject.toml | $(BIN)/python
 	$(BIN)/python -m pip install $(PIP_QUIET) --require-hashes -r $(TEST_LOCK)
-	$(BIN)/python -m pip install $(PIP_QUIET) --no-deps --no-build-isolation -e .
+	$(INSTALL_PROJECT)
 	@touch $@ $(RUNTIME_STAMP)
 
 serve: $(RUNTIME_STAMP)
