@@ -93,7 +93,8 @@ test-latest:
 		{ echo "modelgit needs Python 3.11 or newer (found $$($(PYTHON) --version))"; exit 1; }
 	test -x $(LATEST)/bin/python || $(PYTHON) -m venv $(LATEST)
 	$(LATEST)/bin/python -m pip install $(PIP_QUIET) -U --upgrade-strategy eager pip setuptools
-	$(LATEST)/bin/python -m pip install $(PIP_QUIET) -U --upgrade-strategy eager -e ".[test]"
+	PYTHONWARNINGS="ignore:Editable installation" \
+		$(LATEST)/bin/python -m pip install $(PIP_QUIET) -U --upgrade-strategy eager -e ".[test]"
 	$(LATEST)/bin/python -m tests.lockfiles $(TEST_LOCK)
 	$(MAKE) --no-print-directory test BIN=$(LATEST)/bin TEST_DEPS=
 
