@@ -31,7 +31,7 @@ from modelgit.credcheck import normalise_prefix
 LISTEN_URL_KEY = "modelgit.listen_url"
 #: A Host header we repeat in links: a name or address and a port, nothing that adds a path.
 HOST_RE = re.compile(r"^[A-Za-z0-9.\-]+(:[0-9]{1,5})?$|^\[[0-9A-Fa-f:.]+\](:[0-9]{1,5})?$")
-_WILDCARDS = ("", "0.0.0.0", "::", "[::]")  # noqa: S104 - compared with, never bound
+_WILDCARDS = ("", "0.0.0.0", "::", "[::]")  # noqa: S104  # nosec B104 - compared with, never bound
 
 
 def http_url(host: str, port: int) -> str:
