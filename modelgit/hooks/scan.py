@@ -38,12 +38,16 @@ FIX_HINTS = [
 ]
 
 
-def _lfs_opener(cfg: Config) -> Callable[[str], BinaryIO | None]:
+def _lfs_opener(cfg: Config, store: Store, model_id: str) -> Callable[[str], BinaryIO | None]:
+    """Opens an LFS object only when it is linked to ``model_id``: a pointer naming another
+    model's object must not make the scanner read (and report on) that model's bytes."""
     from modelgit.lfs.storage import FileStorage, StorageError
 
     storage = FileStorage(cfg.lfs_dir)
 
     def open_lfs(oid: str) -> BinaryIO | None:
+        if store.linked_size(model_id, oid) is None:
+            return None
         try:
             return storage.open(oid)
         except StorageError:
@@ -69,8 +73,8 @@ def _baseline(push: Push) -> bytes | None:
     return None
 
 
-def blocking_findings(cfg: Config, blobs: list[Blob], baseline: bytes | None
-                      ) -> list[Finding]:
+def blocking_findings(cfg: Config, blobs: list[Blob], baseline: bytes | None,
+                      open_lfs: Callable[[str], BinaryIO | None]) -> list[Finding]:
     """The findings that refuse a push under the site's policy."""
     from modelgit.scanner.code import scan_python
     from modelgit.scanner.pickles import scan_pickles
@@ -83,7 +87,7 @@ def blocking_findings(cfg: Config, blobs: list[Blob], baseline: bytes | None
         out += [f for f in scan_secrets(blobs, baseline=baseline, max_blob_bytes=cap)
                 if f.scanner == "secrets"]
     if policy.get("pickles") == "block":
-        out += [f for f in scan_pickles(blobs, open_lfs=_lfs_opener(cfg))
+        out += [f for f in scan_pickles(blobs, open_lfs=open_lfs)
                 if f.severity == "HIGH"]
     if policy.get("bandit") == "block-high":
         out += [f for f in scan_python(blobs, max_blob_bytes=cap)
@@ -93,14 +97,13 @@ def blocking_findings(cfg: Config, blobs: list[Blob], baseline: bytes | None
 
 def check_scans(push: Push) -> list[str]:
     """Pre-receive: refuse a push that adds a secret or a dangerous pickle."""
-    from modelgit.scanner.blobs import pushed_blobs
+    from modelgit.hooks.lfs import pushed_blobs
 
     budget = float(push.cfg.get("scan.time_budget_seconds"))
-    updates = [(u.old, u.new, u.ref) for u in push.updates]
+    open_lfs = _lfs_opener(push.cfg, push.store, push.model["id"])
 
     def work() -> list[Finding]:
-        blobs = list(pushed_blobs(str(push.repo), updates, push.env))
-        return blocking_findings(push.cfg, blobs, _baseline(push))
+        return blocking_findings(push.cfg, pushed_blobs(push), _baseline(push), open_lfs)
 
     pool = concurrent.futures.ThreadPoolExecutor(max_workers=1)
     try:
@@ -173,7 +176,7 @@ def run_report(cfg: Config, store: Store, model_id: str, ref: str, commit: str,
         ("secrets", lambda: scan_secrets(blobs, baseline=baseline(), max_blob_bytes=cap)),
         ("bandit", lambda: scan_python(blobs, config=bandit_config_from_tree(repo, commit),
                                        max_blob_bytes=cap)),
-        ("pickles", lambda: scan_pickles(blobs, open_lfs=_lfs_opener(cfg))),
+        ("pickles", lambda: scan_pickles(blobs, open_lfs=_lfs_opener(cfg, store, model_id))),
     ]
     ids = []
     for name, runner in runners:
