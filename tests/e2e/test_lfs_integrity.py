@@ -101,11 +101,14 @@ def test_pointer_longer_than_a_pointer_is_refused(site: Site, work: Path) -> Non
     repo = fresh(site, work, model)
     payload = evil("padded")
     upload(site, model, payload, site.keys["owner"])
-    padded = pointer_text(payload) + b" " * 1100 + b"tail"
-    commit_file(repo, "model.pkl", padded, "padded pointer")
-    pushed = git("push", "origin", "main", cwd=repo, check=False)
-    assert pushed.returncode != 0, pushed.stderr
-    assert "model.pkl" in pushed.stderr and "start like an LFS" in pushed.stderr, pushed.stderr
+    # Just past the limit (read through pygit2), and past READ_WHOLE_MAX (streamed by git).
+    for name, padding in (("model.pkl", 1100), ("large.pkl", 2 * 1024 * 1024)):
+        padded = pointer_text(payload) + b" " * padding + b"tail"
+        commit_file(repo, name, padded, "padded pointer")
+        pushed = git("push", "origin", "main", cwd=repo, check=False)
+        assert pushed.returncode != 0, pushed.stderr
+        assert name in pushed.stderr and "start like an LFS" in pushed.stderr, pushed.stderr
+        git("reset", "-q", "--hard", "HEAD~1", cwd=repo)
 
 
 def test_pointer_to_another_models_object_is_no_oracle(site: Site, work: Path) -> None:
