@@ -9,6 +9,7 @@ from __future__ import annotations
 import hashlib
 import os
 import pickle
+import re
 from pathlib import Path
 
 from tests.conftest import Site, commit_file, git
@@ -133,9 +134,10 @@ def test_pointer_to_another_models_object_is_no_oracle(site: Site, work: Path) -
         assert pushed.returncode != 0, pushed.stderr
         oid = hashlib.sha256(data).hexdigest()
         lines = [line for line in pushed.stderr.splitlines() if "modelgit:" in line]
-        return "\n".join(lines).replace(oid, "<oid>").split("(commit ")[0]
+        return re.sub(r"\(commit [0-9a-f]+\)", "(commit)", "\n".join(lines).replace(oid, "<oid>"))
 
     probed = refusal(payload, "probe")
     nowhere = refusal(os.urandom(len(payload)), "nowhere")
     assert "system" not in probed and "security scan" not in probed
+    assert "has not been uploaded to integrity-m/probe" in probed
     assert probed == nowhere
