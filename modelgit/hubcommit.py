@@ -50,6 +50,7 @@ from typing import IO, TYPE_CHECKING, Any
 import pygit2
 
 from modelgit import strictjson
+from modelgit.lfs import pointer as pointer_codec
 
 if TYPE_CHECKING:
     from modelgit.authz.decide import Subject
@@ -61,7 +62,6 @@ if TYPE_CHECKING:
 log = logging.getLogger("modelgit.hub")
 
 ZERO = "0" * 40
-LFS_SPEC = "https://git-lfs.github.com/spec/v1"
 
 #: Files larger than this are uploaded through LFS even without a ``.gitattributes`` pattern
 #: (config ``hub.lfs_threshold_bytes``); the hubs use the same 10 MiB.
@@ -157,38 +157,6 @@ def valid_branch(branch: str) -> str:
         raise HubError(400, f"invalid branch name {branch!r}: commits go to a branch such as"
                             " 'main'", "RevisionNotFound")
     return name
-
-
-def lfs_pointer(oid: str, size: int) -> bytes:
-    """The pointer blob git-lfs writes for an object (spec v1, keys in order)."""
-    return f"version {LFS_SPEC}\noid sha256:{oid}\nsize {size}\n".encode("ascii")
-
-
-_POINTER_LINE = re.compile(rb"^([a-z0-9.-]+) ([^\n]*)$")
-
-
-def parse_pointer(data: bytes) -> tuple[str, int] | None:
-    """``(sha256, size)`` when ``data`` is a git-lfs pointer, else None (spec v1)."""
-    if len(data) >= 1024 or not data.endswith(b"\n"):
-        return None
-    lines = data[:-1].split(b"\n")
-    if lines[0] not in (b"version " + LFS_SPEC.encode(),
-                        b"version https://hawser.github.com/spec/v1"):
-        return None
-    values: dict[bytes, bytes] = {}
-    for line in lines[1:]:
-        match = _POINTER_LINE.match(line)
-        if match is None:
-            return None
-        values[match.group(1)] = match.group(2)
-    oid = values.get(b"oid", b"")
-    size = values.get(b"size", b"")
-    if not oid.startswith(b"sha256:") or not size.isdigit() or len(size) > 19:
-        return None
-    sha = oid[len(b"sha256:"):].decode("ascii", "replace")
-    if not _OID.fullmatch(sha):
-        return None
-    return sha, int(size)
 
 
 # --------------------------------------------------------------------------- NDJSON
@@ -329,7 +297,7 @@ def parse_commit(lines: Iterator[bytes], repo: pygit2.Repository, *, model_id: s
                 size = linked
             if isinstance(size, bool) or not isinstance(size, int) or size != linked:
                 raise HubError(422, f"{path}: LFS object {oid} has {linked} bytes, not {size}")
-            pointer = repo.create_blob(lfs_pointer(oid, size))
+            pointer = repo.create_blob(pointer_codec.encode(oid, size))
             ops.append(Operation("add", path, blob=pointer, lfs=(oid, size)))
         elif key in ("deletedFile", "deletedFolder"):
             _fields(value, {"path"})
@@ -819,10 +787,10 @@ def existing_oid(repo: pygit2.Repository, tree: pygit2.Tree | None, path: str) -
     if entry.filemode not in (pygit2.GIT_FILEMODE_BLOB, pygit2.GIT_FILEMODE_BLOB_EXECUTABLE):
         return None
     _type, size = repo.odb.read_header(entry.id)
-    if size < 1024:
-        pointer = parse_pointer(bytes(repo[entry.id].peel(pygit2.Blob).data))
+    if size < pointer_codec.MAX_POINTER_BYTES:
+        pointer = pointer_codec.parse(bytes(repo[entry.id].peel(pygit2.Blob).data))
         if pointer is not None:
-            return pointer[0]
+            return pointer.oid
     return str(entry.id)
 
 

@@ -486,7 +486,8 @@ class Store:
         )
 
     def get_key(self, key_id: str) -> dict[str, Any] | None:
-        return self._one("SELECT id, user, scope, revoked FROM keys WHERE id = ?", (key_id,))
+        return self._one("SELECT id, user, scope, expires, revoked FROM keys WHERE id = ?",
+                         (key_id,))
 
     def revoke_key(self, key_id: str) -> bool:
         with self.tx() as c:

@@ -51,6 +51,7 @@ from typing import TYPE_CHECKING, Any
 from urllib.parse import urlsplit
 
 from modelgit.errors import Refused
+from modelgit.lfs import pointer as pointer_codec
 
 if TYPE_CHECKING:
     from modelgit.config import Config
@@ -68,8 +69,6 @@ STALE_SECONDS = 120.0
 CHUNK = 1 << 20
 #: Objects per batch request (git-lfs sends 100; the server takes up to 1000).
 BATCH_SIZE = 100
-#: LFS pointer files are smaller than this (spec); larger blobs are not even read.
-POINTER_MAX = 1024
 #: Progress is written to the store at most this often (the list shows it; a row per MiB
 #: would make the database the bottleneck).
 STORE_PROGRESS_SECONDS = 1.0
@@ -79,12 +78,6 @@ IO_TIMEOUT = 300.0
 MAX_ERROR = 600
 
 LFS_MEDIA_TYPE = "application/vnd.git-lfs+json"
-_POINTER_RE = re.compile(
-    rb"\Aversion https://git-lfs\.github\.com/spec/v1\n"
-    rb"(?:[a-z0-9.-]+ [^\n]*\n)*?"
-    rb"oid sha256:(?P<oid>[0-9a-f]{64})\n"
-    rb"size (?P<size>[0-9]{1,19})\n",
-)
 _HEX_RE = re.compile(r"^[0-9a-f]{4,64}$")
 _ZERO = re.compile(r"^0+$")
 #: Environment variables never passed on to the ``git push`` child: other config injected
@@ -260,7 +253,7 @@ def lfs_pointers(repo: Path, commit: str) -> dict[str, tuple[int, str]]:
         fields = meta.split()
         if len(fields) != 4 or fields[1] != b"blob" or fields[0] == b"160000":
             continue
-        if not fields[3].isdigit() or int(fields[3]) >= POINTER_MAX:
+        if not fields[3].isdigit() or int(fields[3]) >= pointer_codec.MAX_POINTER_BYTES:
             continue
         candidates.setdefault(fields[2].decode(), path.decode("utf-8", "replace"))
     err = proc.stderr.read() if proc.stderr else b""
@@ -276,9 +269,9 @@ def lfs_pointers(repo: Path, commit: str) -> dict[str, tuple[int, str]]:
             raise SyncFailure(f"cannot read blobs of {commit[:12]}: "
                               f"{_one_line(out.stderr.decode('utf-8', 'replace'))}")
         for sha, data in _parse_batch(out.stdout):
-            match = _POINTER_RE.match(data)
-            if match:
-                found.setdefault(match["oid"].decode(), (int(match["size"]), candidates[sha]))
+            pointer = pointer_codec.parse(data)
+            if pointer is not None:
+                found.setdefault(pointer.oid, (pointer.size, candidates[sha]))
     return found
 
 

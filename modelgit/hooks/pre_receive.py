@@ -19,6 +19,7 @@ from modelgit import config as config_mod
 from modelgit.authz import roles
 from modelgit.authz.decide import ModelFacts, Subject, decide
 from modelgit.hooks.card import check_card_push
+from modelgit.hooks.lfs import check_lfs_objects
 from modelgit.hooks.scan import check_scans
 from modelgit.quota import check_quota
 from modelgit.store import Store
@@ -148,7 +149,7 @@ def _is_ancestor(push: Push, old: str, new: str) -> bool:
 
 
 CHECKS: list[Check] = [check_pusher, check_ref_rules, check_quota, check_card_push,
-                       check_scans]
+                       check_lfs_objects, check_scans]
 
 
 def run_checks(push: Push, checks: list[Check] | None = None) -> list[str]:

@@ -55,12 +55,16 @@ class PushScan:
             (self.blocking if blocks(f) else self.reported).append(f)
 
 
-def _lfs_opener(cfg: Config) -> Callable[[str], BinaryIO | None]:
+def _lfs_opener(cfg: Config, store: Store, model_id: str) -> Callable[[str], BinaryIO | None]:
+    """Opens an LFS object only when it is linked to ``model_id``: a pointer naming another
+    model's object must not make the scanner read (and report on) that model's bytes."""
     from modelgit.lfs.storage import FileStorage, StorageError
 
     storage = FileStorage(cfg.lfs_dir)
 
     def open_lfs(oid: str) -> BinaryIO | None:
+        if store.linked_size(model_id, oid) is None:
+            return None
         try:
             return storage.open(oid)
         except StorageError:
@@ -106,6 +110,7 @@ def _bandit_config(push: Push) -> dict[str, Any] | None:
 
 
 def scan_push(cfg: Config, blobs: list[Blob], baseline: bytes | None,
+              open_lfs: Callable[[str], BinaryIO | None],
               bandit_config: Callable[[], dict[str, Any] | None] = lambda: None,
               report_python: bool = True) -> PushScan:
     """The scans of the blobs a push adds, split by the site's policy into what refuses the
@@ -122,7 +127,7 @@ def scan_push(cfg: Config, blobs: list[Blob], baseline: bytes | None,
         out.add(scan_secrets(blobs, baseline=baseline, max_blob_bytes=cap),
                 lambda f: f.scanner == "secrets")
     if policy.get("pickles") == "block":
-        out.add(scan_pickles(blobs, open_lfs=_lfs_opener(cfg)), lambda f: f.severity == "HIGH")
+        out.add(scan_pickles(blobs, open_lfs=open_lfs), lambda f: f.severity == "HIGH")
     if policy.get("bandit") == "block-high":
         out.add(scan_python(blobs, config=bandit_config(), max_blob_bytes=cap),
                 lambda f: f.severity == "HIGH" and f.confidence == "HIGH")
@@ -158,20 +163,19 @@ def _ref_name(push: Push) -> str:
 def check_scans(push: Push) -> list[str]:
     """Pre-receive: refuse a push that adds a secret or a dangerous pickle; findings that do
     not refuse become ``warning:`` lines for an accepted push (``push.warnings``)."""
+    from modelgit.hooks.lfs import pushed_blobs
     from modelgit.scanner import advice
-    from modelgit.scanner.blobs import pushed_blobs
 
     budget = float(push.cfg.get("scan.time_budget_seconds"))
-    updates = [(u.old, u.new, u.ref) for u in push.updates]
+    open_lfs = _lfs_opener(push.cfg, push.store, push.model["id"])
 
     # bandit's findings are for a pusher's eyes (a hub upload shows none), and only in the
     # server, where bandit stays loaded: a hook process would pay ≈ 0.2 s to load it.
     report_python = push.via == "git" and _in_server()
 
     def work() -> PushScan:
-        blobs = list(pushed_blobs(str(push.repo), updates, push.env))
-        return scan_push(push.cfg, blobs, _baseline(push), lambda: _bandit_config(push),
-                         report_python=report_python)
+        return scan_push(push.cfg, pushed_blobs(push), _baseline(push), open_lfs,
+                         lambda: _bandit_config(push), report_python=report_python)
 
     pool = concurrent.futures.ThreadPoolExecutor(max_workers=1)
     try:
@@ -241,7 +245,7 @@ def run_report(cfg: Config, store: Store, model_id: str, ref: str, commit: str,
         ("secrets", lambda: scan_secrets(blobs, baseline=baseline(), max_blob_bytes=cap)),
         ("bandit", lambda: scan_python(blobs, config=bandit_config_from_tree(repo, commit),
                                        max_blob_bytes=cap)),
-        ("pickles", lambda: scan_pickles(blobs, open_lfs=_lfs_opener(cfg))),
+        ("pickles", lambda: scan_pickles(blobs, open_lfs=_lfs_opener(cfg, store, model_id))),
     ]
     ids = []
     for name, runner in runners:

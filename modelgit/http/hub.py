@@ -58,7 +58,8 @@ import pygit2
 
 from modelgit.http import api
 from modelgit.http.api import ApiError, base_url, json_response
-from modelgit.hubcommit import HubError, clean_path, parse_pointer
+from modelgit.hubcommit import HubError, clean_path
+from modelgit.lfs import pointer as pointer_codec
 
 if TYPE_CHECKING:
     from modelgit.authz.decide import Decision
@@ -401,10 +402,10 @@ def _walk(repo: pygit2.Repository, tree: pygit2.Tree, prefix: str, recursive: bo
 def _file_meta(repo: pygit2.Repository, oid: pygit2.Oid) -> tuple[int, dict[str, Any] | None]:
     """``(blob size, lfs info or None)``; only blobs small enough to be pointers are read."""
     _type, size = repo.odb.read_header(oid)
-    if size < 1024:
-        pointer = parse_pointer(bytes(repo[oid].peel(pygit2.Blob).data))
+    if size < pointer_codec.MAX_POINTER_BYTES:
+        pointer = pointer_codec.parse(bytes(repo[oid].peel(pygit2.Blob).data))
         if pointer is not None:
-            return size, {"oid": pointer[0], "size": pointer[1], "pointerSize": size}
+            return size, {"oid": pointer.oid, "size": pointer.size, "pointerSize": size}
     return size, None
 
 

@@ -8,13 +8,15 @@ and shapes answers the way git-lfs expects them: JSON bodies ``{"message"}`` wit
 ``application/vnd.git-lfs+json``, ``401`` with the Basic challenge so git-lfs asks the same
 credential helper as git.
 
-Transfers are authorized by a short-lived token signed over (model, oid, operation, user)
-that the batch answer puts both in each action's ``href`` (``?token=``) and in the action's
-``header`` (``X-Modelgit-Lfs-Token``): git-lfs sends that header with the transfer, and the
-query copy keeps plain ``curl`` of an href working. The header is not ``Authorization``
-because that one always carries a modelgit key here (the app checks it on every request);
-the key itself never appears in a batch answer or a log line. A transfer without a valid
-token falls back to the caller's own key and ``decide()``.
+Transfers are authorized by a short-lived token signed over (model, oid, operation, user, key
+id, approved size) that the batch answer puts both in each action's ``href`` (``?token=``) and
+in the action's ``header`` (``X-Modelgit-Lfs-Token``): git-lfs sends that header with the
+transfer, and the query copy keeps plain ``curl`` of an href working. The header is not
+``Authorization`` because that one always carries a modelgit key here (the app checks it on
+every request); the key itself never appears in a batch answer or a log line (its public id is
+in the token, so that a revoked or regenerated key stops its links). A download or verify
+without a valid token falls back to the caller's own key and ``decide()``; an upload does not,
+because only a batch request approves its size against the space's quota.
 
 Memory stays flat in object size: uploads stream from ``wsgi.input`` as they arrive on the
 socket (the server spools nothing) through a reader bounded by ``Content-Length`` into the
@@ -36,6 +38,7 @@ from collections.abc import Callable, Iterator
 from http import HTTPStatus
 from typing import IO, TYPE_CHECKING, Any
 
+from modelgit.authz import keys
 from modelgit.authz.decide import Subject
 from modelgit.http.app import BodyError, Request, content_length, read_body
 from modelgit.http.auth import AuthResult
@@ -50,7 +53,8 @@ from modelgit.lfs.batch import (
     parse_verify_request,
 )
 from modelgit.lfs.storage import OID_RE, FileStorage, StorageError, validate_oid
-from modelgit.lfs.tokens import check_token, load_or_create_secret, make_token
+from modelgit.lfs.tokens import Claims, check_claims, load_or_create_secret, make_token
+from modelgit.store import now_iso
 from modelgit.urls import site_url
 
 if TYPE_CHECKING:
@@ -272,41 +276,61 @@ class LfsRoutes:
         return site_url(self.cfg, req.environ)
 
     def _transfer_auth(self, req: Request, model_id: str, oid: str, op: str, action: str
-                       ) -> tuple[str | None, Response | None]:
-        """Who may do ``op`` on ``oid``: the signed token's user, else the caller's key.
+                       ) -> tuple[Claims | None, Response | None]:
+        """Who may do ``op`` on ``oid``: the signed token's user and key, else the caller's
+        key (downloads and verify only: an upload needs a token, because only a batch
+        request approves a size against the space's quota).
 
-        Returns ``(user, None)`` (user ``""`` for an anonymous reader of a public model) or
+        Returns ``(claims, None)`` (user ``""`` for an anonymous reader of a public model) or
         ``(None, refusal)``.
         """
         token = req.environ.get(_TOKEN_ENVIRON) or req.arg("token")
         if token:
-            user = check_token(self.secret, str(token), repo=model_id, oid=oid, op=op,
-                               now=int(time.time()))
-            if user is not None:
-                # The token proves the batch allowed it; the right is checked again now, so
-                # a role revoked or a gate closed since then stops the transfer at once.
-                row = self.store.get_user(user) if user else None
-                if user and row is None:
-                    return None, lfs_error(401, "the user of this transfer link is gone")
-                subject = Subject(user=user or None, is_admin=bool(row and row["is_admin"]),
-                                  scope="write" if op != "download" else "read")
-                as_user = Request(req.environ, AuthResult(subject, presented=bool(user),
-                                                          failed=False))
-                _, _, refusal = self._authorize(as_user, model_id, action)
-                return (None, refusal) if refusal is not None else (user, None)
+            claims = check_claims(self.secret, str(token), repo=model_id, oid=oid, op=op,
+                                  now=int(time.time()))
+            if claims is not None:
+                refusal = self._recheck(req, model_id, claims, action)
+                return (None, refusal) if refusal is not None else (claims, None)
             if not req.auth.presented:
                 return None, lfs_error(401, "this LFS transfer link has expired or is not valid"
                                             " for this object; run the git lfs command again")
         _, _, refusal = self._authorize(req, model_id, action)
         if refusal is not None:
             return None, refusal
-        return req.subject.user or "", None
+        if op == "upload":
+            return None, lfs_error(403, "an upload needs the link that the batch API answers"
+                                        f" (POST /{model_id}.git/info/lfs/objects/batch), which"
+                                        " checks the object's size against the space's quota;"
+                                        " run the git lfs command again (git lfs push)")
+        return Claims(req.subject.user or "", req.auth.key_id or "", None), None
 
-    def _token_maker(self, model_id: str, user: str, expires_at: int,
-                     issued: dict[tuple[str, str], str]) -> Callable[[str, str], str]:
-        def make(oid: str, op: str) -> str:
+    def _recheck(self, req: Request, model_id: str, claims: Claims, action: str
+                 ) -> Response | None:
+        """The token proves the batch allowed it; the key and the right are checked again
+        now, so a key revoked or regenerated, a role revoked or a gate closed since then
+        stops the transfer at once."""
+        user = claims.user
+        row = self.store.get_user(user) if user else None
+        scope = "read"
+        if user:
+            if row is None:
+                return lfs_error(401, "the user of this transfer link is gone")
+            key = self.store.get_key(claims.key_id) if claims.key_id else None
+            if key is None or key["user"] != user or not keys.is_live(key, now_iso()):
+                return lfs_error(401, "the key this transfer link was made for has been"
+                                      " revoked or has expired; run the git lfs command again"
+                                      " with a current key")
+            scope = str(key["scope"])
+        subject = Subject(user=user or None, is_admin=bool(row and row["is_admin"]), scope=scope)
+        as_user = Request(req.environ, AuthResult(subject, presented=bool(user), failed=False))
+        _, _, refusal = self._authorize(as_user, model_id, action)
+        return refusal
+
+    def _token_maker(self, model_id: str, user: str, key_id: str, expires_at: int,
+                     issued: dict[tuple[str, str], str]) -> Callable[[str, str, int], str]:
+        def make(oid: str, op: str, size: int) -> str:
             token = make_token(self.secret, repo=model_id, oid=oid, op=op, user=user,
-                               expires_at=expires_at)
+                               expires_at=expires_at, key_id=key_id, size=size)
             issued[(oid, op)] = token
             return token
 
@@ -343,7 +367,8 @@ class LfsRoutes:
             linked=linked.get, stored=self.storage.get_size, quota_left=quota_left,
             quota_message=quota_message, header={}, expires_in=seconds,
             make_token=self._token_maker(model_id, req.subject.user or "",
-                                         int(time.time()) + seconds, issued),
+                                         req.auth.key_id or "", int(time.time()) + seconds,
+                                         issued),
         )
         answer = batch_response(parsed, ctx)
         for obj in answer["objects"]:
@@ -356,29 +381,45 @@ class LfsRoutes:
         """``PUT objects/<oid>``: stream the body into the store, verify, then link the
         object to this model (only then may the model serve it).
 
-        The quota was decided by the batch request that issued the token (which names this
-        oid only), so the transfer does not walk the space's folders again.
+        Only with the token of a batch answer, and only the size that batch approved: a body
+        of another length is refused before a byte is read. The space's quota is checked
+        again here, with that size, before writing (the batch checked it too, but the
+        space may have filled up since, or another upload may have raced this one).
         """
         model_id = self._model_id(match)
         oid = validate_oid(match.group("oid"))
-        user, refusal = self._transfer_auth(req, model_id, oid, "upload", "write")
+        claims, refusal = self._transfer_auth(req, model_id, oid, "upload", "write")
         if refusal is not None:
             return refusal
-        if self.store.get_model(model_id) is None:  # deleted since the batch
+        assert claims is not None
+        model = self.store.get_model(model_id)
+        if model is None:  # deleted since the batch
             return lfs_error(404, f"model {model_id} not found")
         length = _content_length(req)
         if length is None:
             return lfs_error(411, "an upload needs a Content-Length header")
+        approved = claims.size
+        if approved is None or length != approved:
+            return lfs_error(422, f"this upload link is for {approved} bytes but the request"
+                                  f" body has {length}; nothing was stored. Send the object"
+                                  " the batch request named, or ask the batch API again"
+                                  " with its real size.")
         limit = int(self.cfg.get("max_body_bytes"))
         if length > limit:
             return lfs_error(413, f"object too large: this server accepts at most {limit}"
                                   " bytes per request")
+        if self.store.linked_size(model_id, oid) is None:
+            from modelgit.quota import lfs_headroom
+
+            left, message = lfs_headroom(self.cfg, self.store, model["space"])
+            if left is not None and approved > left:
+                return lfs_error(507, message)
         stream = req.environ.get("wsgi.input")
         if stream is None:
             return lfs_error(400, "no request body")
-        written = self.storage.put(oid, length, _BoundedReader(stream, length))
+        written = self.storage.put(oid, approved, _BoundedReader(stream, length))
         self.store.link_object(model_id, oid, written)
-        log.info("lfs upload %s %s %d bytes by %s", model_id, oid, written, user or "-")
+        log.info("lfs upload %s %s %d bytes by %s", model_id, oid, written, claims.user or "-")
         return _status(200), [("Content-Length", "0")], [b""]
 
     def download(self, req: Request, match: re.Match[str]) -> Response:

@@ -68,7 +68,7 @@ class BatchContext:
     quota_message: str  # "space quota exceeded: used X of Y"
     header: dict[str, str]  # headers git-lfs must send with each transfer (authorization)
     expires_in: int  # seconds the hrefs' tokens stay valid
-    make_token: Callable[[str, str], str]  # (oid, op) -> token for the href
+    make_token: Callable[[str, str, int], str]  # (oid, op, approved size) -> href token
 
 
 def parse_batch_request(body: bytes) -> dict[str, Any]:
@@ -207,7 +207,7 @@ def _download_object(oid: str, size: int, ctx: BatchContext) -> dict[str, Any]:
     if ctx.stored(oid) is None:
         # Linked but the bytes are gone (lost volume, interrupted gc): say so, not "no such".
         return _error_object(oid, size, 404, f"object of {ctx.repo} is missing from storage")
-    token = ctx.make_token(oid, "download")
+    token = ctx.make_token(oid, "download", linked)
     return {
         "oid": oid,
         "size": linked,
@@ -217,8 +217,8 @@ def _download_object(oid: str, size: int, ctx: BatchContext) -> dict[str, Any]:
 
 
 def _upload_object(oid: str, size: int, ctx: BatchContext) -> dict[str, Any]:
-    upload = object_href(ctx.base_url, ctx.repo, oid, ctx.make_token(oid, "upload"))
-    verify = verify_href(ctx.base_url, ctx.repo, ctx.make_token(oid, "verify"))
+    upload = object_href(ctx.base_url, ctx.repo, oid, ctx.make_token(oid, "upload", size))
+    verify = verify_href(ctx.base_url, ctx.repo, ctx.make_token(oid, "verify", size))
     return {
         "oid": oid,
         "size": size,

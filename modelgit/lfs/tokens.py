@@ -2,14 +2,18 @@
 
 The batch response hands git-lfs an ``href`` per object; the transfer endpoint must then know,
 without repeating the batch request's checks, that this user may do this operation on this
-object of this model, and only for a little while. An HMAC-SHA256 over (repo, oid, op, user,
-expiry) says exactly that. The token carries only the user and the expiry; repo, oid and op
-come from the URL being served, so a token copied to another object, model or operation
-fails the MAC. Any front end holding the site's secret can check a token (no per-process
-state, DESIGN §9).
+object of this model, with this many bytes, and only for a little while. An HMAC-SHA256 over
+(repo, oid, op, user, key id, size, expiry) says exactly that. The token carries the user,
+the public id of the key the batch request came with, the size the batch approved and the
+expiry; repo, oid and op come from the URL being served, so a token copied to another
+object, model or operation fails the MAC. The key id lets the transfer endpoint check that
+the key is still live (revoked or regenerated keys stop their links at once), and the size
+that an upload is exactly what its batch approved against the space's quota. Any front end
+holding the site's secret can check a token (no per-process state, DESIGN §9).
 
 Format: ``<payload>.<mac>``, both unpadded base64url (safe in a query string with no
-quoting), payload = JSON ``[user, expires_at]``. JSON arrays keep the MAC input unambiguous
+quoting), payload = JSON ``[user, expires_at, key_id, size]`` (``size`` null when the token
+approves no size). JSON arrays keep the MAC input unambiguous
 whatever characters a field holds, and a version-tagged prefix keeps these MACs from ever
 meaning anything for another purpose that shares the secret.
 """
@@ -26,6 +30,7 @@ import re
 import secrets
 import stat
 import tempfile
+from dataclasses import dataclass
 from pathlib import Path
 
 #: Operations a token can be made for; one per LFS action.
@@ -37,7 +42,7 @@ SECRET_BYTES = 32
 #: Tokens longer than this are refused before any decoding (hostile query strings).
 MAX_TOKEN_CHARS = 1024
 
-_DOMAIN = b"modelgit-lfs-token-v1\x00"
+_DOMAIN = b"modelgit-lfs-token-v2\x00"
 _B64URL_RE = re.compile(r"^[A-Za-z0-9_-]*$")
 _MIN_SECRET_BYTES = 16
 
@@ -61,30 +66,57 @@ def _b64decode(text: str) -> bytes | None:
     return raw if _b64encode(raw) == text else None
 
 
-def _mac(secret: bytes, repo: str, oid: str, op: str, user: str, expires_at: int) -> bytes:
-    message = json.dumps([repo, oid, op, user, expires_at], separators=(",", ":"))
+@dataclass(frozen=True)
+class Claims:
+    """What a valid token says: who, with which key, and how many bytes were approved."""
+
+    user: str  # "" for an anonymous reader of a public model
+    key_id: str  # public id of the key the batch request used; "" when there was none
+    size: int | None  # bytes the batch approved for this object; None when none was
+
+
+def _mac(secret: bytes, repo: str, oid: str, op: str, user: str, expires_at: int,
+         key_id: str, size: int | None) -> bytes:
+    message = json.dumps([repo, oid, op, user, expires_at, key_id, size],
+                         separators=(",", ":"))
     return hmac.new(secret, _DOMAIN + message.encode("utf-8"), hashlib.sha256).digest()
 
 
-def make_token(secret: bytes, *, repo: str, oid: str, op: str, user: str, expires_at: int) -> str:
-    """A token allowing ``user`` to do ``op`` on ``oid`` in ``repo`` until ``expires_at``.
+def _is_int(value: object) -> bool:
+    return isinstance(value, int) and not isinstance(value, bool)
 
-    ``expires_at`` is a Unix time in whole seconds; ``user`` may be ``""`` for an anonymous
-    reader of a public model. Raises ``ValueError`` for arguments that could only be a bug.
+
+def make_token(secret: bytes, *, repo: str, oid: str, op: str, user: str, expires_at: int,
+               key_id: str = "", size: int | None = None) -> str:
+    """A token allowing ``user`` (with key ``key_id``) to do ``op`` on ``oid`` of ``size``
+    bytes in ``repo`` until ``expires_at``.
+
+    ``expires_at`` is a Unix time in whole seconds; ``user`` and ``key_id`` may be ``""`` for
+    an anonymous reader of a public model. Raises ``ValueError`` for arguments that could
+    only be a bug.
     """
     if len(secret) < _MIN_SECRET_BYTES:
         raise ValueError(f"token secret must be at least {_MIN_SECRET_BYTES} bytes")
     if op not in OPS:
         raise ValueError(f"unknown token operation {op!r}")
-    if isinstance(expires_at, bool) or not isinstance(expires_at, int):
+    if not _is_int(expires_at):
         raise ValueError("expires_at must be an int (Unix seconds)")
-    payload = json.dumps([user, expires_at], separators=(",", ":")).encode("utf-8")
-    mac = _mac(secret, repo, oid, op, user, expires_at)
-    return f"{_b64encode(payload)}.{_b64encode(mac)}"
+    if size is not None and not (_is_int(size) and size >= 0):
+        raise ValueError("size must be a non-negative int or None")
+    payload = json.dumps([user, expires_at, key_id, size], separators=(",", ":"))
+    mac = _mac(secret, repo, oid, op, user, expires_at, key_id, size)
+    return f"{_b64encode(payload.encode('utf-8'))}.{_b64encode(mac)}"
 
 
 def check_token(secret: bytes, token: str, *, repo: str, oid: str, op: str, now: int) -> str | None:
-    """The user a valid, unexpired token was made for, or None.
+    """The user a valid, unexpired token was made for, or None (see :func:`check_claims`)."""
+    claims = check_claims(secret, token, repo=repo, oid=oid, op=op, now=now)
+    return claims.user if claims is not None else None
+
+
+def check_claims(secret: bytes, token: str, *, repo: str, oid: str, op: str, now: int
+                 ) -> Claims | None:
+    """What a valid, unexpired token says, or None.
 
     None for anything wrong (malformed, another repo/oid/op, forged, expired) without saying
     which: the caller answers 401 either way, and a forger learns nothing. The MAC is
@@ -102,19 +134,19 @@ def check_token(secret: bytes, token: str, *, repo: str, oid: str, op: str, now:
         payload = json.loads(payload_raw.decode("utf-8"))
     except (UnicodeDecodeError, ValueError, RecursionError):
         return None
-    if not (isinstance(payload, list) and len(payload) == 2):
+    if not (isinstance(payload, list) and len(payload) == 4):
         return None
-    user, expires_at = payload
-    if not isinstance(user, str):
+    user, expires_at, key_id, size = payload
+    if not isinstance(user, str) or not isinstance(key_id, str) or not _is_int(expires_at):
         return None
-    if isinstance(expires_at, bool) or not isinstance(expires_at, int):
+    if size is not None and not (_is_int(size) and size >= 0):
         return None
-    expected = _mac(secret, repo, oid, op, user, expires_at)
+    expected = _mac(secret, repo, oid, op, user, expires_at, key_id, size)
     if not hmac.compare_digest(expected, mac):
         return None
     if now >= expires_at:
         return None
-    return user
+    return Claims(user, key_id, size)
 
 
 def load_or_create_secret(path: Path) -> bytes:

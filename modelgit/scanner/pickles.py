@@ -7,7 +7,8 @@ ones MEDIUM, known-safe ones (torch storages, collections.OrderedDict) nothing. 
 format (`archive/data.pkl` inside a zip) is opened and scanned member by member.
 
 Weights normally arrive through Git LFS, so the git blob is only a pointer; the caller resolves
-the pointer to the stored object (`open_lfs`). A pointer whose object cannot be opened is
+the pointer (`modelgit.lfs.pointer`: git-lfs's own rules) to the stored object (`open_lfs`,
+which opens only objects linked to the model). A pointer whose object cannot be opened is
 reported ("lfs-object-missing") rather than passed, so an upload that never reached the store
 cannot hide a file from the scan.
 """
@@ -17,10 +18,10 @@ from __future__ import annotations
 import io
 import logging
 import os
-import re
 from collections.abc import Callable, Iterable
 from typing import TYPE_CHECKING, BinaryIO
 
+from modelgit.lfs.pointer import parse as parse_pointer
 from modelgit.scanner.advice import pickle_message
 from modelgit.scanner.findings import Finding
 from modelgit.scanner.quiet import relay_logs
@@ -31,26 +32,7 @@ if TYPE_CHECKING:
 log = logging.getLogger(__name__)
 
 PICKLE_SUFFIXES = (".pkl", ".pickle", ".pt", ".pth", ".bin", ".ckpt", ".joblib")
-# The pointer spec caps pointer files at 1024 bytes (git-lfs docs/spec.md).
-LFS_POINTER_MAX = 1024
-_LFS_POINTER = re.compile(
-    rb"version https://git-lfs\.github\.com/spec/v1\n"
-    rb"(?:[a-z0-9.-]+ [^\n]*\n)*?"
-    rb"oid sha256:(?P<oid>[0-9a-f]{64})\n"
-    rb"size (?P<size>[0-9]+)\n"
-    rb"(?:[a-z0-9.-]+ [^\n]*\n)*\Z"
-)
 SEVERITY = {"dangerous": "HIGH", "suspicious": "MEDIUM"}
-
-
-def is_lfs_pointer(data: bytes) -> tuple[str, int] | None:
-    """(sha256 oid, size) when `data` is a git-lfs pointer file, else None."""
-    if len(data) > LFS_POINTER_MAX or not data.startswith(b"version "):
-        return None
-    match = _LFS_POINTER.match(data.replace(b"\r\n", b"\n"))
-    if match is None:
-        return None
-    return match.group("oid").decode(), int(match.group("size"))
 
 
 def _findings(path: str, commit: str, fileobj: BinaryIO) -> list[Finding]:
@@ -135,11 +117,11 @@ def scan_pickles(
         if not blob.path.lower().endswith(PICKLE_SUFFIXES):
             continue
         data = blob.data()
-        pointer = is_lfs_pointer(data) if blob.size <= LFS_POINTER_MAX else None
+        pointer = parse_pointer(data)
         if pointer is None:
             findings += scan_pickle_bytes(blob.path, data, blob.commit)
             continue
-        oid, _size = pointer
+        oid = pointer.oid
         stored = open_lfs(oid) if open_lfs is not None else None
         if stored is None:
             findings.append(_lfs_missing(blob, oid))

@@ -23,10 +23,9 @@ from modelgit.hubcommit import (
     _attributes_line,
     clean_path,
     iter_lines,
-    lfs_pointer,
-    parse_pointer,
     valid_branch,
 )
+from modelgit.lfs import pointer as pointer_codec
 
 OID = "a" * 64
 
@@ -57,16 +56,11 @@ def test_invalid_branch(name: str) -> None:
         valid_branch(name)
 
 
-def test_pointer_round_trip_and_strictness() -> None:
-    pointer = lfs_pointer(OID, 42)
-    assert parse_pointer(pointer) == (OID, 42)
-    assert parse_pointer(pointer.replace(b"\n", b"\r\n")) is None
-    assert parse_pointer(pointer[:-1]) is None
-    assert parse_pointer(pointer.replace(b"sha256:", b"sha1:")) is None
-    assert parse_pointer(b"version https://git-lfs.github.com/spec/v1\noid sha256:" + b"A" * 64
-                         + b"\nsize 1\n") is None
-    assert parse_pointer(b"hello\n") is None
-    assert parse_pointer(pointer + b"x" * 2000) is None
+def test_hub_pointers_are_the_one_codec() -> None:
+    """The hub API writes and reads pointers through modelgit.lfs.pointer (tested there)."""
+    pointer = pointer_codec.encode(OID, 42)
+    assert pointer_codec.parse(pointer) == pointer_codec.Pointer(OID, 42)
+    assert not hasattr(hubcommit, "parse_pointer") and not hasattr(hubcommit, "lfs_pointer")
 
 
 def test_tree_editor_adds_deletes_and_refuses_conflicts(tmp_path: Path) -> None:

@@ -37,7 +37,7 @@ def make_ctx(
     links = linked or {}
     store = dict(links) if stored is None else stored
 
-    def tokens(oid: str, op: str) -> str:
+    def tokens(oid: str, op: str, size: int) -> str:
         return f"tok-{op}-{oid[:4]}"
 
     return BatchContext(
@@ -233,7 +233,7 @@ def test_anonymous_download_has_no_header() -> None:
 
 def test_hrefs_quote_the_token() -> None:
     ctx = make_ctx("download", linked={A: 5})
-    ctx = dataclasses.replace(ctx, make_token=lambda oid, op: "a+b/c=&d")
+    ctx = dataclasses.replace(ctx, make_token=lambda oid, op, size: "a+b/c=&d")
     (obj,) = answer("download", [{"oid": A, "size": 5}], ctx)
     query = urlsplit(obj["actions"]["download"]["href"]).query
     assert parse_qs(query) == {"token": ["a+b/c=&d"]}

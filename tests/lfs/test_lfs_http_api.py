@@ -223,7 +223,8 @@ def test_tokens_are_scoped_and_expire(site: Site, models: dict[str, str]) -> Non
     path = f"/{models['a']}.git/info/lfs/objects/{oid}"
 
     def token(op: str, expires: int, repo: str = models["a"], obj: str = oid) -> str:
-        return make_token(secret, repo=repo, oid=obj, op=op, user="owner", expires_at=expires)
+        return make_token(secret, repo=repo, oid=obj, op=op, user="owner", expires_at=expires,
+                          key_id=models["key"][:11], size=len(data))
 
     future = int(time.time()) + 600
     assert site.http("GET", path, headers={TOKEN_HEADER: token("download", future)}).status == 200

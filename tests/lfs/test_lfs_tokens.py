@@ -14,6 +14,8 @@ from hypothesis import strategies as st
 from modelgit.lfs.tokens import (
     MAX_TOKEN_CHARS,
     SECRET_BYTES,
+    Claims,
+    check_claims,
     check_token,
     load_or_create_secret,
     make_token,
@@ -94,6 +96,18 @@ def test_swapping_payload_to_another_user_or_later_expiry_is_refused() -> None:
     theirs = token(user="alice", expires_at=NOW + 10**6)
     forged = theirs.split(".")[0] + "." + mine.split(".")[1]
     assert check(forged) is None
+
+
+def test_key_and_size_are_signed_and_returned() -> None:
+    """The transfer endpoint re-checks the key (revoked links stop) and holds an upload to
+    the approved size: neither can be swapped into another token's payload."""
+    tok = token(key_id="mg_abcdefgh", size=5, op="upload")
+    claims = check_claims(SECRET, tok, repo="space/model", oid=OID, op="upload", now=NOW)
+    assert claims == Claims("alice", "mg_abcdefgh", 5)
+    for other in (token(key_id="mg_zzzzzzzz", size=5, op="upload"),
+                  token(key_id="mg_abcdefgh", size=10**9, op="upload")):
+        forged = other.split(".")[0] + "." + tok.split(".")[1]
+        assert check(forged, op="upload") is None
 
 
 @pytest.mark.parametrize(

@@ -11,9 +11,10 @@ import zipfile
 from pathlib import Path
 from typing import BinaryIO
 
+from modelgit.lfs.pointer import Pointer
+from modelgit.lfs.pointer import parse as parse_pointer
 from modelgit.scanner.blobs import Blob, tree_blobs
 from modelgit.scanner.pickles import (
-    is_lfs_pointer,
     scan_pickle_bytes,
     scan_pickle_file,
     scan_pickles,
@@ -85,9 +86,9 @@ def test_lfs_pointer_is_resolved_through_the_store(tmp_path: Path) -> None:
     oid = hashlib.sha256(payload).hexdigest()
     (stored / oid).write_bytes(payload)
 
-    assert is_lfs_pointer(pointer) == (oid, len(payload))
-    assert is_lfs_pointer(CLEAN) is None
-    assert is_lfs_pointer(b"version 2\n") is None
+    assert parse_pointer(pointer) == Pointer(oid, len(payload))
+    assert parse_pointer(CLEAN) is None
+    assert parse_pointer(b"version 2\n") is None
 
     def open_lfs(wanted: str) -> BinaryIO | None:
         path = stored / wanted
