@@ -124,16 +124,19 @@ def check_scans(push: Push) -> list[str]:
 
 # ------------------------------------------------------------------------- reports
 def changed_blobs(repo_path: str, old: str, new: str) -> list[Blob]:
-    """Blobs of ``new``'s tree that differ from ``old``'s (all of them for a new ref)."""
+    """Blobs of ``new``'s tree that differ from ``old``'s (all of them for a new ref, or when
+    ``old`` names no commit). ``new`` must peel to a commit (``report_push`` sees to it)."""
     import pygit2
 
-    from modelgit.scanner.blobs import Blob, tree_blobs
+    from modelgit.scanner.blobs import Blob, peel_commit, tree_blobs
 
-    if old == ZERO:
-        return list(tree_blobs(repo_path, new))
     repo = pygit2.Repository(repo_path)
-    old_c = repo.revparse_single(old).peel(pygit2.Commit)
-    new_c = repo.revparse_single(new).peel(pygit2.Commit)
+    new_c = peel_commit(repo, new)
+    if new_c is None:
+        raise ValueError(f"{new} does not name a commit")
+    old_c = peel_commit(repo, old) if old != ZERO else None
+    if old_c is None:
+        return list(tree_blobs(repo_path, str(new_c.id)))
     out = []
     # What repo.diff(tree, tree) runs; its stubs accept no Tree.
     for delta in old_c.tree.diff_to_tree(new_c.tree).deltas:
@@ -202,7 +205,7 @@ def report_push(cfg: Config, store: Store, model: dict[str, Any], user: str | No
     """
     from modelgit.repos import repo_path
 
-    branch_updates = [u for u in updates if not u.is_delete]
+    branch_updates = _commit_updates(str(repo_path(cfg, model["id"])), updates)
     if not branch_updates:
         return
     if _in_server():
@@ -228,6 +231,29 @@ def report_push(cfg: Config, store: Store, model: dict[str, Any], user: str | No
             stdin=subprocess.DEVNULL, stdout=subprocess.DEVNULL, stderr=subprocess.DEVNULL,
             start_new_session=True,
         )
+
+
+def _commit_updates(repo_path: str, updates: list[RefUpdate]) -> list[RefUpdate]:
+    """The updates whose new value peels to a commit: the only ones a report can scan.
+
+    pre-receive refuses anything else, but a ref written around the hooks (or before the rule)
+    must not break the report of the rest: it is skipped, and said so at debug level.
+    """
+    import pygit2
+
+    from modelgit.scanner.blobs import peel_commit
+
+    wanted = [u for u in updates if not u.is_delete]
+    if not wanted:
+        return []
+    repo = pygit2.Repository(repo_path)
+    out = []
+    for u in wanted:
+        if peel_commit(repo, u.new) is None:
+            log.debug("report: %s -> %s names no commit; not scanned", u.ref, u.new[:12])
+            continue
+        out.append(u)
+    return out
 
 
 def _in_server() -> bool:

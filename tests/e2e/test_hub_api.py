@@ -622,3 +622,23 @@ def test_gitignore_branches_and_pull_requests(site: Site, uploads: str, tmp_path
                     revision="dev")
     api.delete_folder("d", repo_id=model, revision="dev")
     assert api.list_repo_files(model, revision="dev") == [".gitignore", "keep.txt"]
+
+
+def test_hub_commit_goes_through_the_ref_rules(site: Site, uploads: str) -> None:
+    """Finding 13: the API's one ref change (a commit to a branch) asks the same ref rules as
+    git push: a refs/heads/HEAD made around the hooks (before the rule) takes no commit."""
+    api = api_for(site, "alice")
+    model = api.create_repo(f"{uploads}/headref").repo_id
+    api.upload_file(path_or_fileobj=b"x\n", path_in_repo="x.txt", repo_id=model)
+    bare = Path(site.data, "repos", uploads, "headref.git")
+    git("update-ref", "refs/heads/HEAD", "refs/heads/main", cwd=bare)
+    before = tip(site, model, "HEAD")
+    header = {"key": "header", "value": {"summary": "s"}}
+    file_op = {"key": "file", "value": {"path": "ok.txt", "encoding": "base64",
+                                         "content": base64.b64encode(b"ok").decode()}}
+    answer = site.http("POST", f"/api/models/{model}/commit/HEAD", key=site.keys["alice"],
+                       body=ndjson(header, file_op),
+                       headers={"Content-Type": "application/x-ndjson"})
+    assert answer.status == 403, answer.body
+    assert "'HEAD' is not a branch name here" in answer.body.decode()
+    assert tip(site, model, "HEAD") == before
