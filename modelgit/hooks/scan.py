@@ -1,8 +1,11 @@
 """Security scans of pushes: blocking checks in pre-receive, reports after the push.
 
 Policy (``config.yaml`` ``scan:``): secrets block, dangerous pickles block, bandit reports
-(``bandit: block-high`` blocks HIGH severity + HIGH confidence). Blocking scans read only the
-blobs the push adds (from the quarantine) and must finish within ``time_budget_seconds``;
+(``bandit: block-high`` blocks HIGH severity + HIGH confidence). The secret scan reads text
+up to ``max_secret_scan_bytes`` (git blobs, and LFS objects that are text), in windows above
+``max_blob_bytes``; text over that ceiling refuses the push unless ``oversize: allow``.
+Blocking scans read only the blobs the push adds (from the quarantine) and must finish
+within ``time_budget_seconds``;
 past it, or on any error, the push is refused (fail closed). Reports are stored per file and
 commit and never hold a secret's value.
 """
@@ -38,6 +41,15 @@ FIX_HINTS = [
 ]
 
 
+OVERSIZE_HINTS = [
+    "modelgit: a text file too large for the secret scan is refused, since it cannot be"
+    " checked:",
+    "modelgit:   split it into smaller files, or drop it from the commits that added it;",
+    "modelgit:   the site's administrator can raise scan.max_secret_scan_bytes or set"
+    " scan.oversize: allow in config.yaml.",
+]
+
+
 def _lfs_opener(cfg: Config) -> Callable[[str], BinaryIO | None]:
     from modelgit.lfs.storage import FileStorage, StorageError
 
@@ -69,6 +81,13 @@ def _baseline(push: Push) -> bytes | None:
     return None
 
 
+def max_scan_bytes(cfg: Config) -> int:
+    """The largest text the secret scan reads (``scan.max_secret_scan_bytes``)."""
+    from modelgit.scanner.secrets import DEFAULT_MAX_SCAN_BYTES
+
+    return int(cfg.get("scan").get("max_secret_scan_bytes", DEFAULT_MAX_SCAN_BYTES))
+
+
 def blocking_findings(cfg: Config, blobs: list[Blob], baseline: bytes | None
                       ) -> list[Finding]:
     """The findings that refuse a push under the site's policy."""
@@ -80,8 +99,13 @@ def blocking_findings(cfg: Config, blobs: list[Blob], baseline: bytes | None
     cap = int(policy.get("max_blob_bytes", 5 * 1024 * 1024))
     out: list[Finding] = []
     if policy.get("secrets") == "block":
-        out += [f for f in scan_secrets(blobs, baseline=baseline, max_blob_bytes=cap)
-                if f.scanner == "secrets"]
+        # Text the scan cannot read (over the ceiling) refuses unless the site chose
+        # otherwise; any value but "allow" refuses (fail closed on a typo).
+        refuse_oversize = policy.get("oversize", "refuse") != "allow"
+        out += [f for f in scan_secrets(blobs, baseline=baseline, max_blob_bytes=cap,
+                                        max_scan_bytes=max_scan_bytes(cfg),
+                                        open_lfs=_lfs_opener(cfg))
+                if f.scanner == "secrets" or (f.scanner == "limits" and refuse_oversize)]
     if policy.get("pickles") == "block":
         out += [f for f in scan_pickles(blobs, open_lfs=_lfs_opener(cfg))
                 if f.severity == "HIGH"]
@@ -118,8 +142,13 @@ def check_scans(push: Push) -> list[str]:
              f" {len(findings)} problem(s):"]
     for f in findings:
         where = f"{f.path}:{f.line}" if f.line else f.path
-        lines.append(f"modelgit:   {where}  {f.rule}  (commit {f.commit[:7]})")
-    return lines + FIX_HINTS
+        what = f.message if f.scanner == "limits" else f.rule
+        lines.append(f"modelgit:   {where}  {what}  (commit {f.commit[:7]})")
+    if any(f.scanner == "limits" for f in findings):
+        lines += OVERSIZE_HINTS
+    if any(f.scanner != "limits" for f in findings):
+        lines += FIX_HINTS
+    return lines
 
 
 # ------------------------------------------------------------------------- reports
@@ -173,7 +202,9 @@ def run_report(cfg: Config, store: Store, model_id: str, ref: str, commit: str,
         return proc.stdout if proc.returncode == 0 else None
 
     runners: list[tuple[str, Callable[[], list[Finding]]]] = [
-        ("secrets", lambda: scan_secrets(blobs, baseline=baseline(), max_blob_bytes=cap)),
+        ("secrets", lambda: scan_secrets(blobs, baseline=baseline(), max_blob_bytes=cap,
+                                         max_scan_bytes=max_scan_bytes(cfg),
+                                         open_lfs=_lfs_opener(cfg))),
         ("bandit", lambda: scan_python(blobs, config=bandit_config_from_tree(repo, commit),
                                        max_blob_bytes=cap)),
         ("pickles", lambda: scan_pickles(blobs, open_lfs=_lfs_opener(cfg))),
