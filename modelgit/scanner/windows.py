@@ -73,10 +73,16 @@ def _breaks(data: bytes, start: int, end: int) -> int:
 
 
 def _settle(data: bytes, at: int, forward: bool) -> int:
-    """``at`` moved to a UTF-8 character boundary and out of the middle of a CRLF."""
+    """``at`` moved to a UTF-8 character boundary and out of the middle of a CRLF.
+
+    At most three steps: a longer run of continuation bytes is not UTF-8, and the window it
+    starts in fails to decode and is skipped, as detect-secrets skips such a file.
+    """
     n = len(data)
     step = 1 if forward else -1
-    while 0 < at < n and 0x80 <= data[at] < 0xC0:
+    for _ in range(3):
+        if not (0 < at < n and 0x80 <= data[at] < 0xC0):
+            break
         at += step
     if 0 < at < n and data[at - 1] == 0x0D and data[at] == 0x0A:
         at += 1

@@ -175,3 +175,27 @@ def test_lfs_text_objects_are_scanned_by_content(tmp_path: Path) -> None:
     assert [(f.scanner, f.path) for f in over if f.scanner == "limits"] == [
         ("limits", "logs/big.log")]
     assert_no_secret_in(found + over)
+
+
+@pytest.mark.parametrize("seed", range(20))
+def test_windows_of_hostile_bytes_cover_the_file_in_order(seed: int) -> None:
+    """Random runs of line breaks, blanks, multibyte characters and stray continuation bytes:
+    windows always make progress, own lines are contiguous, and line numbers are right
+    wherever the text decodes."""
+    import random
+
+    rng = random.Random(seed)
+    pieces = [b"\r", b"\n", b"\r\n", b" ", b"\t", "é".encode(), "€".encode(), b"\x80\x80\x80\x80",
+              b"a" * 50, b"x" * 3000]
+    data = b"".join(rng.choice(pieces) for _ in range(rng.randrange(1, 4000)))
+    found = windows(data, size=rng.choice([64, 500, 4096]), overlap=rng.choice([0, 16, 300]))
+    assert found[0].own_first == 1 and found[-1].own_last is None
+    for before, after in itertools.pairwise(found):
+        assert before.own_last is not None
+        assert after.own_first in (before.own_last, before.own_last + 1)
+        assert before.start <= after.start
+    for w in found:
+        assert 0 <= w.start <= w.end <= len(data)
+    for w in rng.sample(found, min(len(found), 40)):
+        plain = data[:w.start].replace(b"\r\n", b"\n").replace(b"\r", b"\n")
+        assert w.first_line == plain.count(b"\n") + 1
