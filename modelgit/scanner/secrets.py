@@ -760,20 +760,37 @@ def scan_secrets(
     accepted = baseline_entries(baseline)
     findings: list[Finding] = []
     kept: list[Blob] = []
+    scanned_as: list[int] = []  # per kept blob: the kept blob whose scan stands for it
     small: list[_Unit] = []
     large: list[list[_Unit]] = []  # the windows of each large text, scanned one text at a time
+    # The same bytes under the same kind of file name give the same findings (the path counts
+    # only through its file type; path filters ran already): each is read and scanned once,
+    # so that a tree naming one blob at 10,000 paths costs one blob, not 10,000.
+    done: dict[tuple[str, str, object], int | tuple[str, int]] = {}
     with _detect_secrets_settings():
         for blob in blobs:
             if baseline is not None and os.path.basename(blob.path) == BASELINE_FILENAME:
                 continue
             if _is_filtered_out(required_filter_parameters=["filename"], filename=blob.path):
                 continue  # e.g. .png, .zip, lock files: never scanned by detect-secrets
+            pointer = _pointer(blob) if open_lfs is not None else None
+            key = ("lfs", pointer, _file_type(blob.path)) if pointer is not None \
+                else ("git", blob.oid, _file_type(blob.path))
+            if key in done:
+                outcome = done[key]
+                if isinstance(outcome, int):
+                    kept.append(blob)
+                    scanned_as.append(outcome)
+                elif outcome[0] == "oversize":
+                    findings.append(too_large(blob.path, blob.commit, outcome[1],
+                                              max_scan_bytes, "secret"))
+                continue
             index = len(kept)
             units: list[_Unit] = []
-            pointer = _pointer(blob) if open_lfs is not None else None
             if pointer is not None and open_lfs is not None:
                 text = read_lfs_text(open_lfs, pointer, max_scan_bytes)
                 if text.kind == "oversize":
+                    done[key] = ("oversize", text.size)
                     findings.append(too_large(blob.path, blob.commit, text.size,
                                               max_scan_bytes, "secret"))
                 elif text.kind == "text":
@@ -782,6 +799,7 @@ def scan_secrets(
             elif blob.size <= max_blob_bytes:
                 units = [_Unit(index, blob.path, blob.size, blob.data)]
             elif blob.size > max_scan_bytes:
+                done[key] = ("oversize", blob.size)
                 findings.append(too_large(blob.path, blob.commit, blob.size, max_scan_bytes,
                                           "secret"))
             else:
@@ -789,8 +807,11 @@ def scan_secrets(
                 if looks_like_text(data[:SNIFF_BYTES]):
                     units = _pieces(index, blob.path, data, max_blob_bytes)
             if not units:
+                done.setdefault(key, ("skip", 0))
                 continue
+            done[key] = index
             kept.append(blob)
+            scanned_as.append(index)
             if len(units) == 1 and units[0].window is None:
                 small.append(units[0])
             else:
@@ -802,6 +823,7 @@ def scan_secrets(
                 for line, kind, digest in unit.place(found):
                     if line < first.get((kind, digest), line + 1):
                         first[(kind, digest)] = line
+        per_blob = [per_blob[source] for source in scanned_as]
 
     seen: set[tuple[str, str, str]] = set()
     for blob, first in zip(kept, per_blob, strict=True):
@@ -821,6 +843,13 @@ def scan_secrets(
                 commit=blob.commit,
             ))
     return findings
+
+
+def _file_type(path: str) -> object:
+    """What of a path a scan's findings depend on, besides the path filters: its file type."""
+    from detect_secrets.util.filetype import determine_file_type
+
+    return determine_file_type(path)
 
 
 def _pointer(blob: Blob) -> str | None:

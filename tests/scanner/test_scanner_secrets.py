@@ -248,7 +248,9 @@ def child_processes() -> set[int]:
 def parallel_blobs() -> list[Blob]:
     """Enough bytes for the scan to fork (one secret among them)."""
     filler = "".join(f"value_{i} = compute({i}, scale=2)\n" for i in range(12_000))
-    blobs = [Blob.from_bytes(f"pkg/mod{i}.py", filler.encode(), "c" * 40) for i in range(4)]
+    # Four different files: one content at several paths is scanned once (no fork).
+    blobs = [Blob.from_bytes(f"pkg/mod{i}.py", f"# module {i}\n{filler}".encode(), "c" * 40)
+             for i in range(4)]
     blobs.append(Blob.from_bytes("pkg/pay.py", f"KEY = '{STRIPE}'\n".encode(), "c" * 40))
     assert sum(b.size for b in blobs) >= secrets_mod.PARALLEL_MIN_BYTES
     return blobs

@@ -199,3 +199,40 @@ def test_windows_of_hostile_bytes_cover_the_file_in_order(seed: int) -> None:
     for w in rng.sample(found, min(len(found), 40)):
         plain = data[:w.start].replace(b"\r\n", b"\n").replace(b"\r", b"\n")
         assert w.first_line == plain.count(b"\n") + 1
+
+
+SAME_BLOB_SCRIPT = """
+import json, resource, sys
+from modelgit.scanner.blobs import tree_blobs
+from modelgit.scanner.secrets import scan_secrets
+found = scan_secrets(list(tree_blobs(sys.argv[1], "HEAD")), workers=2)
+print(json.dumps({"findings": sorted({(f.path, f.line, f.rule) for f in found}),
+                  "maxrss_kb": resource.getrusage(resource.RUSAGE_SELF).ru_maxrss}))
+"""
+
+
+def test_one_blob_at_many_paths_is_read_and_scanned_once(tmp_path: Path) -> None:
+    """Cost follows the bytes a push adds: a tree naming one 2 MB text at 300 paths adds
+    2 MB, but every path was read and scanned again (600 MB in memory at once)."""
+    import json
+    import subprocess
+    import sys
+
+    from tests.conftest import git
+
+    repo = tmp_path / "r.git"
+    git("init", "-q", "--bare", str(repo))
+    lines = filler(32_000)
+    lines[4] = f"token {GITHUB}"
+    text = ("\n".join(lines) + "\n").encode()
+    assert len(text) > 2_000_000
+    blob = git("hash-object", "-w", "--stdin", cwd=repo, input=text).stdout.strip()
+    entries = "".join(f"100644 blob {blob}\tf{i}.log\n" for i in range(300))
+    tree = git("mktree", cwd=repo, input=entries.encode()).stdout.strip()
+    commit = git("commit-tree", tree, "-m", "many", cwd=repo).stdout.strip()
+    git("update-ref", "HEAD", commit, cwd=repo)
+    proc = subprocess.run([sys.executable, "-c", SAME_BLOB_SCRIPT, str(repo)],
+                          capture_output=True, text=True, check=True, timeout=300)
+    out = json.loads(proc.stdout)
+    assert out["findings"] == sorted([f"f{i}.log", 5, "GitHub Token"] for i in range(300))
+    assert out["maxrss_kb"] < 300_000, out["maxrss_kb"]
