@@ -157,7 +157,16 @@ def object_types(repo: Any, oid: str) -> tuple[str | None, str | None]:
 
 
 def _is_ancestor(push: Push, old: str, new: str) -> bool:
-    return push.git("merge-base", "--is-ancestor", old, new).returncode == 0
+    """``git merge-base --is-ancestor old new``, in process (a git process costs ~2 ms of
+    every push); anything unreadable counts as not an ancestor (a force-push: fail closed)."""
+    import pygit2
+
+    if old == new:
+        return True
+    try:
+        return bool(push.repository().descendant_of(new, old))
+    except (ValueError, KeyError, pygit2.GitError):
+        return False
 
 
 CHECKS: list[Check] = [check_pusher, check_ref_rules, check_quota, check_card_push,
