@@ -24,6 +24,10 @@ provably cannot produce a finding:
 3. Parallel scanning when the push is big enough to pay for it: the process forks children
    that inherit the blobs, detect-secrets' settings and the prefilter, and it scans alongside
    them, each taking the largest blob left until none is (see `_scan_forked`).
+4. Large text and LFS (see `scanner.windows`): a blob over `max_blob_bytes` that is text is
+   scanned in overlapping windows, each a unit of the parallel scan, up to `max_scan_bytes`
+   (reported `skipped-too-large` above it, unread); an LFS pointer stands for its stored
+   object when that is text. The same bytes under the same file type are scanned once.
 
 Deliberate differences from the CLI, both in the direction of safety: secrets are never sent to
 providers for verification (the CLI tries, and drops what a provider calls invalid; offline it
@@ -758,6 +762,7 @@ def scan_secrets(
     from detect_secrets.core.scan import _is_filtered_out
 
     accepted = baseline_entries(baseline)
+    max_scan_bytes = max(max_scan_bytes, max_blob_bytes)  # what is read whole is never "over"
     findings: list[Finding] = []
     kept: list[Blob] = []
     scanned_as: list[int] = []  # per kept blob: the kept blob whose scan stands for it
