@@ -31,7 +31,12 @@ DEFAULTS: dict[str, Any] = {
         "secrets": "block",
         "pickles": "block",
         "bandit": "report",
+        # Blobs up to this size are scanned whole; larger text in windows (secrets).
         "max_blob_bytes": 5 * 1024 * 1024,
+        # Largest text the secret scan reads (git blobs and LFS objects that are text);
+        # over it, `oversize: refuse` refuses the push, `allow` lets it pass, reported.
+        "max_secret_scan_bytes": 100 * 1024 * 1024,
+        "oversize": "refuse",
         "time_budget_seconds": 20,
     },
     "lfs": {"token_seconds": 3600},

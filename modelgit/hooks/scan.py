@@ -1,14 +1,16 @@
 """Security scans of pushes: blocking checks in pre-receive, reports after the push.
 
 Policy (``config.yaml`` ``scan:``): secrets block, dangerous pickles block, bandit reports
-(``bandit: block-high`` blocks HIGH severity + HIGH confidence). Blocking scans read only the
-blobs the push adds (from the quarantine) and must finish within ``time_budget_seconds``;
-past it, or on any error, the push is refused (fail closed). What the blocking scans find and
-does not refuse (suspicious pickles, files too large to scan), and bandit's findings when the
-push adds little Python (:data:`REPORT_PYTHON_BYTES`), are shown to the pusher as ``warning:``
-lines on the accepted push. The words of refusals and warnings are in
-:mod:`modelgit.scanner.advice`. Reports are stored per file and commit and never hold a
-secret's value.
+(``bandit: block-high`` blocks HIGH severity + HIGH confidence). The secret scan reads text
+up to ``max_secret_scan_bytes`` (git blobs, and LFS objects that are text), in windows above
+``max_blob_bytes``; text over that ceiling refuses the push unless ``oversize: allow``.
+Blocking scans read only the blobs the push adds (from the quarantine) and must finish within
+``time_budget_seconds``; past it, or on any error, the push is refused (fail closed). What the
+blocking scans find and does not refuse (suspicious pickles, files too large to scan under
+``oversize: allow``), and bandit's findings when the push adds little Python
+(:data:`REPORT_PYTHON_BYTES`), are shown to the pusher as ``warning:`` lines on the accepted
+push. The words of refusals and warnings are in :mod:`modelgit.scanner.advice`. Reports are
+stored per file and commit and never hold a secret's value.
 """
 
 from __future__ import annotations
@@ -109,6 +111,13 @@ def _bandit_config(push: Push) -> dict[str, Any] | None:
     return None
 
 
+def max_scan_bytes(cfg: Config) -> int:
+    """The largest text the secret scan reads (``scan.max_secret_scan_bytes``)."""
+    from modelgit.scanner.secrets import DEFAULT_MAX_SCAN_BYTES
+
+    return int(cfg.get("scan").get("max_secret_scan_bytes", DEFAULT_MAX_SCAN_BYTES))
+
+
 def scan_push(cfg: Config, blobs: list[Blob], baseline: bytes | None,
               open_lfs: Callable[[str], BinaryIO | None],
               bandit_config: Callable[[], dict[str, Any] | None] = lambda: None,
@@ -124,8 +133,12 @@ def scan_push(cfg: Config, blobs: list[Blob], baseline: bytes | None,
     cap = int(policy.get("max_blob_bytes", 5 * 1024 * 1024))
     out = PushScan()
     if policy.get("secrets") == "block":
-        out.add(scan_secrets(blobs, baseline=baseline, max_blob_bytes=cap),
-                lambda f: f.scanner == "secrets")
+        # Text the scan cannot read (over the ceiling) refuses unless the site chose
+        # otherwise; any value but "allow" refuses (fail closed on a typo).
+        refuse_oversize = policy.get("oversize", "refuse") != "allow"
+        out.add(scan_secrets(blobs, baseline=baseline, max_blob_bytes=cap,
+                             max_scan_bytes=max_scan_bytes(cfg), open_lfs=open_lfs),
+                lambda f: f.scanner == "secrets" or (f.scanner == "limits" and refuse_oversize))
     if policy.get("pickles") == "block":
         out.add(scan_pickles(blobs, open_lfs=open_lfs), lambda f: f.severity == "HIGH")
     if policy.get("bandit") == "block-high":
@@ -196,16 +209,19 @@ def check_scans(push: Push) -> list[str]:
 
 # ------------------------------------------------------------------------- reports
 def changed_blobs(repo_path: str, old: str, new: str) -> list[Blob]:
-    """Blobs of ``new``'s tree that differ from ``old``'s (all of them for a new ref)."""
+    """Blobs of ``new``'s tree that differ from ``old``'s (all of them for a new ref, or when
+    ``old`` names no commit). ``new`` must peel to a commit (``report_push`` sees to it)."""
     import pygit2
 
-    from modelgit.scanner.blobs import Blob, tree_blobs
+    from modelgit.scanner.blobs import Blob, peel_commit, tree_blobs
 
-    if old == ZERO:
-        return list(tree_blobs(repo_path, new))
     repo = pygit2.Repository(repo_path)
-    old_c = repo.revparse_single(old).peel(pygit2.Commit)
-    new_c = repo.revparse_single(new).peel(pygit2.Commit)
+    new_c = peel_commit(repo, new)
+    if new_c is None:
+        raise ValueError(f"{new} does not name a commit")
+    old_c = peel_commit(repo, old) if old != ZERO else None
+    if old_c is None:
+        return list(tree_blobs(repo_path, str(new_c.id)))
     out = []
     # What repo.diff(tree, tree) runs; its stubs accept no Tree.
     for delta in old_c.tree.diff_to_tree(new_c.tree).deltas:
@@ -242,7 +258,9 @@ def run_report(cfg: Config, store: Store, model_id: str, ref: str, commit: str,
         return proc.stdout if proc.returncode == 0 else None
 
     runners: list[tuple[str, Callable[[], list[Finding]]]] = [
-        ("secrets", lambda: scan_secrets(blobs, baseline=baseline(), max_blob_bytes=cap)),
+        ("secrets", lambda: scan_secrets(blobs, baseline=baseline(), max_blob_bytes=cap,
+                                         max_scan_bytes=max_scan_bytes(cfg),
+                                         open_lfs=_lfs_opener(cfg, store, model_id))),
         ("bandit", lambda: scan_python(blobs, config=bandit_config_from_tree(repo, commit),
                                        max_blob_bytes=cap)),
         ("pickles", lambda: scan_pickles(blobs, open_lfs=_lfs_opener(cfg, store, model_id))),
@@ -274,7 +292,7 @@ def report_push(cfg: Config, store: Store, model: dict[str, Any], user: str | No
     """
     from modelgit.repos import repo_path
 
-    branch_updates = [u for u in updates if not u.is_delete]
+    branch_updates = _commit_updates(str(repo_path(cfg, model["id"])), updates)
     if not branch_updates:
         return
     if _in_server():
@@ -300,6 +318,29 @@ def report_push(cfg: Config, store: Store, model: dict[str, Any], user: str | No
             stdin=subprocess.DEVNULL, stdout=subprocess.DEVNULL, stderr=subprocess.DEVNULL,
             start_new_session=True,
         )
+
+
+def _commit_updates(repo_path: str, updates: list[RefUpdate]) -> list[RefUpdate]:
+    """The updates whose new value peels to a commit: the only ones a report can scan.
+
+    pre-receive refuses anything else, but a ref written around the hooks (or before the rule)
+    must not break the report of the rest: it is skipped, and said so at debug level.
+    """
+    import pygit2
+
+    from modelgit.scanner.blobs import peel_commit
+
+    wanted = [u for u in updates if not u.is_delete]
+    if not wanted:
+        return []
+    repo = pygit2.Repository(repo_path)
+    out = []
+    for u in wanted:
+        if peel_commit(repo, u.new) is None:
+            log.debug("report: %s -> %s names no commit; not scanned", u.ref, u.new[:12])
+            continue
+        out.append(u)
+    return out
 
 
 def _in_server() -> bool:

@@ -12,6 +12,8 @@ error the client raises). Each kind of finding has its own advice:
   again as plain tensors.
 * **bandit** (code): the file and line, bandit's rule id and text, and how to change or review
   the line.
+* **limits**: text too large for the secret scan (``scan.max_secret_scan_bytes``) cannot be
+  checked, so it is refused (unless ``scan.oversize: allow``): split it or drop it.
 
 Findings that do not refuse (bandit in report mode, suspicious pickles, files too large to
 scan) become a bounded list of ``warning:`` lines on an accepted push (:func:`warning_lines`).
@@ -171,13 +173,25 @@ def _code(found: list[Finding], via: Via) -> list[str]:
     ]
 
 
+def _limits(found: list[Finding], via: Via) -> list[str]:
+    lines = [f"modelgit:   {_where(f)}  {f.message}{_commit(f, via)}" for f in found]
+    return [
+        *lines,
+        "modelgit: a text file too large for the secret scan is refused, since it cannot be"
+        " checked:",
+        "modelgit:   split it into smaller files, or drop it from the commits that added it;",
+        "modelgit:   the site's administrator can raise scan.max_secret_scan_bytes or set"
+        " scan.oversize: allow in config.yaml.",
+    ]
+
+
 def _other(found: list[Finding], via: Via) -> list[str]:
     return [f"modelgit:   {_where(f)}  {f.rule}  {f.message}{_commit(f, via)}" for f in found]
 
 
 #: The section of a refusal for each scanner's findings, in the order they are shown.
 SECTIONS: dict[str, Callable[[list[Finding], Via], list[str]]] = {
-    "secrets": _secrets, "pickles": _pickles, "bandit": _code,
+    "secrets": _secrets, "pickles": _pickles, "bandit": _code, "limits": _limits,
 }
 
 

@@ -105,7 +105,7 @@ def open_repository(repo_path: str, env: Mapping[str, str] | None = None) -> pyg
     return repo
 
 
-def _peel_commit(repo: pygit2.Repository, oid: str | pygit2.Oid) -> pygit2.Commit | None:
+def peel_commit(repo: pygit2.Repository, oid: str | pygit2.Oid) -> pygit2.Commit | None:
     """The commit an object names (following annotated tags), or None for trees and blobs."""
     try:
         obj = repo.get(oid)
@@ -124,7 +124,7 @@ def _existing_tips(repo: pygit2.Repository) -> Iterator[pygit2.Oid]:
             target = repo.references[name].resolve().target
         except (KeyError, pygit2.GitError):
             continue
-        commit = _peel_commit(repo, target)
+        commit = peel_commit(repo, target)
         if commit is not None:
             yield commit.id
     try:
@@ -198,7 +198,7 @@ def pushed_blobs(
     for _old, new, _ref in updates:
         if new == ZERO_OID:
             continue
-        commit = _peel_commit(repo, new)
+        commit = peel_commit(repo, new)
         if commit is not None:
             tips.append(commit.id)
     if not tips:

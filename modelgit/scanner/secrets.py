@@ -24,6 +24,10 @@ provably cannot produce a finding:
 3. Parallel scanning when the push is big enough to pay for it: the process forks children
    that inherit the blobs, detect-secrets' settings and the prefilter, and it scans alongside
    them, each taking the largest blob left until none is (see `_scan_forked`).
+4. Large text and LFS (see `scanner.windows`): a blob over `max_blob_bytes` that is text is
+   scanned in overlapping windows, each a unit of the parallel scan, up to `max_scan_bytes`
+   (reported `skipped-too-large` above it, unread); an LFS pointer stands for its stored
+   object when that is text. The same bytes under the same file type are scanned once.
 
 Deliberate differences from the CLI, both in the direction of safety: secrets are never sent to
 providers for verification (the CLI tries, and drops what a provider calls invalid; offline it
@@ -55,11 +59,12 @@ import traceback
 from collections.abc import Callable, Iterable, Iterator
 from contextlib import contextmanager, suppress
 from dataclasses import dataclass
-from functools import lru_cache
-from typing import TYPE_CHECKING, Any, NoReturn
+from functools import lru_cache, partial
+from typing import TYPE_CHECKING, Any, BinaryIO, NoReturn
 
 from modelgit.scanner.findings import Finding, too_large
 from modelgit.scanner.quiet import relay_logs
+from modelgit.scanner.windows import SNIFF_BYTES, Window, looks_like_text, read_lfs_text, windows
 
 if TYPE_CHECKING:
     from modelgit.scanner.blobs import Blob
@@ -67,6 +72,9 @@ if TYPE_CHECKING:
 log = logging.getLogger(__name__)
 
 DEFAULT_MAX_BLOB_BYTES = 5 * 1024 * 1024
+# Largest text (a git blob, or an LFS object that is text) the scan reads, in windows above
+# DEFAULT_MAX_BLOB_BYTES (config scan.max_secret_scan_bytes).
+DEFAULT_MAX_SCAN_BYTES = 100 * 1024 * 1024
 BASELINE_FILENAME = ".secrets.baseline"
 # Below this many bytes forking a child costs more (fork, copy-on-write faults, the results'
 # round trip) than it saves.
@@ -555,7 +563,7 @@ def _may_hold_secrets(path: str, text: str) -> bool:
 # --- the per-file pipeline (detect_secrets.core.scan.scan_file, in memory) -------------------
 
 
-def _text_file(path: str, data: bytes) -> io.TextIOWrapper:
+def _text_file(path: str, data: bytes | memoryview) -> io.TextIOWrapper:
     """What `open(path)` gives detect-secrets: UTF-8 text, universal newlines, a `.name`."""
     raw = io.BytesIO(data)
     raw.name = path
@@ -598,7 +606,7 @@ def _scan_lines(path: str, lines: list[str], readlines: bool) -> list[Any]:
     return found
 
 
-def scan_text(path: str, data: bytes) -> list[tuple[int, str, str]]:
+def scan_text(path: str, data: bytes | memoryview) -> list[tuple[int, str, str]]:
     """(line, secret type, sha1 of the secret) for one file, as `detect-secrets scan` reports it.
 
     Like the CLI's results, one entry per distinct (type, secret) in the file, at its first line.
@@ -639,7 +647,7 @@ def scan_text(path: str, data: bytes) -> list[tuple[int, str, str]]:
 
 # The blobs of the scan under way, read by the parent before it forks: the children see them in
 # their copy of its memory, so no blob goes through a pipe.
-_SHARED: list[tuple[str, bytes]] = []
+_SHARED: list[tuple[str, bytes | memoryview]] = []
 _SHARED_LOCK = threading.Lock()
 
 # What scan_text gives for one blob.
@@ -686,43 +694,148 @@ def _message(kind: str) -> str:
     )
 
 
+@dataclass(frozen=True)
+class _Unit:
+    """One piece of work for scan_text: a blob whole, or one window of a large text."""
+
+    blob: int                                    # index of the blob it belongs to
+    path: str
+    size: int
+    load: Callable[[], bytes | memoryview]
+    window: Window | None = None                 # None: the whole file
+
+    def data(self) -> bytes | memoryview:
+        return self.load()
+
+    def place(self, found: Found) -> Found:
+        """The unit's findings with the file's line numbers, own lines only."""
+        if self.window is None:
+            return found
+        w = self.window
+        out = []
+        for line, kind, digest in found:
+            at = w.first_line + line - 1
+            if at >= w.own_first and (w.own_last is None or at <= w.own_last):
+                out.append((at, kind, digest))
+        return out
+
+
+def _slice(view: memoryview, start: int, end: int) -> memoryview:
+    return view[start:end]
+
+
+def _pieces(index: int, path: str, data: bytes, max_blob_bytes: int) -> list[_Unit]:
+    """A text read in full: one unit up to max_blob_bytes, windows above it."""
+    view = memoryview(data)
+    if len(data) <= max_blob_bytes:
+        return [_Unit(index, path, len(data), partial(_slice, view, 0, len(data)))]
+    return [_Unit(index, path, w.end - w.start, partial(_slice, view, w.start, w.end), w)
+            for w in windows(data)]
+
+
 def scan_secrets(
     blobs: Iterable[Blob],
     *,
     baseline: bytes | None = None,
     max_blob_bytes: int = DEFAULT_MAX_BLOB_BYTES,
+    max_scan_bytes: int = DEFAULT_MAX_SCAN_BYTES,
+    open_lfs: Callable[[str], BinaryIO | None] | None = None,
     workers: int | None = None,
 ) -> list[Finding]:
     """detect-secrets findings for the blobs, in blob order, each secret once per path.
 
-    Blobs over `max_blob_bytes` are reported as `skipped-too-large` (scanner "limits") rather
-    than read. A secret that several blobs of one path carry (the file changed again later in
-    the push) is reported once, for the first commit that carried it. `baseline` is the content
-    of `.secrets.baseline` at the pushed tip; the secrets it lists are not reported, and the
+    A blob up to `max_blob_bytes` is scanned whole, as `detect-secrets scan` would; a larger
+    one that is text (no NUL and valid UTF-8 in its first 8 KiB) is scanned in overlapping
+    windows (see `scanner.windows`), up to `max_scan_bytes`; above that it is reported as
+    `skipped-too-large` (scanner "limits") without being read, and policy decides (the
+    pre-receive check refuses it unless the site set ``scan.oversize: allow``). A large binary
+    blob is skipped, as detect-secrets skips what does not decode.
+
+    With `open_lfs`, an LFS pointer stands for its object: a text object is read from the
+    store and scanned like a blob of that size (a binary one, or one not in the store, is
+    skipped here; the pointer rules are the LFS checks' business).
+
+    A secret that several blobs of one path carry (the file changed again later in the push)
+    is reported once, for the first commit that carried it. `baseline` is the content of
+    `.secrets.baseline` at the pushed tip; the secrets it lists are not reported, and the
     baseline file itself is not scanned.
     """
     from detect_secrets.core.scan import _is_filtered_out
 
     relay_logs("detect-secrets")  # after the import: it puts its own stderr handler there
     accepted = baseline_entries(baseline)
+    max_scan_bytes = max(max_scan_bytes, max_blob_bytes)  # what is read whole is never "over"
     findings: list[Finding] = []
-    todo: list[Blob] = []
+    kept: list[Blob] = []
+    scanned_as: list[int] = []  # per kept blob: the kept blob whose scan stands for it
+    small: list[_Unit] = []
+    large: list[list[_Unit]] = []  # the windows of each large text, scanned one text at a time
+    # The same bytes under the same kind of file name give the same findings (the path counts
+    # only through its file type; path filters ran already): each is read and scanned once,
+    # so that a tree naming one blob at 10,000 paths costs one blob, not 10,000.
+    done: dict[tuple[str, str, object], int | tuple[str, int]] = {}
     with _detect_secrets_settings():
         for blob in blobs:
             if baseline is not None and os.path.basename(blob.path) == BASELINE_FILENAME:
                 continue
             if _is_filtered_out(required_filter_parameters=["filename"], filename=blob.path):
                 continue  # e.g. .png, .zip, lock files: never scanned by detect-secrets
-            if blob.size > max_blob_bytes:
-                findings.append(too_large(blob.path, blob.commit, blob.size, max_blob_bytes,
-                                          "secret"))
+            pointer = _pointer(blob) if open_lfs is not None else None
+            key = ("lfs", pointer, _file_type(blob.path)) if pointer is not None \
+                else ("git", blob.oid, _file_type(blob.path))
+            if key in done:
+                outcome = done[key]
+                if isinstance(outcome, int):
+                    kept.append(blob)
+                    scanned_as.append(outcome)
+                elif outcome[0] == "oversize":
+                    findings.append(too_large(blob.path, blob.commit, outcome[1],
+                                              max_scan_bytes, "secret"))
                 continue
-            todo.append(blob)
-        results = _run(todo, workers)
+            index = len(kept)
+            units: list[_Unit] = []
+            if pointer is not None and open_lfs is not None:
+                text = read_lfs_text(open_lfs, pointer, max_scan_bytes)
+                if text.kind == "oversize":
+                    done[key] = ("oversize", text.size)
+                    findings.append(too_large(blob.path, blob.commit, text.size,
+                                              max_scan_bytes, "secret"))
+                elif text.kind == "text":
+                    units = _pieces(index, blob.path, text.data, max_blob_bytes)
+                # binary, or not in the store: nothing here to read
+            elif blob.size <= max_blob_bytes:
+                units = [_Unit(index, blob.path, blob.size, blob.data)]
+            elif blob.size > max_scan_bytes:
+                done[key] = ("oversize", blob.size)
+                findings.append(too_large(blob.path, blob.commit, blob.size, max_scan_bytes,
+                                          "secret"))
+            else:
+                data = blob.data()
+                if looks_like_text(data[:SNIFF_BYTES]):
+                    units = _pieces(index, blob.path, data, max_blob_bytes)
+            if not units:
+                done.setdefault(key, ("skip", 0))
+                continue
+            done[key] = index
+            kept.append(blob)
+            scanned_as.append(index)
+            if len(units) == 1 and units[0].window is None:
+                small.append(units[0])
+            else:
+                large.append(units)
+        per_blob: list[dict[tuple[str, str], int]] = [{} for _ in kept]
+        for group in (small, *large):
+            for unit, found in zip(group, _run(group, workers), strict=True):
+                first = per_blob[unit.blob]
+                for line, kind, digest in unit.place(found):
+                    if line < first.get((kind, digest), line + 1):
+                        first[(kind, digest)] = line
+        per_blob = [per_blob[source] for source in scanned_as]
 
     seen: set[tuple[str, str, str]] = set()
-    for blob, found in zip(todo, results, strict=True):
-        for line, kind, digest in sorted(found):
+    for blob, first in zip(kept, per_blob, strict=True):
+        for line, kind, digest in sorted((line, kind, digest)
+                                         for (kind, digest), line in first.items()):
             if (blob.path, digest) in accepted or (blob.path, kind, digest) in seen:
                 continue
             seen.add((blob.path, kind, digest))
@@ -739,6 +852,23 @@ def scan_secrets(
     return findings
 
 
+def _file_type(path: str) -> object:
+    """What of a path a scan's findings depend on, besides the path filters: its file type."""
+    from detect_secrets.util.filetype import determine_file_type
+
+    return determine_file_type(path)
+
+
+def _pointer(blob: Blob) -> str | None:
+    """The LFS object id a pointer blob names, or None."""
+    from modelgit.lfs.pointer import MAX_POINTER_BYTES, parse
+
+    if blob.size > MAX_POINTER_BYTES:
+        return None
+    found = parse(blob.data())
+    return found.oid if found is not None else None
+
+
 def _default_workers() -> int:
     try:
         return len(os.sched_getaffinity(0))
@@ -746,20 +876,20 @@ def _default_workers() -> int:
         return os.cpu_count() or 1
 
 
-def _run(blobs: list[Blob], workers: int | None) -> list[Found]:
-    """scan_text over the blobs, with forked children sharing the work when there is enough."""
+def _run(units: list[_Unit], workers: int | None) -> list[Found]:
+    """scan_text over the units, with forked children sharing the work when there is enough."""
     workers = _default_workers() if workers is None else max(1, workers)
-    if workers == 1 or len(blobs) < 2 or sum(blob.size for blob in blobs) < PARALLEL_MIN_BYTES:
-        return [scan_text(blob.path, blob.data()) for blob in blobs]
+    if workers == 1 or len(units) < 2 or sum(unit.size for unit in units) < PARALLEL_MIN_BYTES:
+        return [scan_text(unit.path, unit.data()) for unit in units]
     # Largest first, so that one big file does not start last and finish alone.
-    order = sorted(range(len(blobs)), key=lambda i: -blobs[i].size)
+    order = sorted(range(len(units)), key=lambda i: -units[i].size)
     with _SHARED_LOCK:
-        _SHARED[:] = [(blob.path, blob.data()) for blob in blobs]
+        _SHARED[:] = [(unit.path, unit.data()) for unit in units]
         try:
-            found = _scan_forked(order, children=min(workers, len(blobs)) - 1)
+            found = _scan_forked(order, children=min(workers, len(units)) - 1)
         finally:
             _SHARED.clear()
-    return [found[i] for i in range(len(blobs))]
+    return [found[i] for i in range(len(units))]
 
 
 class _Claims:

@@ -661,3 +661,51 @@ def test_gitignore_branches_and_pull_requests(site: Site, uploads: str, tmp_path
                     revision="dev")
     api.delete_folder("d", repo_id=model, revision="dev")
     assert api.list_repo_files(model, revision="dev") == [".gitignore", "keep.txt"]
+
+
+def test_hub_commit_goes_through_the_ref_rules(site: Site, uploads: str) -> None:
+    """Finding 13: the API's one ref change (a commit to a branch) asks the same ref rules as
+    git push: a refs/heads/HEAD made around the hooks (before the rule) takes no commit."""
+    api = api_for(site, "alice")
+    model = api.create_repo(f"{uploads}/headref").repo_id
+    api.upload_file(path_or_fileobj=b"x\n", path_in_repo="x.txt", repo_id=model)
+    bare = Path(site.data, "repos", uploads, "headref.git")
+    git("update-ref", "refs/heads/HEAD", "refs/heads/main", cwd=bare)
+    before = tip(site, model, "HEAD")
+    header = {"key": "header", "value": {"summary": "s"}}
+    file_op = {"key": "file", "value": {"path": "ok.txt", "encoding": "base64",
+                                         "content": base64.b64encode(b"ok").decode()}}
+    answer = site.http("POST", f"/api/models/{model}/commit/HEAD", key=site.keys["alice"],
+                       body=ndjson(header, file_op),
+                       headers={"Content-Type": "application/x-ndjson"})
+    assert answer.status == 403, answer.body
+    assert "'HEAD' is not a branch name here" in answer.body.decode()
+    assert tip(site, model, "HEAD") == before
+
+
+def test_big_text_and_lfs_text_refused_like_git_push(site: Site, uploads: str,
+                                                     tmp_path: Path) -> None:
+    """Finding 4 through the hub API: a 6 MB log (a regular file: under the LFS threshold)
+    and a .env that .gitattributes sends through LFS are scanned like a git push's."""
+    from tests.e2e.test_scan_push import AWS_KEY_LINE, big_log
+
+    api = api_for(site, "alice")
+    model = api.create_repo(f"{uploads}/bigtext", exist_ok=True).repo_id
+    api.upload_file(path_or_fileobj=b"ok\n", path_in_repo="ok.txt", repo_id=model)
+    before = tip(site, model)
+    with pytest.raises(HfHubHTTPError) as refused:
+        api.upload_file(path_or_fileobj=big_log(), path_in_repo="logs/train.log",
+                        repo_id=model)
+    answer = refused.value.response.json()["error"]
+    assert refused.value.response.status_code == 422
+    assert "logs/train.log:70001  Secret Keyword" in answer and "wJalrXUtnFEMI" not in answer
+    folder = make_folder(tmp_path / "src", {
+        ".gitattributes": b"*.env filter=lfs diff=lfs merge=lfs -text\n",
+        "prod.env": f"REGION=eu-west-1\n{AWS_KEY_LINE}\n".encode(),
+    })
+    with pytest.raises(HfHubHTTPError) as refused_lfs:
+        api.upload_folder(repo_id=model, folder_path=folder, commit_message="env")
+    answer = refused_lfs.value.response.json()["error"]
+    assert refused_lfs.value.response.status_code == 422
+    assert "prod.env:2  Secret Keyword" in answer and "wJalrXUtnFEMI" not in answer
+    assert tip(site, model) == before

@@ -8,11 +8,12 @@ import pickle
 import subprocess
 import sys
 import time
+from collections.abc import Iterator
 from pathlib import Path
 
 import pytest
 
-from tests.conftest import Site, commit_file, git
+from tests.conftest import LFS_ENV, TEST_SETTINGS, Site, commit_file, git, make_site
 from tests.scanner.test_scanner_secrets import SECRET_FILES, VALUES
 
 BIN = Path(sys.executable).parent
@@ -243,3 +244,109 @@ def test_scan_run_prints_no_third_party_log_lines(site: Site, work: Path) -> Non
         assert "Unable to find qualified name" not in both
         assert "WARNING" not in both and "[main]" not in both and "[manager]" not in both
         assert proc.stderr == ""
+
+
+# ------------------------------------------------- finding 4: large text and LFS text
+AWS_KEY_LINE = 'aws_secret_access_key = "wJalrXUtnFEMI/K7MDENG/bPxRfiCYEXAMPLEKEY"'
+
+
+def big_log(lines: int = 100_000, secret_at: int = 70_001) -> bytes:
+    """About 6 MB of log (over scan.max_blob_bytes, 5 MB), the AWS key on line secret_at."""
+    out = [f"2026-12-05 09:{i % 60:02d}:00 INFO worker-{i % 7} processed batch {i} in"
+           f" 0.{i % 97:02d}s" for i in range(1, lines + 1)]
+    out[secret_at - 1] = AWS_KEY_LINE
+    data = ("\n".join(out) + "\n").encode()
+    assert len(data) > 5 * 1024 * 1024
+    return data
+
+
+def _lfs_fresh(site: Site, work: Path, name: str) -> tuple[str, Path]:
+    model, repo = _fresh(site, work, name)
+    git("lfs", "install", "--local", cwd=repo)
+    return model, repo
+
+
+def test_big_log_with_a_secret_is_refused(site: Site, work: Path) -> None:
+    """A 6 MB log passed as `skipped-too-large`; now it is scanned in windows."""
+    model, repo = _fresh(site, work, "big-log")
+    before = _tip(site, model)
+    commit_file(repo, "logs/train.log", big_log(), "logs")
+    pushed = git("push", "origin", "main", cwd=repo, check=False)
+    assert pushed.returncode != 0, pushed.stderr
+    assert "remote: modelgit:   logs/train.log:70001  Secret Keyword" in pushed.stderr
+    assert "wJalrXUtnFEMI" not in pushed.stderr
+    assert _tip(site, model) == before
+
+
+def test_lfs_tracked_text_is_scanned_by_content(site: Site, work: Path) -> None:
+    """A .env (and a big .log) tracked by LFS: only the pointers were read, never the text."""
+    model, repo = _lfs_fresh(site, work, "lfs-text")
+    before = _tip(site, model)
+    (repo / ".gitattributes").write_text("*.env filter=lfs diff=lfs merge=lfs -text\n"
+                                         "*.log filter=lfs diff=lfs merge=lfs -text\n")
+    (repo / "prod.env").write_text(f"REGION=eu-west-1\n{AWS_KEY_LINE}\n")
+    (repo / "train.log").write_bytes(big_log(secret_at=99_999))
+    git("add", "-A", cwd=repo, env=LFS_ENV)
+    git("commit", "-qm", "env and log", cwd=repo, env=LFS_ENV)
+    pointer = git("cat-file", "-p", "HEAD:prod.env", cwd=repo).stdout
+    assert pointer.startswith("version https://git-lfs.github.com/spec/v1")
+    pushed = git("push", "origin", "main", cwd=repo, check=False, env=LFS_ENV)
+    assert pushed.returncode != 0, pushed.stderr
+    assert "remote: modelgit:   prod.env:2  Secret Keyword" in pushed.stderr
+    assert "remote: modelgit:   train.log:99999  Secret Keyword" in pushed.stderr
+    assert "wJalrXUtnFEMI" not in pushed.stderr
+    assert _tip(site, model) == before
+    # Binary LFS objects are sniffed (8 KiB read) and pass, as before.
+    git("reset", "-q", "--hard", "HEAD~1", cwd=repo, env=LFS_ENV)
+    (repo / ".gitattributes").write_text("*.bin filter=lfs diff=lfs merge=lfs -text\n")
+    (repo / "weights.bin").write_bytes(b"\x00\x01\x02" * 1_000_000)
+    git("add", "-A", cwd=repo, env=LFS_ENV)
+    git("commit", "-qm", "weights", cwd=repo, env=LFS_ENV)
+    git("push", "-q", "origin", "main", cwd=repo, env=LFS_ENV)
+
+
+@pytest.fixture(scope="module")
+def small_ceiling(tmp_path_factory: pytest.TempPathFactory) -> Iterator[Site]:
+    """A site whose secret scan reads at most 300 kB (whole up to 100 kB)."""
+    s = make_site(tmp_path_factory.mktemp("ceiling"), settings={
+        **TEST_SETTINGS, "scan": {"max_blob_bytes": 100_000, "max_secret_scan_bytes": 300_000}})
+    s.start()
+    yield s
+    s.stop()
+
+
+@pytest.fixture(scope="module")
+def oversize_allowed(tmp_path_factory: pytest.TempPathFactory) -> Iterator[Site]:
+    s = make_site(tmp_path_factory.mktemp("allow"), settings={
+        **TEST_SETTINGS, "scan": {"max_blob_bytes": 100_000, "max_secret_scan_bytes": 300_000,
+                                  "oversize": "allow"}})
+    s.start()
+    yield s
+    s.stop()
+
+
+def test_text_over_the_ceiling_is_refused_with_what_to_do(small_ceiling: Site,
+                                                          oversize_allowed: Site,
+                                                          work: Path) -> None:
+    data = b"".join(f"line {i} of a long report\n".encode() for i in range(20_000))
+    assert len(data) > 300_000
+    model, repo = _fresh(small_ceiling, work, "ceiling")
+    before = _tip(small_ceiling, model)
+    commit_file(repo, "report.txt", data, "report")
+    pushed = git("push", "origin", "main", cwd=repo, check=False)
+    assert pushed.returncode != 0
+    assert ("remote: modelgit:   report.txt  " f"{len(data)} bytes is over the 300000-byte limit"
+            " for the secret scan") in pushed.stderr
+    assert "scan.max_secret_scan_bytes" in pushed.stderr and "scan.oversize: allow" \
+        in pushed.stderr
+    assert "pragma: allowlist secret" not in pushed.stderr  # no secret hints for no secret
+    assert _tip(small_ceiling, model) == before
+    # Between max_blob_bytes and the ceiling: scanned (windows), clean, accepted.
+    git("reset", "-q", "--hard", "HEAD~1", cwd=repo)
+    commit_file(repo, "report.txt", data[:250_000], "shorter")
+    git("push", "-q", "origin", "main", cwd=repo)
+    # A site that chose `oversize: allow` takes it (the report still lists it).
+    model2, repo2 = _fresh(oversize_allowed, work / "allow", "ceiling")
+    commit_file(repo2, "report.txt", data, "report")
+    git("push", "-q", "origin", "main", cwd=repo2)
+    assert _tip(oversize_allowed, model2) == git("rev-parse", "HEAD", cwd=repo2).stdout.strip()

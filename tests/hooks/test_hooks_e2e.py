@@ -2,6 +2,8 @@
 
 from __future__ import annotations
 
+import hashlib
+import re
 from pathlib import Path
 
 import pytest
@@ -14,7 +16,10 @@ from tests.conftest import Site, commit_file, git
 @pytest.fixture
 def model(site: Site, request: pytest.FixtureRequest, work: Path) -> str:
     """A fresh model per test with one commit on main and a developer and a maintainer."""
-    model_id = f"hooks/{request.node.name.replace('_', '-').lower()[:60]}"
+    name = re.sub(r"[^a-z0-9]+", "-", request.node.name.lower()).strip("-")
+    if len(name) > 60:  # parametrized names differ at the end: keep them apart
+        name = f"{name[:50]}-{hashlib.sha1(name.encode()).hexdigest()[:8]}"
+    model_id = f"hooks/{name}"
     site.model(model_id)
     for name, role in (("dev", "developer"), ("maint", "maintainer")):
         if name not in site.keys:
@@ -189,3 +194,140 @@ def test_install_that_cannot_render_leaves_the_foreign_hook_in_place(
         hooks_install.install(repo, tmp_path / "data", "s/m")
     assert foreign.read_text() == "#!/bin/sh\nexit 1\n"
     assert not (repo / "hooks" / "pre-receive.legacy").exists()
+
+
+# ------------------------------------------------------- refs that must peel to a commit
+#: A secret in the tagged blob: a tag to a blob skipped every scan (no commit to walk).
+TAGGED_SECRET = b'aws_secret_access_key = "wJalrXUtnFEMI/K7MDENG/bPxRfiCYEXAMPLEKEY"\n'
+
+
+def _make_tag(repo: Path, how: str) -> str:
+    """Make refs/tags/t in ``repo`` the way ``how`` says; return the type it peels to."""
+    blob = git("hash-object", "-w", "--stdin", cwd=repo, input=TAGGED_SECRET).stdout.strip()
+    tree = git("rev-parse", "HEAD^{tree}", cwd=repo).stdout.strip()
+    if how == "lightweight-blob":
+        git("tag", "t", blob, cwd=repo)
+        return "blob"
+    if how == "annotated-blob":
+        git("tag", "-a", "-m", "t", "t", blob, cwd=repo)
+        return "blob"
+    if how == "lightweight-tree":
+        git("tag", "t", tree, cwd=repo)
+        return "tree"
+    if how == "annotated-tree":
+        git("tag", "-a", "-m", "t", "t", tree, cwd=repo)
+        return "tree"
+    assert how == "tag-to-tag-to-blob"
+    git("tag", "-a", "-m", "inner", "inner", blob, cwd=repo)
+    git("tag", "-a", "-m", "outer", "t", "inner", cwd=repo)
+    git("tag", "-d", "inner", cwd=repo)  # only t is pushed; its chain carries the inner tag
+    return "blob"
+
+
+@pytest.mark.parametrize("how", ["lightweight-blob", "annotated-blob", "lightweight-tree",
+                                 "annotated-tree", "tag-to-tag-to-blob"])
+def test_tags_must_point_at_commits(site: Site, model: str, work: Path, how: str) -> None:
+    """Finding 5: a tag to a blob or a tree is refused with the rule, before any scan."""
+    repo = _clone(site, model, "owner", work / "o")
+    kind = _make_tag(repo, how)
+    pushed = git("push", "origin", "refs/tags/t", cwd=repo, check=False)
+    assert pushed.returncode != 0, pushed.stderr
+    assert (f"remote: modelgit: refs/tags/t points at a {kind}; only commits may be tagged"
+            " here.") in pushed.stderr
+    assert "wJalrXUtnFEMI" not in pushed.stderr
+    assert _tip(site, model, "refs/tags/t") == ""
+
+
+def test_annotated_tag_to_a_commit_is_fine(site: Site, model: str, work: Path) -> None:
+    repo = _clone(site, model, "dev", work / "d")
+    git("tag", "-a", "-m", "inner", "inner", "HEAD", cwd=repo)
+    git("tag", "-a", "-m", "release", "v2", "inner", cwd=repo)
+    git("push", "-q", "origin", "v2", cwd=repo)
+    assert _tip(site, model, "refs/tags/v2")
+
+
+def test_post_receive_reports_skip_refs_that_name_no_commit(
+        site: Site, model: str, caplog: pytest.LogCaptureFixture) -> None:
+    """Finding 5: the report step crashed (InvalidSpecError) on a ref to a blob or a tree.
+    Such refs can only come from around the hooks now; the rest of the push is reported."""
+    import logging
+    import threading
+
+    from modelgit import config as config_mod
+    from modelgit.hooks import post_receive
+    from modelgit.hooks.pre_receive import ZERO, RefUpdate
+
+    bare = site.data / "repos" / f"{model}.git"
+    blob = git("hash-object", "-w", "--stdin", cwd=bare, input=TAGGED_SECRET).stdout.strip()
+    tree = git("rev-parse", "main^{tree}", cwd=bare).stdout.strip()
+    main = git("rev-parse", "main", cwd=bare).stdout.strip()
+    git("update-ref", "refs/tags/blob", blob, cwd=bare)  # update-ref runs no hook
+    git("update-ref", "refs/tags/tree", tree, cwd=bare)
+    git("update-ref", "refs/heads/copy", main, cwd=bare)
+    updates = [RefUpdate(ZERO, blob, "refs/tags/blob"), RefUpdate(ZERO, tree, "refs/tags/tree"),
+               RefUpdate(ZERO, main, "refs/heads/copy")]
+    cfg = config_mod.load(site.data)
+    store = Store(cfg.db_path)
+    row = store.get_model(model)
+    assert row is not None
+    with caplog.at_level(logging.DEBUG, logger="modelgit"):
+        # A hook thread of the server, as warm.py runs it: the report goes to a thread.
+        hook = threading.Thread(target=post_receive.run_steps, name="test-hook",
+                                args=(cfg, store, row, "owner", updates))
+        hook.start()
+        hook.join(60)
+        for thread in threading.enumerate():
+            if thread.name == "modelgit-scan":
+                thread.join(120)
+    problems = [r.getMessage() for r in caplog.records
+                if r.levelno >= logging.WARNING and r.name.startswith("modelgit")]
+    assert problems == []
+    skipped = [r.getMessage() for r in caplog.records if "names no commit" in r.getMessage()]
+    assert len(skipped) == 2 and all(r.levelno == logging.DEBUG for r in caplog.records
+                                     if "names no commit" in r.getMessage())
+    scanned = {s["scanner"] for s in store.latest_scans(model, main)}
+    assert scanned == {"secrets", "bandit", "pickles"}
+
+
+# ---------------------------------------------------------------- names and tag moves
+@pytest.mark.parametrize("ref", ["refs/heads/HEAD", "refs/tags/HEAD"])
+def test_head_is_not_a_branch_or_tag_name(site: Site, model: str, work: Path, ref: str) -> None:
+    """Finding 13: refs/heads/HEAD was accepted and then served as resolve/HEAD."""
+    repo = _clone(site, model, "owner", work / "o")
+    pushed = git("push", "origin", f"HEAD:{ref}", cwd=repo, check=False)
+    assert pushed.returncode != 0
+    assert "'HEAD' is not a" in pushed.stderr and "choose another name" in pushed.stderr
+    assert _tip(site, model, ref) == ""
+    # HEAD as one part of a longer name is an ordinary name, as for git check-ref-format.
+    git("push", "-q", "origin", f"HEAD:{ref}/x", cwd=repo)
+    assert _tip(site, model, f"{ref}/x")
+
+
+def test_a_head_ref_made_before_the_rule_can_be_deleted(site: Site, model: str,
+                                                         work: Path) -> None:
+    bare = site.data / "repos" / f"{model}.git"
+    git("update-ref", "refs/heads/HEAD", "refs/heads/main", cwd=bare)
+    repo = _clone(site, model, "dev", work / "d")
+    git("push", "-q", "origin", ":refs/heads/HEAD", cwd=repo)
+    assert _tip(site, model, "refs/heads/HEAD") == ""
+
+
+def test_moving_or_deleting_a_tag_needs_maintainer(site: Site, model: str, work: Path) -> None:
+    """Finding 13: a developer could move (`push -f`) or delete a release tag."""
+    dev = _clone(site, model, "dev", work / "d")
+    git("tag", "v1", "HEAD~1", cwd=dev)
+    git("push", "-q", "origin", "v1", cwd=dev)  # creating a tag: developer, as before
+    released = _tip(site, model, "refs/tags/v1")
+    moved = git("push", "-f", "origin", "HEAD:refs/tags/v1", cwd=dev, check=False)
+    assert moved.returncode != 0
+    assert ("remote: modelgit: refs/tags/v1: moving an existing tag of"
+            f" {model} needs maintainer") in moved.stderr
+    deleted = git("push", "origin", ":refs/tags/v1", cwd=dev, check=False)
+    assert deleted.returncode != 0
+    assert "deleting an existing tag" in deleted.stderr
+    assert _tip(site, model, "refs/tags/v1") == released
+    maint = _clone(site, model, "maint", work / "m")
+    git("push", "-q", "-f", "origin", "HEAD:refs/tags/v1", cwd=maint)
+    assert _tip(site, model, "refs/tags/v1") == git("rev-parse", "HEAD", cwd=maint).stdout.strip()
+    git("push", "-q", "origin", ":refs/tags/v1", cwd=maint)
+    assert _tip(site, model, "refs/tags/v1") == ""

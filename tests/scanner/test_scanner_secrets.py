@@ -179,11 +179,14 @@ def test_secrets_baseline_at_the_tip_suppresses_what_it_lists(tmp_path: Path) ->
     assert {path for path, _rule in got} == {"ci/deploy.sh"}
 
 
-def test_blob_over_the_cap_is_reported_skipped_never_passed() -> None:
-    big = Blob.from_bytes("data/dump.sql", b"x" * 2000 + f"\nkey = '{STRIPE}'\n".encode(), "c" * 40)
+def test_blob_over_the_ceiling_is_reported_skipped_never_passed() -> None:
+    """Over max_scan_bytes a blob is not read: reported as limits (policy refuses it). Between
+    max_blob_bytes and the ceiling it is scanned, in windows (finding 4: it used to pass)."""
+    text = b"x" * 2000 + f"\nkey = '{STRIPE}'\n".encode()
+    big = Blob.from_bytes("data/dump.sql", text, "c" * 40)
     small = Blob.from_bytes("app.py", f"KEY = '{STRIPE}'\n".encode(), "c" * 40)
 
-    findings = scan_secrets([big, small], max_blob_bytes=1000)
+    findings = scan_secrets([big, small], max_blob_bytes=1000, max_scan_bytes=1500)
 
     assert (findings[0].scanner, findings[0].path, findings[0].rule, findings[0].line) == (
         "limits", "data/dump.sql", "skipped-too-large", None)
@@ -191,6 +194,11 @@ def test_blob_over_the_cap_is_reported_skipped_never_passed() -> None:
         (f.scanner, f.path, f.rule, f.line) for f in findings[1:]}
     assert {f.path for f in findings[1:]} == {"app.py"}
     assert_no_secret_in(findings)
+
+    scanned = scan_secrets([big], max_blob_bytes=1000, max_scan_bytes=10_000)
+    assert ("secrets", "data/dump.sql", 2, "Stripe Access Key") in {
+        (f.scanner, f.path, f.line, f.rule) for f in scanned}
+    assert {(f.scanner, f.line) for f in scanned} == {("secrets", 2)}
 
 
 def test_binary_blobs_skip_the_text_scanner() -> None:
@@ -240,7 +248,9 @@ def child_processes() -> set[int]:
 def parallel_blobs() -> list[Blob]:
     """Enough bytes for the scan to fork (one secret among them)."""
     filler = "".join(f"value_{i} = compute({i}, scale=2)\n" for i in range(12_000))
-    blobs = [Blob.from_bytes(f"pkg/mod{i}.py", filler.encode(), "c" * 40) for i in range(4)]
+    # Four different files: one content at several paths is scanned once (no fork).
+    blobs = [Blob.from_bytes(f"pkg/mod{i}.py", f"# module {i}\n{filler}".encode(), "c" * 40)
+             for i in range(4)]
     blobs.append(Blob.from_bytes("pkg/pay.py", f"KEY = '{STRIPE}'\n".encode(), "c" * 40))
     assert sum(b.size for b in blobs) >= secrets_mod.PARALLEL_MIN_BYTES
     return blobs
