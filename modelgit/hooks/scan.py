@@ -1,6 +1,7 @@
 """Security scans of pushes: blocking checks in pre-receive, reports after the push.
 
-Policy (``config.yaml`` ``scan:``): secrets block, dangerous pickles block, bandit reports
+Policy (``config.yaml`` ``scan:``): secrets block, pickles block unless every global they
+import is on the allowlist (``scanner/pickle_globals.py``), bandit reports
 (``bandit: block-high`` blocks HIGH severity + HIGH confidence). Blocking scans read only the
 blobs the push adds (from the quarantine) and must finish within ``time_budget_seconds``;
 past it, or on any error, the push is refused (fail closed). Reports are stored per file and
@@ -92,7 +93,7 @@ def blocking_findings(cfg: Config, blobs: list[Blob], baseline: bytes | None
 
 
 def check_scans(push: Push) -> list[str]:
-    """Pre-receive: refuse a push that adds a secret or a dangerous pickle."""
+    """Pre-receive: refuse a push that adds a secret or a pickle that is not data-only."""
     from modelgit.scanner.blobs import pushed_blobs
 
     budget = float(push.cfg.get("scan.time_budget_seconds"))
@@ -119,7 +120,15 @@ def check_scans(push: Push) -> list[str]:
     for f in findings:
         where = f"{f.path}:{f.line}" if f.line else f.path
         lines.append(f"modelgit:   {where}  {f.rule}  (commit {f.commit[:7]})")
-    return lines + FIX_HINTS
+        if f.scanner == "pickles":  # what loading it would do: the rule alone does not say
+            lines.append(f"modelgit:     {f.message}")
+    if any(f.scanner == "pickles" for f in findings):
+        from modelgit.scanner.pickles import FIX_HINT
+
+        lines += FIX_HINT
+    if any(f.scanner != "pickles" for f in findings):
+        lines += FIX_HINTS
+    return lines
 
 
 # ------------------------------------------------------------------------- reports
