@@ -13,9 +13,13 @@ and refused by the caller. A stream that ends early or breaks the unpickler's ru
 as unreadable, with whatever imports were seen before the break: the unpickler executes
 opcodes as it reads them, so those would have run.
 
-Bounds: at most ``max_ops`` opcodes, strings longer than ``KEEP`` bytes are skipped, not kept,
-and the reader (``Reader``) stops at a byte limit, so time and memory stay bounded whatever the
-input.
+Bounds: at most ``max_ops`` opcodes, and the reader (``Reader``) stops at a byte limit, so time
+is bounded. Memory is bounded separately, because a hostile stream can be small per opcode and
+still pile up state: strings longer than ``KEEP`` bytes are skipped, not kept, and at most
+``MAX_KEPT_BYTES`` of strings are kept per file (later ones become "some value", so an import
+built from them is refused, not guessed); ints are kept only when they are the torch magic
+number; the memo is a bitmap of used indices plus the few tracked values; MARK nesting and the
+number of different globals are capped.
 """
 
 from __future__ import annotations
@@ -25,7 +29,7 @@ import io
 import pickletools
 import re
 from dataclasses import dataclass, field
-from typing import Protocol
+from typing import Protocol, TypeVar
 
 #: Longest string argument kept in memory (module and attribute names are far shorter).
 KEEP = 1024
@@ -34,6 +38,10 @@ TORCH_LEGACY_MAGIC = 0x1950A86A20F9469CFC6C
 _IDENTIFIER = re.compile(r"[A-Za-z_][A-Za-z0-9_]*(\.[A-Za-z_][A-Za-z0-9_]*)*\Z")
 _OPS: dict[int, pickletools.OpcodeInfo] = {ord(op.code): op for op in pickletools.opcodes}
 _CHUNK = 1 << 20
+MAX_KEPT_BYTES = 32 << 20
+MAX_MARK_DEPTH = 10_000
+MAX_MEMO_INDEX = 1 << 26
+MAX_DISTINCT = 10_000
 
 
 class Stream(Protocol):
@@ -123,24 +131,21 @@ class Budget:
     bytes_read: int = 0
     ops: int = 0
     members: int = 0
+    kept: int = 0  # bytes of strings kept in memory (each counted with its object overhead)
 
 
 @dataclass
 class Walk:
     """What one pickle (or a chain of pickles) imports and whether it could be read whole."""
 
-    imports: list[tuple[str, str]] = field(default_factory=list)
-    unnamed: list[str] = field(default_factory=list)  # imports that cannot be named, and why
+    imports: dict[tuple[str, str], None] = field(default_factory=dict)  # in order, once each
+    unnamed: dict[str, None] = field(default_factory=dict)  # imports that cannot be named: why
     error: str | None = None  # why the stream cannot be read as a pickle
     too_large: bool = False
     ops: int = 0
     complete: bool = False  # reached STOP
     evidence: bool = False  # an identifier-like import or a persistent id was read
     result: object = None  # the value at STOP, when it is a constant int or str
-
-    @property
-    def findings_expected(self) -> bool:
-        return bool(self.imports or self.unnamed or self.error)
 
 
 class _Some:
@@ -151,10 +156,47 @@ class _Some:
 
 SOME = _Some()
 Value = str | int | _Some
+_K = TypeVar("_K")
 
 
 def _int(data: bytes, signed: bool = True) -> int:
     return int.from_bytes(data, "little", signed=signed)
+
+
+def _tracked_int(value: int) -> Value:
+    """Ints matter only as the legacy magic number; keeping others would cost memory."""
+    return value if value == TORCH_LEGACY_MAGIC else SOME
+
+
+class _Memo:
+    """The unpickler's memo: which indices are set (a bitmap) and the few values tracked."""
+
+    def __init__(self) -> None:
+        self.used = bytearray()
+        self.values: dict[int, Value] = {}
+        self.size = 0
+
+    def put(self, index: int, value: Value) -> None:
+        if index < 0:
+            raise Unreadable("negative memo index")
+        if index >= MAX_MEMO_INDEX:
+            raise TooLarge(f"a memo index over {MAX_MEMO_INDEX}")
+        byte, bit = divmod(index, 8)
+        if byte >= len(self.used):
+            self.used.extend(bytes(max(byte + 1, 2 * len(self.used)) - len(self.used)))
+        if not self.used[byte] >> bit & 1:
+            self.used[byte] |= 1 << bit
+            self.size += 1
+        if isinstance(value, _Some):
+            self.values.pop(index, None)
+        else:
+            self.values[index] = value
+
+    def get(self, index: int) -> Value:
+        byte, bit = divmod(index, 8)
+        if index < 0 or byte >= len(self.used) or not self.used[byte] >> bit & 1:
+            raise Unreadable("memo value not found")
+        return self.values.get(index, SOME)
 
 
 class _Walker:
@@ -163,7 +205,7 @@ class _Walker:
         self.out = out
         self.stack: list[Value] = []
         self.metastack: list[list[Value]] = []
-        self.memo: dict[int, Value] = {}
+        self.memo = _Memo()
         self.proto = 0
 
     # ----------------------------------------------------------------- stack
@@ -189,9 +231,16 @@ class _Walker:
                 module, name = _compat_pickle.NAME_MAPPING[(module, name)]
             elif module in _compat_pickle.IMPORT_MAPPING:
                 module = _compat_pickle.IMPORT_MAPPING[module]
-        self.out.imports.append((module, name))
+        self._note(self.out.imports, (module, name))
         if _IDENTIFIER.match(module) and _IDENTIFIER.match(name):
             self.out.evidence = True
+
+    @staticmethod
+    def _note(seen: dict[_K, None], key: _K) -> None:
+        if key not in seen:
+            if len(seen) >= MAX_DISTINCT:
+                raise TooLarge(f"more than {MAX_DISTINCT} different imports")
+            seen[key] = None
 
     def global_arg(self) -> tuple[str, str] | None:
         module, name = self.reader.line(), self.reader.line()
@@ -212,6 +261,10 @@ class _Walker:
             self.reader.skip(size)
             return SOME
         data = self.reader.read(size)
+        budget = self.reader.budget
+        if budget.kept > MAX_KEPT_BYTES:
+            return SOME
+        budget.kept += size + 64
         if utf8:
             try:
                 return data.decode("utf-8", "surrogatepass")
@@ -242,7 +295,7 @@ class _Walker:
         if name in ("GLOBAL", "INST"):
             pair = self.global_arg()
             if pair is None:
-                self.out.unnamed.append(f"{name} names a global longer than {KEEP} bytes")
+                self._note(self.out.unnamed, f"{name} names a global longer than {KEEP} bytes")
             else:
                 self.imported(*pair)
             if name == "INST":
@@ -254,7 +307,7 @@ class _Walker:
             if isinstance(module_v, str) and isinstance(attr_v, str):
                 self.imported(module_v, attr_v)
             else:
-                self.out.unnamed.append(
+                self._note(self.out.unnamed,
                     "STACK_GLOBAL imports a name built at load time, which cannot be read"
                     " without running the pickle")
             self.stack.append(SOME)
@@ -262,7 +315,7 @@ class _Walker:
         if name in ("EXT1", "EXT2", "EXT4"):
             size = {"EXT1": 1, "EXT2": 2, "EXT4": 4}[name]
             ext = self.counted(size)
-            self.out.unnamed.append(
+            self._note(self.out.unnamed,
                 f"{name} imports extension code {ext} from the loading machine's copyreg"
                 " registry, which this scan cannot see")
             self.stack.append(SOME)
@@ -276,6 +329,8 @@ class _Walker:
             self.stack.append(SOME)
             return False
         if name == "MARK":
+            if len(self.metastack) >= MAX_MARK_DEPTH:
+                raise TooLarge(f"MARKs nested more than {MAX_MARK_DEPTH} deep")
             self.metastack.append(self.stack)
             self.stack = []
             return False
@@ -295,21 +350,17 @@ class _Walker:
             if name == "PUT":
                 index = self.decimal(r.line(), base0=False)
             elif name == "MEMOIZE":
-                index = len(self.memo)
+                index = self.memo.size
             else:
                 index = self.counted(1 if name == "BINPUT" else 4)
-            if index < 0:
-                raise Unreadable("negative memo index")
-            self.memo[index] = self.top()
+            self.memo.put(index, self.top())
             return False
         if name in ("GET", "BINGET", "LONG_BINGET"):
             if name == "GET":
                 index = self.decimal(r.line(), base0=False)
             else:
                 index = self.counted(1 if name == "BINGET" else 4)
-            if index not in self.memo:
-                raise Unreadable("memo value not found")
-            self.stack.append(self.memo[index])
+            self.stack.append(self.memo.get(index))
             return False
         # Opcodes that push a constant.
         if name in ("SHORT_BINUNICODE", "BINUNICODE", "BINUNICODE8"):
@@ -340,10 +391,10 @@ class _Walker:
             if raw is not None and name == "LONG" and raw.endswith(b"L"):
                 raw = raw[:-1]
             if raw is not None and (name == "LONG" or raw not in (b"00", b"01")):
-                value = self.decimal(raw, base0=True)
+                value = _tracked_int(self.decimal(raw, base0=True))
         elif name in ("BININT", "BININT1", "BININT2"):
             size = {"BININT": 4, "BININT1": 1, "BININT2": 2}[name]
-            value = _int(r.read(size), signed=name == "BININT")
+            value = _tracked_int(_int(r.read(size), signed=name == "BININT"))
         elif name in ("LONG1", "LONG4"):
             size = self.counted(1) if name == "LONG1" else _int(r.read(4))
             if size < 0:
@@ -351,7 +402,7 @@ class _Walker:
             if size > 64:
                 r.skip(size)
             else:
-                value = _int(r.read(size))
+                value = _tracked_int(_int(r.read(size)))
         elif op.arg is not None:
             if op.arg.n >= 0:
                 r.read(op.arg.n)

@@ -351,3 +351,15 @@ def test_refusal_message_lives_in_one_function() -> None:
     assert message("global", "posix:system") == \
         "`posix.system` runs a shell command when the file is loaded"
     assert "safetensors" in " ".join(FIX_HINT)
+
+
+def test_state_piled_up_by_a_hostile_stream_is_capped() -> None:
+    """Small opcodes that each add state (marks, memo indices, globals) hit a cap, not RAM."""
+    assert rules("a.pkl", b"\x80\x02" + b"(" * 20_000 + b".") == ["pickle-too-large"]
+    assert rules("a.pkl", checked(b"\x80\x02Nr\xff\xff\xff\xff.")) == ["pickle-too-large"]
+    many = b"".join(b"cm%d\nx\n0" % i for i in range(10_001))
+    found = rules("a.pkl", b"\x80\x02" + many + b"N.")
+    assert len(found) == 10_001 and found[-1] == "pickle-too-large"
+    # A memo flood is a bitmap, and still resolves names for STACK_GLOBAL.
+    flood = b"\x80\x04\x8c\x05posix" + b"\x94" * 50_000 + b"h\x00\x8c\x06system\x93N\x85R."
+    assert rules("a.pkl", flood) == ["posix.system"]
