@@ -14,7 +14,9 @@ Formats are recognised by content, not by name, because loaders do not look at n
 
 - a zip (torch's format: ``<dir>/data.pkl`` plus raw storages; ``.npz``): members named
   ``*.pkl``/``*.pickle`` are pickles, ``*.npy`` are numpy files, members with a model or archive
-  suffix are sniffed like a file; storages and other members are not pickles and are skipped;
+  suffix are sniffed like a file; any other member is checked only for the ``.npy`` magic
+  (``np.load`` reads such a member by content whatever its name): torch storages are raw
+  numbers that may well begin with ``\x80\x02``, so they are never taken for pickles;
 - gzip, bzip2 and xz streams (any name), and for pickle-named files also zlib and raw lzma
   (joblib's compressors): the decompressed content is sniffed again; lz4 cannot be opened with
   the standard library and is refused;
@@ -91,6 +93,7 @@ log = logging.getLogger(__name__)
 _HEAD = 512
 #: A stream that breaks within this many opcodes, importing nothing, is not taken for a pickle.
 _PROBE_OPS = 5
+_NPY_MAGIC = b"\x93NUMPY"
 _NPY_HEADER_MAX = 1 << 20
 _LEGACY_TAR_MEMBERS = frozenset({"sys_info", "pickle", "storages", "tensors"})
 _TORCH_LEGACY_PICKLES = 5
@@ -299,13 +302,17 @@ def _zip(stream: Stream, budget: Budget, where: str, depth: int) -> list[Problem
                 mode = "required"
             elif lower.endswith(".npy") or lower.endswith(NESTED_SUFFIXES):
                 mode = ""
-            else:
-                continue
+            else:  # np.load(npz)[key] reads any member that starts with the .npy magic
+                mode = "npy-magic"
             inner = _join(where, info.filename)
             try:
                 with archive.open(info) as member:
-                    problems += _sniff(member, budget, inner, info.filename, depth + 1,
-                                       plain=False, mode=mode)
+                    if mode != "npy-magic":
+                        problems += _sniff(member, budget, inner, info.filename, depth + 1,
+                                           plain=False, mode=mode)
+                    elif member.read(len(_NPY_MAGIC)) == _NPY_MAGIC:
+                        member.seek(0)
+                        problems += _npy(member, budget, inner, plain=False)
             except (zipfile.BadZipFile, NotImplementedError, RuntimeError, OSError,
                     ValueError, EOFError, zlib.error, lzma.LZMAError) as error:
                 problems.append(Problem("archive-unreadable", message(
@@ -404,7 +411,7 @@ def _sniff(stream: Stream, budget: Budget, where: str, name: str, depth: int, *,
             inner_name = re.sub(r"\.(gz|bz2|xz|lzma|z)$", "", name, flags=re.IGNORECASE)
             return _sniff(inner, budget, where or f"the {kind}-compressed content", inner_name,
                           depth + 1, plain=False, mode=mode if mode == "required" else "")
-        if head.startswith(b"\x93NUMPY"):
+        if head.startswith(_NPY_MAGIC):
             return _npy(stream, budget, where, plain)
         if len(head) >= 262 and head[257:262] == b"ustar":
             if not plain:

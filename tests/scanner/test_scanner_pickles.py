@@ -363,3 +363,9 @@ def test_state_piled_up_by_a_hostile_stream_is_capped() -> None:
     # A memo flood is a bitmap, and still resolves names for STACK_GLOBAL.
     flood = b"\x80\x04\x8c\x05posix" + b"\x94" * 50_000 + b"h\x00\x8c\x06system\x93N\x85R."
     assert rules("a.pkl", flood) == ["posix.system"]
+
+
+def test_npz_member_without_the_npy_suffix_is_read_by_its_magic() -> None:
+    element = reduce_call("posix", "system", "id")[2:-1]
+    assert rules("arrays.npz", zipped({"embeddings": npy("|O", object_array(element))})) \
+        == ["posix.system"]
