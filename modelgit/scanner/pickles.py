@@ -122,10 +122,11 @@ class Problem:
 
 # --------------------------------------------------------------------------------- messages
 FIX_HINT = [
-    "modelgit: pickle files can run code when loaded; only tensors, numpy arrays and plain data",
-    "modelgit:   pass. Save the weights as safetensors instead, e.g.",
-    "modelgit:   `safetensors.torch.save_file(model.state_dict(), \"model.safetensors\")`,",
-    "modelgit:   remove the pickle from the commits that added it, and push again.",
+    "modelgit: pickle files run code when they are loaded; one passes only if it holds nothing",
+    "modelgit:   but tensors, numpy arrays and plain data. Save the weights as safetensors",
+    "modelgit:   (`safetensors.torch.save_file(model.state_dict(), \"model.safetensors\")`),",
+    "modelgit:   drop the pickle from the commits that added it (`git commit --amend`,",
+    "modelgit:   `git rebase -i`) and push again.",
 ]
 
 
