@@ -30,7 +30,7 @@ def _commit(ctx: Ctx, model_id: str, ref: str | None) -> tuple[str, str]:
 def register(cli: click.Group) -> None:
     @cli.group("scan")
     def scan() -> None:
-        """Security scans: detect-secrets, bandit and picklescan, per file and commit."""
+        """Security scans: detect-secrets, bandit and the pickle allowlist, per file and commit."""
 
     @scan.command("run")
     @click.argument("model_id", metavar="ID")

@@ -1,6 +1,7 @@
 """Security scans of pushes: blocking checks in pre-receive, reports after the push.
 
-Policy (``config.yaml`` ``scan:``): secrets block, dangerous pickles block, bandit reports
+Policy (``config.yaml`` ``scan:``): secrets block, pickles block unless every global they
+import is on the allowlist (:mod:`modelgit.scanner.pickle_globals`), bandit reports
 (``bandit: block-high`` blocks HIGH severity + HIGH confidence). The secret scan reads text
 up to ``max_secret_scan_bytes`` (git blobs, and LFS objects that are text), in windows above
 ``max_blob_bytes``; text over that ceiling refuses the push unless ``oversize: allow``.
@@ -174,8 +175,9 @@ def _ref_name(push: Push) -> str:
 
 
 def check_scans(push: Push) -> list[str]:
-    """Pre-receive: refuse a push that adds a secret or a dangerous pickle; findings that do
-    not refuse become ``warning:`` lines for an accepted push (``push.warnings``)."""
+    """Pre-receive: refuse a push that adds a secret or a pickle that is not data-only;
+    findings that do not refuse become ``warning:`` lines for an accepted push
+    (``push.warnings``)."""
     from modelgit.hooks.lfs import pushed_blobs
     from modelgit.scanner import advice
 

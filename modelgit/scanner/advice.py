@@ -51,6 +51,12 @@ PICKLE_GLOBALS: tuple[tuple[str, str], ...] = (
     ("os.exec*", _PROGRAM),
     ("os.spawn*", _PROGRAM),
     ("os.posix_spawn*", _PROGRAM),
+    ("os.fork*", _PROGRAM),
+    ("os.startfile", _PROGRAM),
+    ("multiprocessing.util.spawnv_passfds", _PROGRAM),
+    ("_posixsubprocess.*", _PROGRAM),
+    ("os.rename", "renames or replaces files when the file is loaded"),
+    ("os.replace", "renames or replaces files when the file is loaded"),
     ("os.remove", _DELETE),
     ("os.unlink", _DELETE),
     ("os.rmdir", _DELETE),
@@ -76,6 +82,8 @@ PICKLE_GLOBALS: tuple[tuple[str, str], ...] = (
     ("functools.partial", "calls any function with arguments of its choosing when the file"
                           " is loaded"),
     ("types.CodeType", _PYTHON),
+    ("types.FunctionType", "builds a Python function from the file's data when the file is"
+                           " loaded"),
     ("cloudpickle.*", _PYTHON),
     ("runpy.*", "runs a Python module or script when the file is loaded"),
     ("code.*", _PYTHON),
@@ -94,6 +102,9 @@ PICKLE_GLOBALS: tuple[tuple[str, str], ...] = (
     ("pickle.*", _NESTED),
     ("dill.*", _NESTED),
     ("torch.serialization.load", _NESTED),
+    ("torch.load", _NESTED),
+    ("torch.storage._load_from_bytes", _NESTED),
+    ("sys.*", "changes the running interpreter when the file is loaded"),
     ("pip.*", "installs Python packages when the file is loaded"),
 )
 _ALIASES = {"posix": "os", "nt": "os", "__builtin__": "builtins", "_operator": "operator",

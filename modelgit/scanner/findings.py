@@ -23,7 +23,7 @@ class Finding:
     scanner: str  # "secrets" | "bandit" | "pickles" | "limits"
     path: str
     line: int | None
-    rule: str  # detect-secrets type, bandit test id, picklescan global, "skipped-too-large"
+    rule: str  # detect-secrets type, bandit test id, pickle global, "skipped-too-large"
     severity: str  # "HIGH" | "MEDIUM" | "LOW"
     confidence: str
     message: str  # never contains a secret value

@@ -2,6 +2,7 @@
 
 from __future__ import annotations
 
+import gzip
 import json
 import os
 import pickle
@@ -14,6 +15,13 @@ from pathlib import Path
 import pytest
 
 from tests.conftest import LFS_ENV, TEST_SETTINGS, Site, commit_file, git, make_site
+from tests.scanner.pickle_builders import (
+    npy,
+    object_array,
+    reduce_call,
+    state_dict,
+    torch_zip,
+)
 from tests.scanner.test_scanner_secrets import SECRET_FILES, VALUES
 
 BIN = Path(sys.executable).parent
@@ -97,6 +105,70 @@ def test_malicious_pickle_refused_clean_one_passes(site: Site, work: Path) -> No
     git("reset", "-q", "--hard", "HEAD~1", cwd=repo)
     commit_file(repo, "model.pkl", pickle.dumps({"weights": [1.0, 2.0]}), "clean")
     git("push", "-q", "origin", "main", cwd=repo)
+
+
+def _refused(site: Site, model: str, repo: Path, path: str, data: bytes) -> str:
+    """Commit `data` at `path`, push, and return what git printed; the push must be refused."""
+    before = _tip(site, model)
+    commit_file(repo, path, data, f"add {path}")
+    pushed = git("push", "origin", "main", cwd=repo, check=False)
+    assert pushed.returncode != 0, pushed.stderr
+    assert f"remote: modelgit:   {path}: " in pushed.stderr
+    assert "save the weights as safetensors" in pushed.stderr.lower()
+    assert _tip(site, model) == before
+    git("reset", "-q", "--hard", "HEAD~1", cwd=repo)
+    return pushed.stderr
+
+
+def test_unknown_callable_in_bin_refused_naming_it(site: Site, work: Path) -> None:
+    """Issue 18: a callable picklescan does not list passed as "suspicious"; now the pickle
+    passes only if every global is on the allowlist, and the refusal names the global."""
+    model, repo = _fresh(site, work, "spawnv")
+    said = _refused(site, model, repo, "pytorch_model.bin", reduce_call(
+        "multiprocessing.util", "spawnv_passfds", "/bin/sh", proto=4))
+    assert "multiprocessing.util.spawnv_passfds" in said
+    assert "starts a program when the file is loaded" in said
+
+
+def test_benign_state_dict_passes_as_git_blob_and_through_lfs(site: Site, work: Path) -> None:
+    model, repo = _fresh(site, work, "state-dict")
+    commit_file(repo, "model.pkl", state_dict(), "state dict, plain pickle")
+    git("push", "-q", "origin", "main", cwd=repo)
+    lfs = work / "lfs"
+    git("clone", "-q", site.clone_url(model, "owner"), str(lfs), env=LFS_ENV)
+    git("lfs", "install", "--local", cwd=lfs)
+    git("lfs", "track", "*.pt", cwd=lfs)
+    (lfs / "pytorch_model.pt").write_bytes(torch_zip(state_dict()))
+    git("add", ".gitattributes", "pytorch_model.pt", cwd=lfs, env=LFS_ENV)
+    git("commit", "-qm", "weights through LFS", cwd=lfs)
+    git("push", "-q", "origin", "main", cwd=lfs, env=LFS_ENV)
+    assert _tip(site, model) == git("rev-parse", "HEAD", cwd=lfs).stdout.strip()
+    # The same archive with a data.pkl that calls os.system: the LFS object is scanned too.
+    (lfs / "pytorch_model.pt").write_bytes(torch_zip(reduce_call("posix", "system", "id")))
+    git("commit", "-qam", "evil weights", cwd=lfs, env=LFS_ENV)
+    pushed = git("push", "origin", "main", cwd=lfs, env=LFS_ENV, check=False)
+    assert pushed.returncode != 0
+    assert "pytorch_model.pt: posix.system (in archive/data.pkl)" in pushed.stderr
+    assert "runs a shell command when the file is loaded" in pushed.stderr
+
+
+def test_npy_object_array_with_os_system_refused(site: Site, work: Path) -> None:
+    model, repo = _fresh(site, work, "npy")
+    element = reduce_call("posix", "system", "id")[2:-1]
+    said = _refused(site, model, repo, "embeddings.npy", npy("|O", object_array(element)))
+    assert "posix.system" in said and "runs a shell command" in said
+
+
+def test_pickle_named_safetensors_refused(site: Site, work: Path) -> None:
+    model, repo = _fresh(site, work, "wrong-suffix")
+    said = _refused(site, model, repo, "model.safetensors", pickle.dumps(Evil()))
+    assert "posix.system" in said
+
+
+def test_gzipped_pickle_refused(site: Site, work: Path) -> None:
+    model, repo = _fresh(site, work, "gzipped")
+    said = _refused(site, model, repo, "model.pkl.gz", gzip.compress(pickle.dumps(Evil())))
+    assert "posix.system" in said and "gzip" in said
 
 
 def _wait_for_scans(site: Site, model: str, ref: str | None = None) -> dict:

@@ -136,13 +136,14 @@ class Custom:
     """Pickled by reference and unknown to picklescan: suspicious, not dangerous."""
 
 
-def test_suspicious_pickle_warning_reads_as_one_sentence() -> None:
+def test_unknown_pickle_global_refusal_reads_as_one_sentence() -> None:
+    """A global off the allowlist refuses the push (it is not merely "suspicious"), and the
+    line says what loading it would do."""
     findings = scan_pickle_bytes("extra.pkl", pickle.dumps(Custom()), COMMIT)
-    assert [f.severity for f in findings] == ["MEDIUM"]
-    lines = warning_lines("s/m", "v1", findings)
-    assert lines[1] == (f"warning:   extra.pkl  {__name__}.Custom is not on the list of safe"
-                        " globals; loading the file would call it")
-    assert "--ref v1" in lines[-1]
+    assert [f.severity for f in findings] == ["HIGH"]
+    lines = refusal_lines("s/m", findings)
+    assert lines[1] == (f"modelgit:   extra.pkl: {__name__}.Custom is not on the list of safe"
+                        f" globals; loading the file would call it  (commit {COMMIT[:7]})")
 
 
 def test_scanners_print_no_third_party_log_lines(capfd: pytest.CaptureFixture[str],
