@@ -226,3 +226,16 @@ def test_user_check(app: tuple[App, dict[str, str]]) -> None:
     assert as_user("bob", "/git/acme/open.git/info/refs?service=git-receive-pack") == 403
     assert as_user("nobody") == 403
     assert as_user("") == 403
+
+
+@pytest.mark.parametrize("check", ["access", "key"])
+def test_anonymous_cannot_tell_private_from_missing(app: tuple[App, dict[str, str]],
+                                                     check: str) -> None:
+    """The same 401, challenge and text for a private model and a missing one."""
+    a, _ = app
+    hidden = ask(a, REFS, extra={"X-Modelgit-Check": check})
+    missing = ask(a, "/git/acme/nope.git/info/refs?service=git-upload-pack",
+                  extra={"X-Modelgit-Check": check})
+    assert hidden == missing
+    assert hidden[0] == 401 and hidden[1]["WWW-Authenticate"] == 'Basic realm="modelgit"'
+    assert "bert" not in hidden[2]
