@@ -17,8 +17,11 @@ other request waited behind them (issue 18, finding 8). Here:
   covered: once the head is in, the body streams at the socket's pace with the 60 s per
   ``recv`` timeout, so a large, slow but steady LFS upload goes through;
 * at most ``http.max_connections_per_address`` (default 16; 0 for no limit) connections from
-  one client address are open at once; the next one is answered 429 and closed. Connections
-  on the unix socket (the local web server) are not counted.
+  one client address are served at once. The next ones wait, unread (a file descriptor each,
+  no thread, no buffer), for one of the address's connections to close - a CI runner or a
+  NAT with a burst of parallel clones is slowed, not refused - and past as many again
+  waiting, a connection is answered 429 and closed. Connections on the unix socket (the
+  local web server) are not counted.
 
 What this leans on in cheroot (11.x): ``HTTPServer.process_conn`` (called for a new or a
 readable connection, and by ``ConnectionManager.put`` for one with buffered bytes),
@@ -30,6 +33,7 @@ own ``has_data`` reads). tests/http/test_slow_clients.py checks the behaviour en
 
 from __future__ import annotations
 
+import collections
 import re
 import selectors
 import threading
@@ -62,29 +66,44 @@ def head_complete(data: bytes, limit: int) -> bool:
 
 
 class Admission:
-    """Open connections per client address; thread-safe (accepted in the selector thread,
-    closed in the workers)."""
+    """Connections per client address: served (``limit``) and waiting for a place (as many
+    again). Thread-safe: connections are accepted in the selector thread and closed in the
+    workers."""
 
     def __init__(self, limit: int) -> None:
         self.limit = limit
         self._open: dict[str, int] = {}
+        self._waiting: dict[str, collections.deque[Any]] = {}
         self._lock = threading.Lock()
 
-    def admit(self, address: str) -> bool:
+    def admit(self, address: str, conn: Any) -> str:
+        """``"serve"``, ``"wait"`` (kept until :meth:`release` hands it back) or ``"refuse"``."""
         with self._lock:
             count = self._open.get(address, 0)
-            if self.limit > 0 and count >= self.limit:
-                return False
-            self._open[address] = count + 1
-            return True
+            if self.limit <= 0 or count < self.limit:
+                self._open[address] = count + 1
+                return "serve"
+            queue = self._waiting.setdefault(address, collections.deque())
+            if len(queue) >= self.limit:
+                return "refuse"
+            queue.append(conn)
+            return "wait"
 
-    def release(self, address: str) -> None:
+    def release(self, address: str) -> Any:
+        """A served connection closed: the waiting connection that takes its place, if any."""
         with self._lock:
+            queue = self._waiting.get(address)
+            if queue:
+                conn = queue.popleft()
+                if not queue:
+                    del self._waiting[address]
+                return conn  # the place passes to it: the count stays
             count = self._open.get(address, 0) - 1
             if count > 0:
                 self._open[address] = count
             else:
                 self._open.pop(address, None)
+            return None
 
     def open_from(self, address: str) -> int:
         with self._lock:
@@ -110,7 +129,9 @@ class GuardedConnection(cheroot_server.HTTPConnection):
         finally:
             address, self.admitted_as = self.admitted_as, None
             if address is not None:
-                self.server.admission.release(address)
+                successor = self.server.admission.release(address)
+                if successor is not None:
+                    self.server.start_waiting(successor, address)
 
 
 class GuardedServer(wsgi.Server):
@@ -161,15 +182,25 @@ class GuardedServer(wsgi.Server):
         conn.head_deadline = None
         super().put_conn(conn)
 
+    def start_waiting(self, conn: Any, address: str) -> None:
+        """A connection that waited for a place has one: its head is due from now."""
+        conn.admitted_as = address
+        conn.head_deadline = time.time() + self.head_seconds
+        self._wait(conn)
+
     def _admit(self, conn: Any) -> bool:
         address = conn.remote_addr
         if not isinstance(address, str) or not address:
             return True  # the unix socket: the local web server, one client for many
-        if self.admission.admit(address):
+        verdict = self.admission.admit(address, conn)
+        if verdict == "serve":
             conn.admitted_as = address
             return True
-        message = (f"modelgit: too many connections from {address} at once (the limit is"
-                   f" {self.admission.limit}); close some and try again\n").encode()
+        if verdict == "wait":
+            return False  # Admission holds it; release() hands it to start_waiting()
+        message = (f"modelgit: too many connections from {address} at once ({self.admission.limit}"
+                   f" served and {self.admission.limit} waiting); close some and try"
+                   " again\n").encode()
         try:
             conn.socket.setblocking(False)
             conn.socket.send(_REFUSAL % (len(message), message))
