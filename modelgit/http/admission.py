@@ -183,8 +183,14 @@ class GuardedServer(wsgi.Server):
         super().put_conn(conn)
 
     def start_waiting(self, conn: Any, address: str) -> None:
-        """A connection that waited for a place has one: its head is due from now."""
+        """A connection that waited for a place has one: its head is due from now.
+
+        Not while stopping: cheroot then closes its connections while holding the selector's
+        lock, which registering would take again."""
         conn.admitted_as = address
+        if not self.ready:
+            conn.close()
+            return
         conn.head_deadline = time.time() + self.head_seconds
         self._wait(conn)
 

@@ -168,3 +168,23 @@ def test_slow_steady_body_is_not_cut_by_the_head_deadline(slow: Site) -> None:
     conn.close()
     assert time.monotonic() - started > HEAD_SECONDS
     assert resp.status == 200, body
+
+
+def test_server_stops_with_connections_waiting(tmp_path_factory: pytest.TempPathFactory
+                                               ) -> None:
+    """Stopping closes served and waiting connections alike, and does not hang."""
+    site = make_site(tmp_path_factory.mktemp("stop"), settings={
+        **TEST_SETTINGS, "http": {"max_connections_per_address": 2}})
+    site.start()
+    socks = [_connect(site, "127.0.0.50") for _ in range(4)]
+    try:
+        _probe(site, "127.0.0.51")
+        assert site.proc is not None
+        started = time.monotonic()
+        site.proc.terminate()
+        site.proc.wait(timeout=15)
+        assert time.monotonic() - started < 12
+    finally:
+        for sock in socks:
+            sock.close()
+        site.stop()
