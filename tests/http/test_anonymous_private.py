@@ -37,6 +37,18 @@ ROUTES: list[tuple[str, str, bytes | None, dict[str, str]]] = [
      {"Content-Type": "application/json"}),
     ("GET", "api/models/{m}/user-access-request/pending", None, {}),
     ("POST", "api/models/{m}/user-access-request", b"{}", {"Content-Type": "application/json"}),
+    ("GET", "api/models/{m}/refs", None, {}),
+    ("POST", "api/models/{m}/paths-info/main", b'{"paths": ["README.md"]}',
+     {"Content-Type": "application/json"}),
+    ("POST", "api/models/{m}/commit/main", b'{"key": "header", "value": {"summary": "x"}}\n',
+     {"Content-Type": "application/x-ndjson"}),
+    ("HEAD", "{m}/resolve/main/README.md", None, {}),
+    ("GET", "api/models/{m}/user-access-report", None, {}),
+    ("POST", "api/models/{m}/user-access-request/handle", b'{"user": "x", "status": "accepted"}',
+     {"Content-Type": "application/json"}),
+    ("POST", "{m}.git/info/lfs/locks/verify", b"{}", {"Content-Type": LFS_TYPE}),
+    ("PUT", "{m}.git/info/lfs/objects/" + "a" * 64, b"x", {}),
+    ("GET", "{m}.git/info/lfs/objects/" + "a" * 64, None, {}),
 ]
 
 
