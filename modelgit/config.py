@@ -42,7 +42,13 @@ DEFAULTS: dict[str, Any] = {
     "lfs": {"token_seconds": 3600},
     # Hub API: files over this size (or matching .gitattributes LFS patterns) upload as LFS.
     "hub": {"lfs_threshold_bytes": 10 * 1024**2, "max_commit_bytes": 1024**3},
-    "auth": {"max_failures": 10, "window_seconds": 60, "cooldown_seconds": 60},
+    # The brute-force brake (modelgit/authz/brake.py): failures per (address, user) and, the
+    # ceiling, per address, in a sliding window.
+    "auth": {"max_failures": 10, "max_failures_per_address": 100, "window_seconds": 60,
+             "cooldown_seconds": 60},
+    # Slow clients (modelgit/http/admission.py): seconds for a whole request head, and open
+    # connections per client address (0: no limit; the unix socket is not counted).
+    "http": {"head_seconds": 10, "max_connections_per_address": 16},
     "smtp": {"host": "", "port": 25, "sender": "modelgit@localhost", "user": "", "password": ""},
     "regions": {},
     # Background sync worker in `modelgit serve`; off on front ends that should not run tasks.

@@ -42,7 +42,6 @@ TYPE_CHECKING = False  # typing itself is a measurable import here
 if TYPE_CHECKING:
     import re
     from collections.abc import Mapping
-    from typing import Any
 
 # Exit statuses: mod_authnz_external writes them to Apache's error log, so each says why.
 OK = 0
@@ -226,6 +225,11 @@ def check(opts: Options, stdin: str, env: Mapping[str, str]) -> tuple[int, str]:
         # Everything goes into an HTTP request or the log: one clean token each, or nothing.
         if not q.uri or not set(q.uri) <= _PRINTABLE:
             return NOT_GIT_PATH, "the URI is empty or has spaces or control characters"
+        if q.user.startswith("mg_") and not group_step and second in ("", "x-oauth-basic"):
+            # https://KEY@host: modelgit serve accepts it, Apache cannot (it would hand the
+            # key to git as REMOTE_USER and write it to its access log as the user).
+            return BAD_KEY, ("a key was sent as the user name: on this host give your user"
+                             " name, with the key as the password")
         if not q.user or not set(q.user) <= _USER_CHARS:
             return BAD_KEY, "the user name is missing or not a modelgit user name"
         if not group_step and (not second or not set(second) <= _PRINTABLE):
@@ -336,15 +340,20 @@ def _cold(opts: Options, q: Question) -> tuple[int, str]:
     else:
         import binascii
 
+        from modelgit.authz.brake import Brake
+        from modelgit.config import load
         from modelgit.http.auth import authenticate
 
-        brake = _Brake(opts.data_dir, store, q.address, q.user)
-        if brake.engaged():
+        # The server's brake (the same settings and store table), so that guessing keys
+        # through Apache is braked as through modelgit serve. Apache cannot answer 429: a
+        # braked request gets the challenge again.
+        brake = Brake.from_config(store, load(opts.data_dir))
+        if brake.retry_after(q.address, q.user):
             return BRAKED, f"{where}: too many failed sign-ins from {q.address}; wait"
         token = binascii.b2a_base64(f"{q.user}:{q.second}".encode(), newline=False).decode()
         result = authenticate(store, f"Basic {token}")
         if result.failed or result.subject.user is None:
-            brake.record(q.uri)
+            brake.record(q.address, q.user, target=q.uri, detail={"via": "credential-check"})
             return BAD_KEY, f"{where}: wrong, expired or revoked key, or not {q.user}'s"
         subject = result.subject
         if opts.key_only:
@@ -362,36 +371,6 @@ def _cold(opts: Options, q: Question) -> tuple[int, str]:
         return OK, f"{where}: allowed"
     reason = decision.reason if facts is not None else "no such model, or no access"
     return DENIED, f"{where}: {reason}"
-
-
-class _Brake:
-    """The server's brute-force brake (``auth.*`` settings, the same store table), so that
-    guessing keys through Apache is braked as through modelgit serve. Apache cannot answer
-    429: a braked request gets the challenge again."""
-
-    def __init__(self, data_dir: str | None, store: Any, address: str, user: str) -> None:
-        self.data_dir = data_dir
-        self.store = store
-        self.address = address
-        self.user = user
-
-    def engaged(self) -> bool:
-        import time
-
-        from modelgit.config import load
-
-        cfg = load(self.data_dir)  # reads YAML only when config.yaml exists
-        pair, addr, _ = self.store.auth_failures_since(
-            self.address, self.user, time.time() - float(cfg.get("auth.window_seconds")))
-        limit = int(cfg.get("auth.max_failures"))
-        return bool((self.user and pair >= limit) or addr >= limit)
-
-    def record(self, uri: str) -> None:
-        import time
-
-        self.store.record_auth_failure(self.address, self.user, time.time())
-        self.store.audit("auth.denied", actor=self.user or None, target=uri,
-                         address=self.address, detail={"via": "credential-check"})
 
 
 def main(argv: list[str], stdin: str | None = None, env: Mapping[str, str] | None = None

@@ -188,7 +188,7 @@ class Site:
 
 # Test sites share 127.0.0.1 for every client, so the brute-force brake is set high here;
 # tests/http/test_brute_force.py runs it at its default.
-TEST_SETTINGS = {"auth": {"max_failures": 10_000}}
+TEST_SETTINGS = {"auth": {"max_failures": 10_000, "max_failures_per_address": 10_000}}
 
 
 def make_site(root: Path, settings: dict[str, object] | None = None) -> Site:

@@ -53,12 +53,16 @@ def _ok(role: str | None) -> Decision:
     return Decision(True, 200, "ok", "", role)
 
 
-def _auth(model_id: str) -> Decision:
-    return Decision(
-        False, 401, "auth",
-        f"authentication required for {model_id}: use your user name and a modelgit key"
-        " as the password (create one with `modelgit key create USER`)",
-    )
+#: The one text of every "sign in first" answer (401). It names no model: an anonymous caller
+#: gets the same words for a private model as for one that does not exist (DESIGN §4: not even
+#: existence), on every route - git, LFS, the hub and gating APIs, nginx's auth_request.
+AUTH_REQUIRED = ("authentication required: use your user name and a modelgit key as the"
+                 " password (create one with `modelgit key create USER`)")
+
+
+def auth_required() -> Decision:
+    """The 401 for a caller without credentials; every front end words it from this."""
+    return Decision(False, 401, "auth", AUTH_REQUIRED)
 
 
 def _not_found(model_id: str) -> Decision:
@@ -94,7 +98,7 @@ def _decide(subject: Subject, facts: ModelFacts | None, action: str,
     anonymous = subject.user is None
     if facts is None:
         # Anonymous callers get the challenge so git asks for a key; nothing reveals existence.
-        return _auth(model_id) if anonymous else _not_found(model_id)
+        return auth_required() if anonymous else _not_found(model_id)
 
     role = roles.effective_role(
         user=subject.user, is_admin=subject.is_admin, model_owner=facts.owner,
@@ -128,16 +132,16 @@ def _decide(subject: Subject, facts: ModelFacts | None, action: str,
                 f"{roles.min_role(action)} or above. Ask the model's owner or a maintainer.",
                 role,
             )
-        return _auth(model_id) if anonymous else _not_found(model_id)
+        return auth_required() if anonymous else _not_found(model_id)
 
     gated = facts.gated in ("auto", "manual")
     open_actions = roles.PUBLIC_GATED if gated else roles.PUBLIC_OPEN
     if action in open_actions:
         if anonymous and action == "read" and not allow_anonymous_read:
-            return _auth(model_id)
+            return auth_required()
         return _ok(role)
     if anonymous:
-        return _auth(model_id)
+        return auth_required()
     if action == "read" and gated:
         if facts.request_status == "accepted":
             return _ok(role)

@@ -39,6 +39,7 @@ from typing import TYPE_CHECKING, Any
 from urllib.parse import urlencode
 
 from modelgit import gating, strictjson
+from modelgit.authz.decide import auth_required
 from modelgit.urls import site_url
 
 if TYPE_CHECKING:
@@ -349,8 +350,7 @@ def create_request(app: App, req: Request, match: re.Match[str]) -> Response:
     model_id = _model_id(match)
     user = req.subject.user
     if user is None:
-        raise ApiError(401, f"authentication required to request access to {model_id}: send "
-                            "your modelgit key as 'Authorization: Bearer <key>'")
+        raise _refuse(auth_required())
     decision, _ = app.model_decision(req, model_id, "view")
     if not decision.allowed:
         raise _refuse(decision)

@@ -15,6 +15,7 @@ from dataclasses import dataclass
 from typing import Any
 from urllib.parse import parse_qs
 
+from modelgit.authz.brake import Brake
 from modelgit.authz.decide import Decision, ModelFacts, Subject, decide
 from modelgit.config import Config
 from modelgit.http import auth, git
@@ -167,6 +168,7 @@ class App:
     def __init__(self, cfg: Config, store: Store | None = None) -> None:
         self.cfg = cfg
         self.store = store or Store(cfg.db_path)
+        self.brake = Brake.from_config(self.store, cfg)
         self.routes: list[Route] = []
         self.add("GET", r"/-/health", self.health)
         self.add("GET", MODEL_PATH + r"/info/refs", self.git_info_refs)
@@ -231,24 +233,15 @@ class App:
     # -- brute-force brake -------------------------------------------------------------
     def brake_seconds(self, environ: dict[str, Any], header: str) -> int:
         """Seconds to wait when this (user, address) or this address failed too often in the
-        window; 0 to go on. Counted in the store, so several front ends share the counts."""
+        window; 0 to go on (``modelgit.authz.brake``: counted in the store, so several front
+        ends share the counts)."""
         creds = auth.parse_authorization(header)
-        claimed = (creds[0] or "") if creds else ""
-        window = float(self.cfg.get("auth.window_seconds"))
-        limit = int(self.cfg.get("auth.max_failures"))
-        now = time.time()
-        pair, addr, newest = self.store.auth_failures_since(
-            str(environ.get("REMOTE_ADDR", "")), claimed, now - window)
-        if (claimed and pair >= limit) or addr >= limit:
-            cooldown = float(self.cfg.get("auth.cooldown_seconds"))
-            return max(1, int((newest or now) + cooldown - now + 0.999))
-        return 0
+        return self.brake.retry_after(str(environ.get("REMOTE_ADDR", "")),
+                                      creds[0] if creds else None)
 
     def record_failure(self, req: Request) -> None:
-        user = req.auth.claimed_user or ""
-        self.store.record_auth_failure(req.remote_addr, user, time.time())
-        self.store.audit("auth.denied", actor=user or None, target=req.path,
-                         address=req.remote_addr, detail={"method": req.method})
+        self.brake.record(req.remote_addr, req.auth.claimed_user, target=req.path,
+                          name_sent=req.auth.name_sent, detail={"method": req.method})
 
     # -- shared ----------------------------------------------------------------------
     def model_decision(self, req: Request, model_id: str, action: str

@@ -1,7 +1,12 @@
 """Credentials on an HTTP request -> a ``Subject``. Basic (password = key) or Bearer.
 
+Also the habit public hosts accept, ``https://KEY@host/...``: the key as the Basic user name
+with an empty or ``x-oauth-basic`` password authenticates as the key's owner.
+
 Runs on every request: one sha256, one indexed query, a constant-time comparison; the key is
-never logged. ``last_used`` is written at most once a minute per key, so reads stay reads.
+never logged, and what the client sent as its user name is kept only when it is shaped like a
+user name (a key never is), so a key typed into the wrong field is not recorded either.
+``last_used`` is written at most once a minute per key, so reads stay reads.
 """
 
 from __future__ import annotations
@@ -11,6 +16,7 @@ import binascii
 from dataclasses import dataclass
 
 from modelgit.authz import keys
+from modelgit.authz.brake import user_name_or_empty
 from modelgit.authz.decide import Subject
 from modelgit.store import Store, now_iso
 
@@ -23,12 +29,22 @@ class AuthResult:
     subject: Subject
     presented: bool          # the request carried credentials
     failed: bool             # ...and they were wrong (bad, revoked, expired, user mismatch)
-    claimed_user: str | None = None
+    claimed_user: str | None = None  # a user name's shape or None: never a key
+    name_sent: bool = False  # a Basic user name came, whether or not it could be kept
     key_id: str | None = None
 
 
+#: Passwords that say "the key is the user name" (curl ``-u KEY:``, git's ``KEY@host`` with an
+#: empty password, and the ``x-oauth-basic`` of GitHub's token URLs).
+KEY_AS_USER_PASSWORDS = ("", "x-oauth-basic")
+
+
 def parse_authorization(header: str | None) -> tuple[str | None, str] | None:
-    """(username or None, key) from an Authorization header, or None if there is none."""
+    """(username or None, key) from an Authorization header, or None if there is none.
+
+    A key sent as the Basic user name with an empty or ``x-oauth-basic`` password comes back
+    as ``(None, key)``, as a Bearer key does: nobody's name was given.
+    """
     if not header:
         return None
     scheme, _, value = header.strip().partition(" ")
@@ -41,6 +57,8 @@ def parse_authorization(header: str | None) -> tuple[str | None, str] | None:
         except (binascii.Error, UnicodeDecodeError):
             return "", ""
         user, sep, password = decoded.partition(":")
+        if password in KEY_AS_USER_PASSWORDS and keys.looks_like_key(user):
+            return None, user
         return (user if sep else ""), password
     return "", ""
 
@@ -50,7 +68,10 @@ def authenticate(store: Store, header: str | None) -> AuthResult:
     if creds is None:
         return AuthResult(ANONYMOUS, presented=False, failed=False)
     claimed, candidate = creds
-    bad = AuthResult(ANONYMOUS, presented=True, failed=True, claimed_user=claimed or None)
+    basic = header is not None and header.strip()[:6].lower() == "basic "
+    bad = AuthResult(ANONYMOUS, presented=True, failed=True,
+                     claimed_user=user_name_or_empty(claimed) or None,
+                     name_sent=basic and claimed != "")
     if not keys.looks_like_key(candidate):
         return bad
     row = store.key_by_hash(keys.digest(candidate))

@@ -49,7 +49,7 @@ from __future__ import annotations
 import re
 from typing import TYPE_CHECKING, Any
 
-from modelgit.authz.decide import Subject
+from modelgit.authz.decide import AUTH_REQUIRED, Subject
 from modelgit.credcheck import git_target, normalise_prefix
 from modelgit.http.app import (
     CHALLENGE,
@@ -134,7 +134,7 @@ def auth_request(app: App, req: Request) -> Response:
 def _key_only(result: AuthResult, model_id: str, action: str) -> Response:
     subject = result.subject
     if subject.user is None:
-        return _challenge(f"authentication required for {model_id}")
+        return _challenge(AUTH_REQUIRED)
     if action == "write" and subject.scope != "write":
         return _forbidden(f"your key is read-only: it cannot write (push, upload) {model_id}."
                           " Use a key created with `--scope write`.")

@@ -32,8 +32,9 @@ from modelgit.urls import LISTEN_URL_KEY, http_url, reachable_host
 
 THREADS = 32
 #: Seconds a blocked socket read or write may take before the connection is dropped (a client
-#: that stopped sending in the middle of an upload, or sends its headers a byte at a time to
-#: hold a thread); idle keep-alive connections are closed after it too. nginx's defaults for
+#: that stopped sending in the middle of an upload); idle keep-alive connections are closed
+#: after it too. The request head has its own, shorter deadline in all (``http.head_seconds``,
+#: modelgit/http/admission.py), read before any thread is given. nginx's defaults for
 #: the same (client_header_timeout, client_body_timeout, send_timeout) are 60 s.
 SOCKET_TIMEOUT = 60
 MAX_HEADER_BYTES = 256 * 1024
@@ -130,7 +131,7 @@ def make_server(cfg: Config, *, host: str | None = None, port: int | None = None
                 socket: str | None = None) -> Any:
     """A bound (not yet serving) cheroot server for the app: the port or socket is taken
     before anything else starts, so a second ``modelgit serve`` fails at once."""
-    from cheroot import wsgi
+    from modelgit.http.admission import GuardedServer
 
     store = Store(cfg.db_path)
     store.check_schema()
@@ -142,8 +143,12 @@ def make_server(cfg: Config, *, host: str | None = None, port: int | None = None
         bind = socket
     else:
         bind = (host or str(cfg.get("host")), int(cfg.get("port") if port is None else port))
-    server = wsgi.Server(bind, app, numthreads=THREADS, server_name="modelgit",
-                         request_queue_size=1024, timeout=SOCKET_TIMEOUT, shutdown_timeout=10)
+    # Request heads are read before a thread is given, under one deadline, and connections
+    # per client address are bounded (modelgit/http/admission.py): slow clients hold no thread.
+    server = GuardedServer(bind, app, numthreads=THREADS, server_name="modelgit",
+                           request_queue_size=1024, timeout=SOCKET_TIMEOUT, shutdown_timeout=10,
+                           head_seconds=float(cfg.get("http.head_seconds")),
+                           max_per_address=int(cfg.get("http.max_connections_per_address")))
     server.gateway = gateway_class()
     server.max_request_body_size = int(cfg.get("max_body_bytes"))
     server.max_request_header_size = MAX_HEADER_BYTES

@@ -14,7 +14,7 @@ from typing import NoReturn
 import pytest
 
 from modelgit.authz import roles
-from modelgit.authz.decide import Decision, ModelFacts, Subject, decide
+from modelgit.authz.decide import AUTH_REQUIRED, Decision, ModelFacts, Subject, decide
 
 MODEL_ID = "acme/bert-small"
 MODEL_OWNER = "olga"
@@ -143,7 +143,12 @@ def test_decide_over_the_whole_matrix() -> None:
         if (got.allowed, got.status) != (want.allowed, want.status):
             mismatches.append(f"{case} -> got {got.allowed}/{got.status} ({got.code}: "
                               f"{got.reason!r}), expected {want.allowed}/{want.status}")
-        if not got.allowed and (not got.reason.strip() or MODEL_ID not in got.reason):
+        # Refusals name the model (DESIGN §6), except the 401: an anonymous caller gets the
+        # same words whether or not the model exists (issue 18, finding 10).
+        if got.status == 401:
+            if got.reason != AUTH_REQUIRED:
+                bad_reasons.append(f"{case} -> 401 reason {got.reason!r}")
+        elif not got.allowed and (not got.reason.strip() or MODEL_ID not in got.reason):
             bad_reasons.append(f"{case} -> reason {got.reason!r}")
     assert total == 11 * 6 * 2 * 3 * 4 * 2 * 2
     assert not mismatches, (f"{len(mismatches)} of {total} cells differ from DESIGN §4/§5; "

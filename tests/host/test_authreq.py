@@ -314,3 +314,31 @@ def test_client_answer_never_allows(app: tuple[App, dict[str, str]]) -> None:
     assert status == 500 and "X-Remote-User" not in headers and "try again" in body
     forged = {**CLIENT, "X-Modelgit-Check": "user", "X-Modelgit-User": "alice"}
     assert ask(a, REFS, extra=forged)[0] == 401
+
+
+@pytest.mark.parametrize("check", ["access", "key"])
+def test_anonymous_cannot_tell_private_from_missing(app: tuple[App, dict[str, str]],
+                                                     check: str) -> None:
+    """The same 401, challenge and text for a private model and a missing one."""
+    a, _ = app
+    hidden = ask(a, REFS, extra={"X-Modelgit-Check": check})
+    missing = ask(a, "/git/acme/nope.git/info/refs?service=git-upload-pack",
+                  extra={"X-Modelgit-Check": check})
+    assert hidden == missing
+    assert hidden[0] == 401 and hidden[1]["WWW-Authenticate"] == 'Basic realm="modelgit"'
+    assert "bert" not in hidden[2]
+
+
+@pytest.mark.parametrize("password", ["", "x-oauth-basic"])
+def test_key_as_user_name_answers_for_its_owner(app: tuple[App, dict[str, str]],
+                                                password: str) -> None:
+    """nginx hands git the owner's name (X-Remote-User), never the key that came as the
+    user name."""
+    a, k = app
+    status, headers, _ = ask(a, REFS, user=k["alice"], key=password, forwarded=True,
+                             client="198.51.100.77")
+    assert status == 200 and headers["X-Remote-User"] == "alice"
+    wrong = ask(a, REFS, user="mg_" + "K" * 40, key=password, forwarded=True,
+                client="198.51.100.77")
+    assert wrong[0] == 401
+    assert "mg_KKK" not in str(a.store.audit_rows(limit=50))

@@ -219,6 +219,27 @@ def test_click_command_asks_the_server(folks: Folks, server: Path) -> None:
     assert "(modelgit serve)" in proc.stderr and "mg_" not in proc.stderr
 
 
+def test_brake_spares_other_users(folks: Folks) -> None:
+    """Apache's helper shares the server's brake: failures for one user from an address do
+    not stop another user there."""
+    ip = "198.51.100.17"
+    limit = int(load(folks.data).get("auth.max_failures"))
+    for _ in range(limit):
+        assert run(folks, "bob", "mg_" + "y" * 40, READ, ip=ip) == credcheck.BAD_KEY
+    assert run(folks, "bob", folks.keys["bob"], READ, ip=ip) == credcheck.BRAKED
+    assert run(folks, "alice", folks.keys["alice"], READ, ip=ip) == credcheck.OK
+
+
+def test_key_as_user_name_is_refused_and_not_recorded(folks: Folks) -> None:
+    """Through Apache a key sent as the user name would be Apache's REMOTE_USER and access-log
+    user: refused (the reason says what to do), and stored nowhere."""
+    key = folks.keys["alice"]
+    for second in ("", "x-oauth-basic"):
+        assert run(folks, key, second, READ, ip="198.51.100.18") == credcheck.BAD_KEY
+    stored = "".join(f.read_bytes().decode("latin-1") for f in folks.data.glob("modelgit.db*"))
+    assert (key in stored) is False
+
+
 @pytest.fixture(scope="module")
 def server(folks: Folks) -> Iterator[Path]:
     """``modelgit serve`` on a unix socket, as the systemd unit runs it."""

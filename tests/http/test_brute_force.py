@@ -1,4 +1,5 @@
-"""Failed sign-ins are braked per (user, address) and per address, with 429 + Retry-After."""
+"""Failed sign-ins are braked per (user, address) and, under a higher ceiling, per address,
+with 429 + Retry-After."""
 
 from __future__ import annotations
 
@@ -51,9 +52,43 @@ def test_brake_after_ten_failures(braked: Site, tmp_path: Path) -> None:
     assert all(wrong not in str(r) for r in denials), "an audit row holds the presented key"
 
 
-def test_brake_per_address_across_users(braked: Site) -> None:
-    """Guessing many user names from one address is braked too."""
+def test_others_at_the_same_address_keep_signing_in(braked: Site) -> None:
+    """Ten wrong keys for one name from a NAT or CI address stop that name there, nobody
+    else: failures count per (address, name), under a much higher per-address ceiling."""
+    key = braked.user("bystander")
+    braked.cli("grant", "brake/m", "bystander", "user")
     path = "/brake/m.git/info/refs?service=git-upload-pack"
-    for i in range(10):
-        _get(braked, path, f"guess{i}", "mg_" + "y" * 40, "127.0.0.3")
-    assert _get(braked, path, "guess-next", "mg_" + "y" * 40, "127.0.0.3").status == 429
+    for _ in range(10):
+        assert _get(braked, path, "victim", "mg_" + "v" * 40, "127.0.0.4").status == 401
+    assert _get(braked, path, "victim", "mg_" + "v" * 40, "127.0.0.4").status == 429
+    assert _get(braked, path, "bystander", key, "127.0.0.4").status == 200
+    # Bearer and a key as the user name name nobody: they count towards the ceiling only.
+    for header in ("Bearer mg_" + "b" * 40,
+                   "Basic " + base64.b64encode(("mg_" + "c" * 40 + ":").encode()).decode()):
+        for _ in range(12):
+            assert _send(braked, path, header, "127.0.0.4").status == 401
+    assert _send(braked, path, f"Bearer {key}", "127.0.0.4").status == 200
+
+
+def test_per_address_ceiling(braked: Site) -> None:
+    """Guessing many user names from one address stops every sign-in from it at the ceiling
+    (auth.max_failures_per_address, 100 by default), and only there."""
+    key = braked.keys["bystander"]
+    path = "/brake/m.git/info/refs?service=git-upload-pack"
+    ceiling = 100
+    for i in range(ceiling - 1):
+        assert _get(braked, path, f"guess{i}", "mg_" + "y" * 40, "127.0.0.3").status == 401
+    assert _get(braked, path, "bystander", key, "127.0.0.3").status == 200
+    assert _get(braked, path, "guess-last", "mg_" + "y" * 40, "127.0.0.3").status == 401
+    assert _get(braked, path, "bystander", key, "127.0.0.3").status == 429
+    assert _get(braked, path, "bystander", key, "127.0.0.5").status == 200
+
+
+def _send(site: Site, path: str, header: str, source: str) -> http.client.HTTPResponse:
+    conn = http.client.HTTPConnection("127.0.0.1", site.port, timeout=30,
+                                      source_address=(source, 0))
+    conn.request("GET", path, headers={"Authorization": header})
+    resp = conn.getresponse()
+    resp.read()
+    conn.close()
+    return resp
