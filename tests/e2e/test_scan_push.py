@@ -319,6 +319,7 @@ def test_scan_run_prints_no_third_party_log_lines(site: Site, work: Path) -> Non
 
 
 # ------------------------------------------------- finding 4: large text and LFS text
+# pragma: allowlist nextline secret
 AWS_KEY_LINE = 'aws_secret_access_key = "wJalrXUtnFEMI/K7MDENG/bPxRfiCYEXAMPLEKEY"'
 
 

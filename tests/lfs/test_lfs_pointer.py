@@ -15,7 +15,7 @@ import pytest
 from modelgit.lfs import pointer
 from modelgit.lfs.pointer import Extension, Pointer, encode, parse, parse_head
 
-OID = "4d7a214614ab2935c943f9e0ff69d22eadbb8f32b1258daaa5e2ca24d17e2393"
+OID = "4d7a214614ab2935c943f9e0ff69d22eadbb8f32b1258daaa5e2ca24d17e2393"  # pragma: allowlist secret
 EXT = "a" * 64
 CANON = encode(OID, 12345)
 HAWSER = CANON.replace(b"git-lfs.github.com/spec/v1", b"hawser.github.com/spec/v1")
