@@ -1,5 +1,5 @@
 #!/usr/bin/env bash
-# install.sh: put modelgit on an existing git host (nginx + fcgiwrap, or Apache). DESIGN §1.
+# install.sh: put modelgit on an existing git host (nginx + fcgiwrap, or Apache); see docs/architecture.md.
 #
 #   ./install.sh --prefix DIR --data DIR --repos ROOT --space NAME --owner USER --web nginx|apache \
 #                [--fcgi-socket PATH] [--git-prefix /git] [--socket PATH] [--python PATH]
@@ -135,7 +135,7 @@ else
     [ -x "$python_reuse" ] || die "--python $python_reuse is not an executable Python"
     "$python_reuse" -c 'import sys; sys.exit(sys.version_info < (3, 11))' ||
         die "--python $python_reuse is older than Python 3.11"
-    "$python_reuse" -c 'import modelgit' 2>/dev/null ||
+    "$python_reuse" -I -c 'import modelgit' 2>/dev/null ||
         die "--python $python_reuse has no modelgit installed (pip install $SRC into it)"
 fi
 case "$web" in
@@ -195,7 +195,7 @@ if [ -z "$python_reuse" ]; then
             die "$svc_user cannot run $base_python; give a system Python 3.11+ with PYTHON=/usr/bin/python3"
         fi
     fi
-elif ! as_svc "$python_reuse" -c 'import modelgit' >/dev/null 2>&1; then
+elif ! as_svc "$python_reuse" -I -c 'import modelgit' >/dev/null 2>&1; then
     die "$svc_user cannot run modelgit with $python_reuse; install without --python instead"
 fi
 mkdir -p "$prefix/bin" "$prefix/etc"
@@ -255,6 +255,16 @@ if [ -f "$data/modelgit.db" ]; then
 else
     as_svc "${mg[@]}" init --admin admin
 fi
+# Clone hints and links printed by modelgit (model create, refusals, the hub API) carry the
+# prefix under which the web server serves git. Added when missing; a value set by hand stays.
+cfgfile="$data/config.yaml"
+if [ ! -f "$cfgfile" ] || ! grep -qE '^git_prefix:' "$cfgfile"; then
+    printf '# where the web server serves git (install.sh --git-prefix)\ngit_prefix: %s\n' "$git_prefix" |
+        as_svc tee -a "$cfgfile" >/dev/null
+    say "wrote git_prefix: $git_prefix into $cfgfile"
+elif ! grep -qxE "git_prefix: *[\"']?${git_prefix}[\"']?" "$cfgfile"; then
+    say "note: $cfgfile sets another git_prefix than --git-prefix $git_prefix; modelgit prints that one"
+fi
 if ! as_svc "${mg[@]}" --json user list |
         "$py" -c 'import json, sys; sys.exit(all(u["name"] != sys.argv[1] for u in json.load(sys.stdin)))' "$owner"; then
     as_svc "${mg[@]}" user add "$owner" >/dev/null
@@ -293,6 +303,15 @@ header="Written by $SRC/install.sh; run it again to refresh (edits here are over
 
 if [ "$web" = nginx ]; then
     conf="$prefix/etc/modelgit-nginx.conf"
+    # What both questions to modelgit carry (the access check and, after a refusal, the
+    # answer to show): the request, the prefix, and the client's credentials and address in
+    # headers of modelgit's own.
+    auth_question="    proxy_set_header Content-Length \"\";
+    proxy_set_header X-Original-URI \$request_uri;
+    proxy_set_header X-Original-Method \$request_method;
+    proxy_set_header X-Modelgit-Git-Prefix $gp;
+    proxy_set_header X-Modelgit-Authorization \$http_authorization;
+    proxy_set_header X-Modelgit-Client-Address \$remote_addr;"
     write_config "$conf" <<EOF
 # modelgit for nginx: include this file inside the server {} block that serves git:
 #     include $conf;
@@ -393,12 +412,7 @@ location = /_modelgit/auth {
     proxy_pass_request_body off;
     proxy_pass_request_headers off;
     proxy_set_header Host localhost;
-    proxy_set_header Content-Length "";
-    proxy_set_header X-Original-URI \$request_uri;
-    proxy_set_header X-Original-Method \$request_method;
-    proxy_set_header X-Modelgit-Git-Prefix $gp;
-    proxy_set_header X-Modelgit-Authorization \$http_authorization;
-    proxy_set_header X-Modelgit-Client-Address \$remote_addr;
+$auth_question
 }
 
 # What the client sees when modelgit refused a git request: modelgit serve's own answer,
@@ -414,12 +428,7 @@ location @modelgit_denied {
     proxy_pass_request_headers off;
     proxy_set_header Host \$http_host;
     proxy_set_header X-Forwarded-Proto \$scheme;
-    proxy_set_header Content-Length "";
-    proxy_set_header X-Original-URI \$request_uri;
-    proxy_set_header X-Original-Method \$request_method;
-    proxy_set_header X-Modelgit-Git-Prefix $gp;
-    proxy_set_header X-Modelgit-Authorization \$http_authorization;
-    proxy_set_header X-Modelgit-Client-Address \$remote_addr;
+$auth_question
     proxy_set_header X-Modelgit-Answer client;
     proxy_hide_header X-Modelgit-Reason;
     # auth_request already copied the challenge of a 401; once is enough.

@@ -221,7 +221,7 @@ def run_push(ctx: Ctx) -> list[Row]:
         return [small, ratio_row(
             first_name, b_ours, b_base, None,
             [f"{first_files:,} files, {big_size / 1e6:.1f} MB of text, into a new empty"
-             f" repository; {first_reps} repetitions; no goal in DESIGN §8",
+             f" repository; {first_reps} repetitions; no goal",
              f"the bench raises scan.time_budget_seconds to {BENCH_SCAN_BUDGET} s so the push"
              f" completes; {len(slow)} of {len(b_ours)} modelgit pushes took longer than the"
              f" default budget of {DEFAULT_SCAN_BUDGET} s and would have been refused",

@@ -1,6 +1,6 @@
 """Figure 3 (reference only): the same clone and push through gitolite in HTTP mode.
 
-DESIGN §8 quotes 3.8× for gitolite's HTTP mode against plain git-http-backend. The figure is
+modelgit's design quoted 3.8× for gitolite's HTTP mode against plain git-http-backend. The figure is
 measured only when Debian's ``gitolite3`` is installed; the benchmark never installs it.
 """
 

@@ -1,7 +1,7 @@
 """``modelgit credential-check``: the check Apache runs, through mod_authnz_external, on every
-git request of an existing host (DESIGN §1).
+git request of an existing host (docs/architecture.md).
 
-Apache starts this program for every request, so starting fast is the whole game (DESIGN §8:
+Apache starts this program for every request, so starting fast is the whole game (bench/README.md:
 < 50 ms), and on this kind of machine even the standard-library modules modelgit's store and
 ``decide()`` need (dataclasses, typing, logging, pathlib, hashlib) cost more than the budget
 to import. So the check runs warm: when ``--socket`` names ``modelgit serve``'s unix socket

@@ -634,7 +634,7 @@ def request(
 ) -> Outcome:
     """A user asks for access (the API for themselves, the CLI on their behalf).
 
-    Refused on a private model: gating only opens public models (DESIGN §4), so an accepted
+    Refused on a private model: gating only opens public models (docs/access.md), so an accepted
     request there would promise a download that never works. A user who can already read
     through a role is told so and nothing is stored. A new pending request on a
     manual-approval model notifies the model's authors; the row is saved first, so a failed

@@ -1,4 +1,4 @@
-"""Name rules of DESIGN §3. Every name from the network, a push or the CLI passes here first.
+"""Name rules of docs/access.md. Every name from the network, a push or the CLI passes here first.
 
 The patterns are ASCII-only on purpose: Unicode look-alikes, separators and dots-only names
 never reach the file system or the database.

@@ -9,7 +9,7 @@ so the site's real LFS usage may be lower than the sum of its spaces.
 Quotas are enforced where bytes arrive: the LFS batch API refuses uploads per object (HTTP
 layer), and :func:`check_quota` refuses git pushes whose quarantined objects would carry the
 space past its quota. Both say "space quota exceeded: used X of Y" and what to do next.
-Nothing here is cached: a second front end sees the same numbers (DESIGN §9).
+Nothing here is cached: a second front end sees the same numbers (docs/architecture.md).
 """
 
 from __future__ import annotations

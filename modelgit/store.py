@@ -1,6 +1,6 @@
 """SQLite schema, migrations and every SQL statement modelgit runs.
 
-Only this module writes SQL (DESIGN §9: a later PostgreSQL store replaces this one file).
+Only this module writes SQL (docs/architecture.md: a later PostgreSQL store replaces this one file).
 Queries use the standard library's ``sqlite3`` because ``sqlite_utils`` costs ~180 ms to
 import, which the hook shims and ``credential-check`` cannot pay on every request;
 sqlite-utils' ``Migrations`` is imported only when the schema has to change.
@@ -870,7 +870,8 @@ class Store:
 
     # -- sync (more) -------------------------------------------------------------------
     # Tasks are a queue in the database so that any front end's worker may run them
-    # (DESIGN §9: no per-process state); ``worker`` is the claim token that fences updates.
+    # (no per-process state, docs/architecture.md); ``worker`` is the claim token that
+    # fences updates.
     _SYNC_UPDATABLE = frozenset({"status", "objects_total", "bytes_total", "objects_sent",
                                  "bytes_sent", "finished", "error", "heartbeat"})
 

@@ -16,8 +16,8 @@ key_file}}``). A *task* replicates one commit of one model to the same ``space/m
    ``refs/heads/sync/<sha>``), so nobody on the target can clone a pointer whose object is
    not there yet; the target's pre-receive checks apply as to any push.
 
-Tasks live in the store (DESIGN §9): ``modelgit serve``'s worker thread claims queued tasks
-with a conditional UPDATE, so several front ends over one database never run a task twice,
+Tasks live in the store (docs/architecture.md): ``modelgit serve``'s worker thread claims queued
+tasks with a conditional UPDATE, so several front ends over one database never run a task twice,
 and ``sync start --wait`` creates its task already claimed, so no worker races it.
 
 The region key is read from ``key_file`` when a task runs and only ever held in memory: it is

@@ -1,6 +1,6 @@
-"""The SQLite store (issue 2, DESIGN §1/§3/§9): WAL, foreign keys, versioned migrations that
-refuse a newer schema and back up before changing an older one, atomic key replacement,
-cascades, and concurrent writers without "database is locked"."""
+"""The SQLite store (issue 2, docs/architecture.md, docs/access.md): WAL, foreign keys, versioned
+migrations that refuse a newer schema and back up before changing an older one, atomic key
+replacement, cascades, and concurrent writers without "database is locked"."""
 
 from __future__ import annotations
 

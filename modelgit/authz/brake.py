@@ -1,6 +1,6 @@
 """The brute-force brake: the one implementation ``modelgit serve``, nginx's ``/-/auth`` and
 Apache's ``credential-check`` use. Its state is the store's ``auth_failures`` table, so several
-front ends (and the helper processes) share the counts (DESIGN §9).
+front ends (and the helper processes) share the counts (docs/architecture.md).
 
 Failures are counted per (client address, user name) and per client address:
 
@@ -29,7 +29,7 @@ from typing import TYPE_CHECKING, Any
 if TYPE_CHECKING:
     from modelgit.config import Config
 
-#: A user name as DESIGN §3 allows it (``modelgit.names.USER_RE``, repeated here so that the
+#: A user name as docs/access.md allows it (``modelgit.names.USER_RE``, repeated here so that the
 #: helper does not import more than it needs). A key never matches: it is 43 characters.
 _USER_NAME = re.compile(r"[a-z0-9][a-z0-9_.-]{0,38}")
 #: What the audit row says instead of a name that is no user's.

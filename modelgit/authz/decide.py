@@ -1,6 +1,6 @@
 """``decide()``: the one answer to "may this subject do this action on this model?".
 
-Pure: the caller gathers the facts (one store query) and ``decide`` applies DESIGN §4 and §5.
+Pure: the caller gathers the facts (one store query) and ``decide`` applies docs/access.md.
 Every mode (standalone server, nginx ``auth_request``, Apache's ``credential-check``, the
 hooks and the HTTP API) calls this function, so they cannot disagree. Any exception inside
 denies.
@@ -54,7 +54,7 @@ def _ok(role: str | None) -> Decision:
 
 
 #: The one text of every "sign in first" answer (401). It names no model: an anonymous caller
-#: gets the same words for a private model as for one that does not exist (DESIGN §4: not even
+#: gets the same words for a private model as for one that does not exist (docs/access.md: not even
 #: existence), on every route - git, LFS, the hub and gating APIs, nginx's auth_request.
 AUTH_REQUIRED = ("authentication required: use your user name and a modelgit key as the"
                  " password (create one with `modelgit key create USER`)")
@@ -121,7 +121,7 @@ def _decide(subject: Subject, facts: ModelFacts | None, action: str,
             f"{roles.min_role(action)} or above. Ask the model's owner or a maintainer.", role,
         )
 
-    # No role of `user` or above: visibility and gating decide (DESIGN §4).
+    # No role of `user` or above: visibility and gating decide (docs/access.md).
     if facts.visibility != "public":
         if role == "visitor" and roles.role_allows(role, action):
             return _ok(role)

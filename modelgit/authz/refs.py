@@ -1,4 +1,4 @@
-"""Ref rules (DESIGN §4): which ref changes a role may make. Pure; no I/O.
+"""Ref rules (docs/access.md): which ref changes a role may make. Pure; no I/O.
 
 Every route that moves a ref asks :func:`ref_ruling` through the pre-receive checks (git push
 and the hub API's commits run the same ``check_ref_rules``), so the rules live here once:

@@ -1,4 +1,4 @@
-"""Who may do what: DESIGN §4 as data, and the rules for granting roles. Pure; no I/O.
+"""Who may do what: docs/access.md as data, and the rules for granting roles. Pure; no I/O.
 
 The matrix is the one place the model roles are defined. Everything else (``decide``, the
 CLI, the HTTP API) asks this module, so a change of policy is a change of one table.
@@ -14,7 +14,7 @@ SPACE_ROLES: tuple[str, ...] = ("owner", "maintainer", "user")
 
 ACTIONS: tuple[str, ...] = ("view", "retrieve", "read", "write", "edit", "admin")
 
-# DESIGN §4, row for row. Columns follow ROLES: visitor, user, developer, maintainer, owner.
+# docs/access.md, row for row. Columns follow ROLES: visitor, user, developer, maintainer, owner.
 #   view      model info, card, scan summary
 #   retrieve  appear in `model list` / search
 #   read      clone, fetch, LFS download
@@ -30,7 +30,7 @@ MATRIX: dict[str, tuple[bool, bool, bool, bool, bool]] = {
     "admin":    (False, False, False, False, True),
 }
 
-# What a person with no role of `user` or above gets from a public model (DESIGN §4).
+# What a person with no role of `user` or above gets from a public model (docs/access.md).
 PUBLIC_OPEN: frozenset[str] = frozenset({"view", "retrieve", "read"})
 PUBLIC_GATED: frozenset[str] = frozenset({"view", "retrieve"})
 

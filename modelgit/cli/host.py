@@ -1,4 +1,4 @@
-"""``adopt`` and ``credential-check``: modelgit on an existing git host (DESIGN §1).
+"""``adopt`` and ``credential-check``: modelgit on an existing git host (docs/architecture.md).
 
 ``adopt`` turns the host's bare repositories into models without moving them: the host keeps
 its paths, backups and hooks, and modelgit links each repository into its own

@@ -4,7 +4,7 @@ One module per noun registers its commands here; this module only parses the glo
 Exit status: 0 ok, 1 refused or invalid input, 2 usage (click's own).
 
 The console script imports this module on every call, and Apache runs
-``modelgit credential-check`` once per git request (budget: < 50 ms, DESIGN §8), while
+``modelgit credential-check`` once per git request (budget: < 50 ms, bench/README.md), while
 importing click and the command modules costs about as much as the whole budget. So nothing
 heavy is imported at the top: ``main()`` hands a credential-check command line to the small
 ``modelgit.credcheck`` first, and the click group ``cli`` is built on first use (PEP 562

@@ -116,7 +116,7 @@ def _facts(row: dict[str, Any]) -> ModelFacts:
 
 
 def check_ref_rules(push: Push) -> list[str]:
-    """DESIGN §4's ref rules (``authz.refs.ref_ruling``) for every pushed ref: the object
+    """docs/access.md's ref rules (``authz.refs.ref_ruling``) for every pushed ref: the object
     each created or moved ref names is looked up here, through the quarantine."""
     out: list[str] = []
     mid = push.model["id"]

@@ -1,4 +1,5 @@
-"""The WSGI application: a declarative route table, one handler signature, answers per DESIGN §5.
+"""The WSGI application: a declarative route table, one handler signature, answers as
+docs/access.md says.
 
 ``(methods, regex) -> handler(req, match) -> Response``. The model in a path is checked
 against the name rules before anything touches the disk, and every handler error becomes a

@@ -1,4 +1,5 @@
-"""``/-/auth``: the access answer a web server in front of git asks modelgit for (DESIGN §1).
+"""``/-/auth``: the access answer a web server in front of git asks modelgit for
+(docs/architecture.md).
 
 nginx's ``auth_request`` asks it before every git request of an existing host, and so does
 ``modelgit credential-check`` (Apache's helper) when ``modelgit serve`` is running, because a
@@ -23,7 +24,7 @@ The answer is ``decide()``'s, the same as the standalone server's:
   writes it to Apache's error log).
 
 ``auth_request`` passes only 2xx, 401 and 403 through; any other status becomes a 500. So a
-private or unknown model (404 in standalone mode, DESIGN §4) is answered 403 here, with the
+private or unknown model (404 in standalone mode, docs/access.md) is answered 403 here, with the
 same "not found" text (nothing tells a private model from a missing one), and a braked
 client gets a 403 that says how long to wait.
 

@@ -1,4 +1,4 @@
-"""The hub-compatible API: what huggingface_hub and Transformers.js call (DESIGN §5).
+"""The hub-compatible API: what huggingface_hub and Transformers.js call (docs/access.md).
 
 Pointing ``HF_ENDPOINT`` (or ``endpoint=``, or Transformers.js' ``env.remoteHost``) at a
 modelgit server makes the clients people already use work against it, with the same rules as

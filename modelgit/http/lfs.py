@@ -73,7 +73,7 @@ CHUNK = 1 << 20
 #: Largest lock API request body (a lock path is at most 4096 characters).
 MAX_LOCK_BODY = 64 * 1024
 
-#: The Basic challenge, as the app sends it (DESIGN §5); repeated here to keep the import
+#: The Basic challenge, as the app sends it (docs/access.md); repeated here to keep the import
 #: of the app module out of this module's top.
 CHALLENGE = ("WWW-Authenticate", 'Basic realm="modelgit"')
 

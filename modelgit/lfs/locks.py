@@ -12,7 +12,7 @@ from collections.abc import Sequence
 from datetime import UTC, datetime
 from typing import Any
 
-# Model role ranks (DESIGN §4); the integrator maps its role names onto these.
+# Model role ranks (docs/access.md); the integrator maps its role names onto these.
 VISITOR = 0
 USER = 1
 DEVELOPER = 2
@@ -37,7 +37,7 @@ class LockError(Exception):
 
 
 def may_lock(role_rank: int) -> bool:
-    """Creating a lock needs push access, i.e. developer or above (the spec and DESIGN §4)."""
+    """Creating a lock needs push access, i.e. developer or above (the spec and docs/access.md)."""
     return role_rank >= DEVELOPER
 
 

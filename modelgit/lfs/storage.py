@@ -3,7 +3,7 @@
 Objects are content-addressed by their sha256 (the LFS oid), stored once for the whole site;
 which model may serve which object is the store's business (a table of links), not this
 module's. Everything else reaches the bytes through :class:`ObjectStorage`, so a second,
-S3-compatible backend needs no change outside this file (DESIGN §9).
+S3-compatible backend needs no change outside this file (docs/architecture.md).
 
 Writes never trust the client: the bytes are hashed while they stream to a temporary file in
 the store's own folder (same filesystem, so the final rename is atomic), and only a file whose

@@ -9,7 +9,7 @@ expiry; repo, oid and op come from the URL being served, so a token copied to an
 object, model or operation fails the MAC. The key id lets the transfer endpoint check that
 the key is still live (revoked or regenerated keys stop their links at once), and the size
 that an upload is exactly what its batch approved against the space's quota. Any front end
-holding the site's secret can check a token (no per-process state, DESIGN §9).
+holding the site's secret can check a token (no per-process state, docs/architecture.md).
 
 Format: ``<payload>.<mac>``, both unpadded base64url (safe in a query string with no
 quoting), payload = JSON ``[user, expires_at, key_id, size]`` (``size`` null when the token

@@ -1,7 +1,7 @@
 """Which blobs a push adds (for pre-receive checks) and which a tree holds (for `scan run`).
 
-Scanning cost must follow the bytes a push adds, never the repository's size (DESIGN §8), so the
-push side walks only the commits new to the repository (`git rev-list <new>... --not --all`)
+Scanning cost must follow the bytes a push adds, never the repository's size (bench/README.md),
+so the push side walks only the commits new to the repository (`git rev-list <new>... --not --all`)
 and, per commit, only the paths whose blob that commit changed. A secret added in one commit and
 removed in the next is still yielded, because every new commit is visited, not just the tip.
 

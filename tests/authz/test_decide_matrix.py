@@ -1,8 +1,8 @@
-"""``decide()`` over the whole of DESIGN §4 and §5, against an oracle written from the design.
+"""``decide()`` over the whole of docs/access.md, against an oracle written from the design.
 
 The oracle below is deliberately independent of ``modelgit.authz.roles``: it restates the
-design's table, its visibility and gating rules and the HTTP answers of §5 in its own words,
-and the test compares every cell of the product with what ``decide()`` says.
+documented table, its visibility and gating rules and the HTTP answers of docs/access.md in its own
+words, and the test compares every cell of the product with what ``decide()`` says.
 """
 
 from __future__ import annotations
@@ -28,8 +28,8 @@ REQUESTS = (None, "pending", "accepted", "rejected")
 SCOPES = ("read", "write")
 ANON_READ = (True, False)
 
-# DESIGN §4, the model-role table, restated: the actions each role may take.
-DESIGN_TABLE: dict[str, frozenset[str]] = {
+# docs/access.md, the model-role table, restated: the actions each role may take.
+DOCUMENTED_TABLE: dict[str, frozenset[str]] = {
     "visitor": frozenset({"view", "retrieve"}),
     "user": frozenset({"view", "retrieve", "read"}),
     "developer": frozenset({"view", "retrieve", "read", "write"}),
@@ -58,7 +58,7 @@ WHO: tuple[Who, ...] = (
     Who("user", "uma", "user", model_role="user"),
     Who("developer", "dev", "developer", model_role="developer"),
     Who("maintainer", "max", "maintainer", model_role="maintainer"),
-    # The model's owner is its creator (DESIGN §3): the facts name them, no grant row.
+    # The model's owner is its creator (docs/access.md): the facts name them, no grant row.
     Who("model owner", MODEL_OWNER, "owner"),
     # Space owner (creator) and space maintainer have owner rights on every model in the space.
     Who("space owner", SPACE_OWNER, "owner", space_role="owner"),
@@ -77,9 +77,9 @@ class Expected:
 
 def expected(who: Who, action: str, *, visibility: str, gated: str, request: str | None,
              scope: str, anon_read: bool) -> Expected:
-    """DESIGN §4 (who may do what, visibility, gating) and §5 (the HTTP answers)."""
+    """docs/access.md: who may do what, visibility, gating and the HTTP answers."""
     anonymous = who.user is None
-    granted = set(DESIGN_TABLE[who.rights]) if who.rights else set()
+    granted = set(DOCUMENTED_TABLE[who.rights]) if who.rights else set()
 
     # Visibility and gating give people without a role of `user` or above something more.
     if who.rights not in ("user", "developer", "maintainer", "owner") and visibility == "public":
@@ -121,8 +121,8 @@ def test_oracle_table_matches_design_rows() -> None:
     roles' (the design's rank order) and only the owner may administer."""
     order = ("visitor", "user", "developer", "maintainer", "owner")
     for lower, higher in itertools.pairwise(order):
-        assert DESIGN_TABLE[lower] < DESIGN_TABLE[higher]
-    assert [r for r in order if "admin" in DESIGN_TABLE[r]] == ["owner"]
+        assert DOCUMENTED_TABLE[lower] < DOCUMENTED_TABLE[higher]
+    assert [r for r in order if "admin" in DOCUMENTED_TABLE[r]] == ["owner"]
 
 
 def test_decide_over_the_whole_matrix() -> None:
@@ -143,7 +143,7 @@ def test_decide_over_the_whole_matrix() -> None:
         if (got.allowed, got.status) != (want.allowed, want.status):
             mismatches.append(f"{case} -> got {got.allowed}/{got.status} ({got.code}: "
                               f"{got.reason!r}), expected {want.allowed}/{want.status}")
-        # Refusals name the model (DESIGN §6), except the 401: an anonymous caller gets the
+        # Refusals name the model (docs/access.md), except the 401: an anonymous caller gets the
         # same words whether or not the model exists (issue 18, finding 10).
         if got.status == 401:
             if got.reason != AUTH_REQUIRED:
@@ -151,7 +151,7 @@ def test_decide_over_the_whole_matrix() -> None:
         elif not got.allowed and (not got.reason.strip() or MODEL_ID not in got.reason):
             bad_reasons.append(f"{case} -> reason {got.reason!r}")
     assert total == 11 * 6 * 2 * 3 * 4 * 2 * 2
-    assert not mismatches, (f"{len(mismatches)} of {total} cells differ from DESIGN §4/§5; "
+    assert not mismatches, (f"{len(mismatches)} of {total} cells differ from docs/access.md; "
                             "first ones:\n" + "\n".join(mismatches[:25]))
     assert not bad_reasons, (f"{len(bad_reasons)} denials without a reason naming "
                              f"{MODEL_ID}:\n" + "\n".join(bad_reasons[:25]))
@@ -182,7 +182,7 @@ def test_unknown_model(action: str, user: str | None, is_admin: bool, status: in
 
 
 def test_unknown_model_answers_like_a_private_one() -> None:
-    """DESIGN §4: private means not even existence; an outsider cannot tell the two apart."""
+    """docs/access.md: private means not even existence; an outsider cannot tell the two apart."""
     private = ModelFacts(id=MODEL_ID, owner=MODEL_OWNER, space_owner=SPACE_OWNER,
                          visibility="private", gated="off")
     for user in (None, "nora"):
@@ -193,7 +193,7 @@ def test_unknown_model_answers_like_a_private_one() -> None:
 
 
 def test_gated_refusal_says_how_to_get_access() -> None:
-    """DESIGN §5: a 403 says what to do, e.g. how to request access."""
+    """docs/access.md: a 403 says what to do, e.g. how to request access."""
     facts = ModelFacts(id=MODEL_ID, owner=MODEL_OWNER, space_owner=SPACE_OWNER,
                        visibility="public", gated="manual", request_status="pending")
     got = decide(Subject(user="nora"), facts, "read")

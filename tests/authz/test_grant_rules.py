@@ -1,4 +1,4 @@
-"""Who may grant and revoke which role (DESIGN §4), table-driven.
+"""Who may grant and revoke which role (docs/access.md), table-driven.
 
 Model roles: the owner (the creator, fixed) grants up to maintainer; a maintainer grants
 below maintainer and cannot grant or revoke maintainer or owner; nobody removes the owner.

@@ -1,4 +1,4 @@
-"""Keys (DESIGN §3): ``mg_`` + 40 base62 characters, stored as sha256 hex with a short
+"""Keys (docs/access.md): ``mg_`` + 40 base62 characters, stored as sha256 hex with a short
 public prefix, verified in constant time, with an optional expiry."""
 
 from __future__ import annotations

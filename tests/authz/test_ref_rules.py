@@ -1,4 +1,4 @@
-"""The ref rules of DESIGN §4 (``authz.refs.ref_ruling``), as an exhaustive table.
+"""The ref rules of docs/access.md (``authz.refs.ref_ruling``), as an exhaustive table.
 
 Every combination of ref (namespace and name), role, operation and object type is checked
 against an oracle written the other way round: first the list of reasons that would refuse,

@@ -1,5 +1,5 @@
-"""The admin CLI as DESIGN §6 and §7 describe it: exit 0 ok, 1 refused or invalid input,
-2 usage; refusals are one ``error:`` line on stderr (plus an optional ``hint:``), never a
+"""The admin CLI as docs/access.md and the README describe it: exit 0 ok, 1 refused or invalid
+input, 2 usage; refusals are one ``error:`` line on stderr (plus an optional ``hint:``), never a
 traceback; ``--json`` for scripts; keys shown once."""
 
 from __future__ import annotations
@@ -339,7 +339,7 @@ def test_user_remove_refuses_an_owner(data: Path) -> None:
 
 
 def test_grant_owner_is_refused(data: Path) -> None:
-    """DESIGN §3/§4: the owner is the creator and fixed. Granting `owner` is a refusal by a
+    """docs/access.md: the owner is the creator and fixed. Granting `owner` is a refusal by a
     rule (exit 1, one line that says why), not a usage error."""
     run = mg(data, "grant", "acme/m", "bob", "owner")
     assert_refused(run, mentions="owner")

@@ -1,4 +1,4 @@
-"""CLI habits (DESIGN §7): ``--json`` before or after any command, JSON that never shortens a
+"""CLI habits (the README): ``--json`` before or after any command, JSON that never shortens a
 value, tables that keep ids whole on a narrow terminal, and destructive commands that ask on a
 terminal and otherwise need ``--yes``."""
 

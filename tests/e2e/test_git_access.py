@@ -1,4 +1,4 @@
-"""Roles, keys and answers over real git against a real ``modelgit serve`` (DESIGN §4, §5)."""
+"""Roles, keys and answers over real git against a real ``modelgit serve`` (docs/access.md)."""
 
 from __future__ import annotations
 

@@ -1,4 +1,4 @@
-"""The real git-lfs client against a real ``modelgit serve`` (issue 6, DESIGN §5).
+"""The real git-lfs client against a real ``modelgit serve`` (issue 6, docs/access.md).
 
 Every clone gets git-lfs's filters through ``GIT_CONFIG_*`` (never the session's global
 config, which other test modules share) and ``git lfs install --local`` for the push hooks.

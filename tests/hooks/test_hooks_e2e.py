@@ -1,4 +1,4 @@
-"""Hooks: ref rules of DESIGN §4, the push record, and chaining a foreign hook (real git)."""
+"""Hooks: ref rules of docs/access.md, the push record, and chaining a foreign hook (real git)."""
 
 from __future__ import annotations
 

@@ -1,4 +1,4 @@
-"""``/-/auth``, the answer nginx's ``auth_request`` asks for (DESIGN §1, §5).
+"""``/-/auth``, the answer nginx's ``auth_request`` asks for (docs/architecture.md, docs/access.md).
 
 Driven through the WSGI app with the environ the server layer builds, so the routing, the key check
 and ``decide()`` are the real ones; the end-to-end nginx test covers the wire.

@@ -1,4 +1,5 @@
-"""``modelgit credential-check``: Apache's helper (mod_authnz_external "pipe"), DESIGN §1, §8.
+"""``modelgit credential-check``: Apache's helper (mod_authnz_external "pipe");
+docs/architecture.md, bench/README.md.
 
 The decisions come from the same ``decide()`` as the server; these tests pin the protocol
 (stdin lines, ``URI``/``AUTHTYPE``/``CONTEXT`` in a bare environment, exit statuses), the

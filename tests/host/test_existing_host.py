@@ -1,4 +1,4 @@
-"""install.sh on an existing git host, with real web servers (issue 7, DESIGN §1).
+"""install.sh on an existing git host, with real web servers (issue 7, docs/architecture.md).
 
 For each web server: the host serves a bare repository anonymously; install.sh runs from its
 checkout's folder (with the session's one real virtual environment, see conftest.py;
@@ -20,6 +20,7 @@ would otherwise spread them over workers that each build it again.
 from __future__ import annotations
 
 import hashlib
+import json
 import os
 import subprocess
 from dataclasses import dataclass
@@ -159,7 +160,7 @@ def _parity_cases(lay: Layout, keys: dict[str, str]) -> list[Case]:
 
 def _same_answers_as_serve(lay: Layout, keys: dict[str, str]) -> list[str]:
     """Every case answered by the web server exactly as by a standalone ``modelgit serve``
-    on the same data: status, the challenge, and the text (DESIGN §4, §5). Returns the
+    on the same data: status, the challenge, and the text (docs/access.md). Returns the
     table's lines for the log."""
     standalone, serve_url = start_standalone(lay)
     site = lay.url.split("://", 1)[1]  # links in the texts name the site the client used
@@ -255,6 +256,9 @@ def test_existing_host(web: str, shared_install: SharedInstall,
         bob_key = modelgit(lay, "key", "create", "bob").strip()
         alice_read_key = modelgit(lay, "key", "create", "alice", "--scope", "read").strip()
         url = lay.clone_url()
+        # install.sh wrote the git prefix into config.yaml: modelgit's clone hints carry it.
+        shown = json.loads(modelgit(lay, "--json", "model", "show", "acme/demo"))
+        assert shown["clone_url"].endswith("/git/acme/demo.git"), shown["clone_url"]
 
         # -- every refusal answered as modelgit serve answers it ---------------------------
         table = _same_answers_as_serve(lay, {"bob": bob_key, "alice-ro": alice_read_key})

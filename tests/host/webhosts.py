@@ -4,7 +4,7 @@ ports from configuration files in a temporary folder, never the system's own.
 Run as root (CI), Apache refuses to serve as root, so it serves as ``www-data`` and the host's
 repositories belong to that user, as on a Debian host; everything of the test then lives in
 a world-traversable folder, and modelgit's commands run as that user (the CLI works "as the
-service user", DESIGN §7). nginx and fcgiwrap run as the current user.
+service user", the README). nginx and fcgiwrap run as the current user.
 """
 
 from __future__ import annotations

@@ -1,4 +1,4 @@
-"""An anonymous caller cannot tell a private model from a missing one (DESIGN §4: "not even
+"""An anonymous caller cannot tell a private model from a missing one (docs/access.md: "not even
 existence"): on every route the two answers are the same status, body and headers, and the
 401 still carries the Basic challenge so git asks its credential helper."""
 

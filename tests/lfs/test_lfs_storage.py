@@ -1,7 +1,7 @@
 """The storage contract every LFS backend must pass, run here against FileStorage.
 
-A new backend (S3-compatible, DESIGN §9) adds one subclass of :class:`StorageContract` with a
-``storage`` fixture and a ``leftovers`` method; no test here may assume a filesystem except
+A new backend (S3-compatible, docs/architecture.md) adds one subclass of :class:`StorageContract`
+with a ``storage`` fixture and a ``leftovers`` method; no test here may assume a filesystem except
 through ``leftovers``.
 """
 
