@@ -423,3 +423,14 @@ def test_text_over_the_ceiling_is_refused_with_what_to_do(small_ceiling: Site,
     commit_file(repo2, "report.txt", data, "report")
     git("push", "-q", "origin", "main", cwd=repo2)
     assert _tip(oversize_allowed, model2) == git("rev-parse", "HEAD", cwd=repo2).stdout.strip()
+
+
+def test_quiet_push_still_shows_warning_lines(site: Site, work: Path) -> None:
+    """`git push -q` silences git's own progress, not the hook's lines: the README says the
+    scan's warnings reach a quiet push too."""
+    model, repo = _fresh(site, work, "quiet-push")
+    commit = commit_file(repo, "run.py", EVAL_FILE, "read an expression")
+    pushed = git("push", "-q", "origin", "main", cwd=repo, check=False)
+    assert pushed.returncode == 0, pushed.stderr
+    assert _tip(site, model) == commit
+    assert "remote: warning:   run.py:1  B307" in pushed.stderr, pushed.stderr
