@@ -2,7 +2,7 @@
 
 bandit warns ``Unable to find qualified name for module: run.py`` for every top-level file (it
 looks for the module's package on disk, and a blob has no place there), stevedore logs the
-plugins it could not load, picklescan logs files it could not parse, and detect-secrets puts
+plugins it could not load, and detect-secrets puts
 its own ``stderr`` handler on its logger when it is imported. None of that is for the person at
 the other end of ``git push`` or ``modelgit scan run``.
 
