@@ -306,6 +306,17 @@ if [ "$web" = nginx ]; then
     # What both questions to modelgit carry (the access check and, after a refusal, the
     # answer to show): the request, the prefix, and the client's credentials and address in
     # headers of modelgit's own.
+    # LFS transfers and the API go to modelgit as they are: streamed both ways, any size.
+    to_modelgit="    client_max_body_size 0;
+    proxy_pass http://unix:$socket:;
+    proxy_http_version 1.1;
+    proxy_set_header Connection \"\";
+    proxy_set_header Host \$http_host;
+    proxy_set_header X-Forwarded-For \$proxy_add_x_forwarded_for;
+    proxy_set_header X-Forwarded-Proto \$scheme;
+    proxy_request_buffering off;
+    proxy_buffering off;
+    proxy_read_timeout 600s;"
     auth_question="    proxy_set_header Content-Length \"\";
     proxy_set_header X-Original-URI \$request_uri;
     proxy_set_header X-Original-Method \$request_method;
@@ -378,29 +389,11 @@ location ^~ $gp/ {
 
 # Transfer links in LFS batch answers point at /<space>/<model>.git/info/lfs/... (no prefix).
 location ~ "^/[^/]+/[^/]+\.git/info/lfs/" {
-    client_max_body_size 0;
-    proxy_pass http://unix:$socket:;
-    proxy_http_version 1.1;
-    proxy_set_header Connection "";
-    proxy_set_header Host \$http_host;
-    proxy_set_header X-Forwarded-For \$proxy_add_x_forwarded_for;
-    proxy_set_header X-Forwarded-Proto \$scheme;
-    proxy_request_buffering off;
-    proxy_buffering off;
-    proxy_read_timeout 600s;
+$to_modelgit
 }
 
 location ^~ /api/ {
-    client_max_body_size 0;
-    proxy_pass http://unix:$socket:;
-    proxy_http_version 1.1;
-    proxy_set_header Connection "";
-    proxy_set_header Host \$http_host;
-    proxy_set_header X-Forwarded-For \$proxy_add_x_forwarded_for;
-    proxy_set_header X-Forwarded-Proto \$scheme;
-    proxy_request_buffering off;
-    proxy_buffering off;
-    proxy_read_timeout 600s;
+$to_modelgit
 }
 
 # The question nginx asks before every git request. Only the headers set here reach
