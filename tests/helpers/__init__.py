@@ -1,0 +1,14 @@
+"""What several test modules share, one module per topic.
+
+Test modules import from here (or use the fixtures of a ``conftest.py``), never from each
+other: a test module is free to change without breaking another one, and
+tests/test_layout.py checks it.
+"""
+
+import pkgutil
+
+import pytest
+
+# The helpers assert too: rewritten like the tests, so that a failure there shows the values.
+# Named one by one: this package itself is being imported already (pytest would warn).
+pytest.register_assert_rewrite(*(f"{__name__}.{m.name}" for m in pkgutil.iter_modules(__path__)))
