@@ -13,7 +13,7 @@ import re
 from pathlib import Path
 
 from tests.conftest import Site, commit_file, git
-from tests.lfs.test_lfs_http_api import upload
+from tests.helpers.lfs_api import upload
 
 
 class Evil:

@@ -14,7 +14,7 @@ from modelgit.http.lfs import parse_range
 from modelgit.quota import check_quota, dir_size, space_usage
 from modelgit.store import Store
 from tests.conftest import Site, make_site
-from tests.lfs.test_lfs_http_api import oid_of, stored_path, upload
+from tests.helpers.lfs_api import oid_of, stored_path, upload
 
 
 def test_gc_removes_only_unlinked_objects(site: Site) -> None:

@@ -3,12 +3,10 @@ ranges, tokens and the locks API, against a real ``modelgit serve``."""
 
 from __future__ import annotations
 
-import hashlib
 import json
 import os
 import threading
 import time
-from pathlib import Path
 from typing import Any
 from urllib.parse import urlsplit
 
@@ -16,58 +14,17 @@ import pytest
 
 from modelgit.lfs.tokens import load_or_create_secret, make_token
 from modelgit.store import Store
-from tests.conftest import HttpAnswer, Site
-
-MEDIA = "application/vnd.git-lfs+json"
-TOKEN_HEADER = "X-Modelgit-Lfs-Token"
-
-
-# --------------------------------------------------------------------------- helpers
-def post_json(site: Site, path: str, obj: Any, key: str | None = None) -> HttpAnswer:
-    body = obj if isinstance(obj, bytes) else json.dumps(obj).encode()
-    return site.http("POST", path, key=key, body=body,
-                     headers={"Content-Type": MEDIA, "Accept": MEDIA})
-
-
-def batch(site: Site, model: str, operation: str, objects: list[Any], key: str | None
-          ) -> HttpAnswer:
-    return post_json(site, f"/{model}.git/info/lfs/objects/batch",
-                     {"operation": operation, "transfers": ["basic"], "objects": objects,
-                      "hash_algo": "sha256"}, key)
-
-
-def local(href: str) -> str:
-    parts = urlsplit(href)
-    return parts.path + (f"?{parts.query}" if parts.query else "")
-
-
-def oid_of(data: bytes) -> str:
-    return hashlib.sha256(data).hexdigest()
-
-
-def upload(site: Site, model: str, data: bytes, key: str) -> str:
-    """What git-lfs does for one object: batch, PUT to the href with its header, verify."""
-    oid = oid_of(data)
-    answer = batch(site, model, "upload", [{"oid": oid, "size": len(data)}], key)
-    assert answer.status == 200, answer.body
-    obj = json.loads(answer.body)["objects"][0]
-    assert "error" not in obj, obj
-    actions = obj.get("actions")
-    if not actions:
-        return oid
-    put = actions["upload"]
-    sent = site.http("PUT", local(put["href"]), body=data, headers=put["header"])
-    assert sent.status == 200, sent.body
-    check = actions["verify"]
-    verified = site.http("POST", local(check["href"]),
-                         body=json.dumps({"oid": oid, "size": len(data)}).encode(),
-                         headers={**check["header"], "Content-Type": MEDIA})
-    assert verified.status == 200, verified.body
-    return oid
-
-
-def stored_path(site: Site, oid: str) -> Path:
-    return site.data / "lfs" / "objects" / oid[:2] / oid[2:4] / oid
+from tests.conftest import Site
+from tests.helpers.lfs_api import (
+    MEDIA,
+    TOKEN_HEADER,
+    batch,
+    local,
+    oid_of,
+    post_json,
+    stored_path,
+    upload,
+)
 
 
 @pytest.fixture(scope="module")

@@ -6,7 +6,7 @@ from __future__ import annotations
 import json
 
 from tests.conftest import Site
-from tests.lfs.test_lfs_http_api import batch, local, oid_of, upload
+from tests.helpers.lfs_api import batch, local, oid_of, upload
 
 
 def test_revoked_role_stops_a_signed_transfer(site: Site) -> None:

@@ -16,7 +16,7 @@ from modelgit import config as config_mod
 from modelgit.quota import space_usage
 from modelgit.store import Store
 from tests.conftest import Site
-from tests.lfs.test_lfs_http_api import MEDIA, TOKEN_HEADER, batch, oid_of, stored_path
+from tests.helpers.lfs_api import MEDIA, TOKEN_HEADER, batch, oid_of, stored_path
 
 QUOTA = 3_000_000
 
