@@ -1,7 +1,7 @@
 """Figure 5: secret scanning and bandit, modelgit's scanners vs the plain tools on the same files.
 
 The corpus is the deterministic one the scanner's equivalence test uses
-(``tests/scanner/scanner_corpus.py``: Python, YAML, ini, ``.env``, Markdown, JS and JSON with
+(``tests/helpers/secret_corpus.py``: Python, YAML, ini, ``.env``, Markdown, JS and JSON with
 provider tokens, keyword assignments, private keys and high-entropy strings sprinkled in).
 
 * secrets: ``modelgit.scanner.secrets.scan_secrets`` on the files as in-memory blobs (what
@@ -28,7 +28,7 @@ SECRETS_GOAL_MBS = 20.0
 def corpus(ctx: Ctx, total_bytes: int) -> tuple[Path, list[Path], int]:
     root = ctx.scratch("scan-corpus")
     try:
-        from tests.scanner.scanner_corpus import make_corpus
+        from tests.helpers.secret_corpus import make_corpus
     except ImportError as exc:
         raise harness.Skip(f"n/a (the scanner corpus is missing: {exc})") from exc
     paths = make_corpus(root, total_bytes=total_bytes)

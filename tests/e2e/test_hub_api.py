@@ -31,6 +31,7 @@ from huggingface_hub.errors import (
 from huggingface_hub.utils import build_hf_headers, paginate
 
 from tests.conftest import LFS_ENV, Site, commit_file, git
+from tests.helpers.secret_samples import AWS_KEY_LINE, big_log
 
 CARD = """---
 license: mit
@@ -687,8 +688,6 @@ def test_big_text_and_lfs_text_refused_like_git_push(site: Site, uploads: str,
                                                      tmp_path: Path) -> None:
     """Finding 4 through the hub API: a 6 MB log (a regular file: under the LFS threshold)
     and a .env that .gitattributes sends through LFS are scanned like a git push's."""
-    from tests.e2e.test_scan_push import AWS_KEY_LINE, big_log
-
     api = api_for(site, "alice")
     model = api.create_repo(f"{uploads}/bigtext", exist_ok=True).repo_id
     api.upload_file(path_or_fileobj=b"ok\n", path_in_repo="ok.txt", repo_id=model)

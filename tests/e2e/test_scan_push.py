@@ -15,14 +15,14 @@ from pathlib import Path
 import pytest
 
 from tests.conftest import LFS_ENV, TEST_SETTINGS, Site, commit_file, git, make_site
-from tests.scanner.pickle_builders import (
+from tests.helpers.pickles import (
     npy,
     object_array,
     reduce_call,
     state_dict,
     torch_zip,
 )
-from tests.scanner.test_scanner_secrets import SECRET_FILES, VALUES
+from tests.helpers.secret_samples import AWS_KEY_LINE, SECRET_FILES, VALUES, big_log
 
 BIN = Path(sys.executable).parent
 
@@ -320,19 +320,6 @@ def test_scan_run_prints_no_third_party_log_lines(site: Site, work: Path) -> Non
 
 # ------------------------------------------------- finding 4: large text and LFS text
 # pragma: allowlist nextline secret
-AWS_KEY_LINE = 'aws_secret_access_key = "wJalrXUtnFEMI/K7MDENG/bPxRfiCYEXAMPLEKEY"'
-
-
-def big_log(lines: int = 100_000, secret_at: int = 70_001) -> bytes:
-    """About 6 MB of log (over scan.max_blob_bytes, 5 MB), the AWS key on line secret_at."""
-    out = [f"2026-12-05 09:{i % 60:02d}:00 INFO worker-{i % 7} processed batch {i} in"
-           f" 0.{i % 97:02d}s" for i in range(1, lines + 1)]
-    out[secret_at - 1] = AWS_KEY_LINE
-    data = ("\n".join(out) + "\n").encode()
-    assert len(data) > 5 * 1024 * 1024
-    return data
-
-
 def _lfs_fresh(site: Site, work: Path, name: str) -> tuple[str, Path]:
     model, repo = _fresh(site, work, name)
     git("lfs", "install", "--local", cwd=repo)

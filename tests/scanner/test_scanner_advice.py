@@ -27,7 +27,7 @@ from modelgit.scanner.blobs import Blob
 from modelgit.scanner.code import scan_python
 from modelgit.scanner.pickles import scan_pickle_bytes
 from modelgit.scanner.secrets import scan_secrets
-from tests.scanner.test_scanner_secrets import SECRET_FILES, VALUES
+from tests.helpers.secret_samples import SECRET_FILES, VALUES
 
 COMMIT = "c0ffee" + "0" * 34
 

@@ -11,7 +11,7 @@ from pathlib import Path
 import pytest
 
 from modelgit.scanner.blobs import Blob, pushed_blobs, tree_blobs
-from tests.scanner.scanner_helpers import bare_repo, clone, commit, git, isolated_git, push, rev
+from tests.helpers.scanner_repos import bare_repo, clone, commit, git, isolated_git, push, rev
 
 __all__ = ["isolated_git"]
 

@@ -9,7 +9,7 @@ from pathlib import Path
 
 from modelgit.scanner.blobs import Blob, tree_blobs
 from modelgit.scanner.code import bandit_config_from_tree, scan_python
-from tests.scanner.scanner_helpers import commit, dedent, git, isolated_git
+from tests.helpers.scanner_repos import commit, dedent, git, isolated_git
 
 __all__ = ["isolated_git"]
 

@@ -1,6 +1,6 @@
 """scan_pickles: pickles pass only on the allowlist, in every format a loader would open.
 
-The pickles are written out opcode by opcode (tests/scanner/pickle_builders.py): torch and
+The pickles are written out opcode by opcode (tests/helpers/pickles.py): torch and
 numpy are not installed, and nothing here is ever unpickled.
 """
 
@@ -38,7 +38,7 @@ from modelgit.scanner.pickles import (
     scan_pickle_file,
     scan_pickles,
 )
-from tests.scanner.pickle_builders import (
+from tests.helpers.pickles import (
     checked,
     glob,
     legacy_torch,
@@ -50,7 +50,7 @@ from tests.scanner.pickle_builders import (
     torch_zip,
     zipped,
 )
-from tests.scanner.scanner_helpers import commit, git, isolated_git
+from tests.helpers.scanner_repos import commit, git, isolated_git
 
 __all__ = ["isolated_git"]
 

@@ -19,7 +19,7 @@ import pytest
 from modelgit.scanner.blobs import Blob
 from modelgit.scanner.secrets import scan_secrets
 from modelgit.scanner.windows import WINDOW_BYTES, looks_like_text, windows
-from tests.scanner.test_scanner_secrets import (
+from tests.helpers.secret_samples import (
     AWS_ID,
     GITHUB,
     STRIPE,

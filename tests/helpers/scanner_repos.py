@@ -1,7 +1,8 @@
-"""Shared helpers for the scanner tests: an isolated git, real repositories, a real hook.
+"""The scanner tests' repositories: an isolated git, real bare repositories with a test
+pre-receive hook that runs the scanner, and pushes over the local transport.
 
-Imported by each test module (rather than a conftest.py) so that the autouse fixture is
-visible there without clashing with other test folders' conftest modules.
+A test module imports ``isolated_git`` (an autouse fixture) by name, rather than from a
+conftest.py, so that it applies there without clashing with other folders' conftest modules.
 """
 
 from __future__ import annotations
