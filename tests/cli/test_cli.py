@@ -11,61 +11,16 @@ import sqlite3
 import stat
 import subprocess
 from collections.abc import Iterator
-from dataclasses import dataclass
 from pathlib import Path
-from typing import Any
 
 import pytest
-from click.testing import CliRunner
 
 from modelgit.authz import keys
-from modelgit.cli.main import cli
 from modelgit.store import Store
+from tests.helpers.cli_run import assert_refused, mg, ok
 
 KEY_LINE = re.compile(r"^mg_[A-Za-z0-9]{40}$")
 ANY_KEY = re.compile(r"mg_[A-Za-z0-9]{40}")
-
-
-@dataclass
-class Run:
-    code: int
-    out: str
-    err: str
-    exception: BaseException | None
-
-    def json(self) -> Any:
-        return json.loads(self.out)
-
-
-def mg(data: Path, *args: str) -> Run:
-    """Run ``modelgit --data DATA ARGS`` in-process; no traceback may ever escape."""
-    result = CliRunner().invoke(cli, ["--data", str(data), *args])
-    exc = result.exception
-    assert exc is None or isinstance(exc, SystemExit), (
-        f"modelgit {' '.join(args)} raised {exc!r}")
-    run = Run(result.exit_code, result.stdout, result.stderr, exc)
-    assert "Traceback" not in run.out + run.err, run
-    return run
-
-
-def ok(data: Path, *args: str) -> Run:
-    run = mg(data, *args)
-    assert run.code == 0, f"modelgit {' '.join(args)} -> {run.code}\n{run.out}\n{run.err}"
-    return run
-
-
-def assert_refused(run: Run, *, mentions: str | None = None, hint: bool | None = None) -> None:
-    """Exit 1 and exactly one ``error:`` line, optionally followed by one ``hint:`` line."""
-    assert run.code == 1, f"expected exit 1, got {run.code}\nstdout: {run.out}\nstderr: {run.err}"
-    lines = run.err.splitlines()
-    assert 1 <= len(lines) <= 2, f"expected one error line (+ hint), got:\n{run.err}"
-    assert lines[0].startswith("error: ") and lines[0].strip() != "error:", run.err
-    if len(lines) == 2:
-        assert lines[1].startswith("hint: "), run.err
-    if hint is not None:
-        assert (len(lines) == 2) is hint, run.err
-    if mentions is not None:
-        assert mentions in lines[0], run.err
 
 
 @pytest.fixture

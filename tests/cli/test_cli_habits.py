@@ -21,8 +21,8 @@ from rich.cells import cell_len
 
 from modelgit.authz import keys
 from modelgit.cli.main import cli
-from tests.cli.test_cli import assert_refused, mg, ok
 from tests.conftest import BIN
+from tests.helpers.cli_run import assert_refused, mg, ok
 
 LONG_MODEL = "acme/bert-small-multilingual-cased-v2"
 LONG_USER = "a-rather-long-user-name.example"
