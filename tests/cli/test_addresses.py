@@ -13,7 +13,7 @@ import time
 from pathlib import Path
 
 from tests.conftest import BIN, TEST_SETTINGS, Site, git, make_site
-from tests.e2e.test_gating_flow import gated_model
+from tests.helpers.gating import gated_model
 
 
 def _create_repo(site: Site, name: str, key: str) -> dict[str, object]:

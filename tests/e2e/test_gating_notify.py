@@ -20,7 +20,7 @@ import yaml
 from aiosmtpd.controller import Controller
 
 from tests.conftest import Site, free_port, make_site
-from tests.e2e.test_gating_flow import GOOD, ask, gated_model
+from tests.helpers.gating import GOOD, ask, gated_model
 
 
 class Inbox:
