@@ -31,6 +31,7 @@ from huggingface_hub.errors import (
 from huggingface_hub.utils import build_hf_headers, paginate
 
 from tests.conftest import LFS_ENV, Site, commit_file, git
+from tests.helpers.hub_client import hf_setup
 from tests.helpers.secret_samples import AWS_KEY_LINE, big_log
 
 CARD = """---
@@ -61,26 +62,6 @@ license: apache-2.0
 # Broken
 """
 AWS_SECRET = 'aws_secret_access_key = "wJalrXUtnFEMI/K7MDENG/bPxRfiCYEXAMPLEKEY"\n'
-
-
-def hf_setup(monkeypatch: pytest.MonkeyPatch, home: Path) -> None:
-    """The client's environment: Xet off, telemetry off, online, a private HF_HOME.
-
-    huggingface_hub reads these variables once, at import, so its constants are set too
-    (another test module may have imported it first).
-    """
-    import huggingface_hub.constants as constants
-
-    values = {"HF_HUB_DISABLE_XET": "1", "HF_HUB_DISABLE_TELEMETRY": "1",
-              "HF_HUB_OFFLINE": "0", "HF_HOME": str(home), "HF_HUB_DISABLE_PROGRESS_BARS": "1"}
-    for name, value in values.items():
-        monkeypatch.setenv(name, value)
-    monkeypatch.delenv("HF_TOKEN", raising=False)
-    monkeypatch.setattr(constants, "HF_HUB_DISABLE_XET", True)
-    monkeypatch.setattr(constants, "HF_HUB_DISABLE_TELEMETRY", True)
-    monkeypatch.setattr(constants, "HF_HUB_OFFLINE", False)
-    monkeypatch.setattr(constants, "HF_HOME", str(home))
-    monkeypatch.setattr(constants, "HF_HUB_CACHE", str(home / "hub"))
 
 
 @pytest.fixture(autouse=True)

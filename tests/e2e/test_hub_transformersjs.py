@@ -22,7 +22,7 @@ import pytest
 from huggingface_hub import HfApi
 
 from tests.conftest import Site
-from tests.e2e.test_hub_api import hf_setup
+from tests.helpers.hub_client import hf_setup
 
 MODEL = "tjs/gated-tokenizer"
 TEXT = "hello modelgit world of gated models"
