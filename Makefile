@@ -95,7 +95,7 @@ test-latest:
 	$(LATEST)/bin/python -m pip install $(PIP_QUIET) -U --upgrade-strategy eager pip setuptools
 	PYTHONWARNINGS="ignore:Editable installation" \
 		$(LATEST)/bin/python -m pip install $(PIP_QUIET) -U --upgrade-strategy eager -e ".[test]"
-	$(LATEST)/bin/python -m tests.lockfiles $(TEST_LOCK)
+	$(LATEST)/bin/python -m tests.helpers.lockfiles $(TEST_LOCK)
 	$(MAKE) --no-print-directory test BIN=$(LATEST)/bin TEST_DEPS=
 
 clean:

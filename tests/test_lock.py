@@ -14,7 +14,7 @@ import pytest
 from packaging.requirements import Requirement
 from packaging.utils import canonicalize_name
 
-from tests.lockfiles import ROOT, Pin, read_lock
+from tests.helpers.lockfiles import ROOT, Pin, read_lock
 
 PYPROJECT = tomllib.loads((ROOT / "pyproject.toml").read_text(encoding="utf-8"))
 RUNTIME = ROOT / "requirements" / "runtime.txt"

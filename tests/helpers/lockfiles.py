@@ -4,8 +4,9 @@ A lock file is what ``uv pip compile --generate-hashes`` writes and ``pip instal
 --require-hashes -r`` reads: one ``name==version [; marker]`` entry per package, each followed
 by its ``--hash=sha256:...`` options, with backslash-continued lines and ``#`` comments.
 
-``python -m tests.lockfiles LOCK`` (run by `make test-latest` in .venv-latest) lists how the
-packages installed in the running interpreter differ from LOCK's pins for this platform.
+``python -m tests.helpers.lockfiles LOCK`` (run by `make test-latest` in .venv-latest) lists
+how the packages installed in the running interpreter differ from LOCK's pins for this
+platform.
 """
 
 from __future__ import annotations
@@ -19,7 +20,7 @@ from packaging.markers import Marker
 from packaging.requirements import Requirement
 from packaging.utils import canonicalize_name
 
-ROOT = Path(__file__).resolve().parent.parent
+ROOT = Path(__file__).resolve().parents[2]
 PROJECT = "modelgit"
 
 
