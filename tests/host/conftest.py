@@ -25,7 +25,7 @@ from pathlib import Path
 
 import pytest
 
-from tests.host.webhosts import (
+from tests.helpers.webhosts import (
     APACHE_USER,
     IS_ROOT,
     KEY_RE,

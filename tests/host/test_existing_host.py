@@ -29,7 +29,7 @@ from pathlib import Path
 import pytest
 
 from modelgit.hooks import install as hooks_install
-from tests.host.webhosts import (
+from tests.helpers.webhosts import (
     APACHE_MODULES,
     APACHE_USER,
     BAD_CARD,

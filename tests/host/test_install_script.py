@@ -10,7 +10,7 @@ from pathlib import Path
 
 import pytest
 
-from tests.host.webhosts import INSTALL
+from tests.helpers.webhosts import INSTALL
 
 
 def install(tmp_path: Path, *args: str, **env: str) -> subprocess.CompletedProcess[str]:

@@ -22,7 +22,7 @@ import tempfile
 import time
 import urllib.error
 import urllib.request
-from collections.abc import Callable, Iterator
+from collections.abc import Iterator
 from contextlib import contextmanager
 from dataclasses import dataclass, field
 from email.message import Message
@@ -31,6 +31,7 @@ from pathlib import Path
 import pytest
 
 from tests.conftest import free_port, git
+from tests.helpers.wait import wait_for
 
 REPO_ROOT = Path(__file__).resolve().parents[2]
 INSTALL = REPO_ROOT / "install.sh"
@@ -58,18 +59,6 @@ def skip_unless(*tools: str) -> None:
     missing = [t for t in tools if sbin(t) is None]
     if missing:
         pytest.fail(f"needs {', '.join(missing)}: run `bash tests/bootstrap.sh` as root")
-
-
-def wait_for(check: Callable[[], bool], what: str, timeout: float = 30.0) -> None:
-    deadline = time.monotonic() + timeout
-    while time.monotonic() < deadline:
-        try:
-            if check():
-                return
-        except OSError:
-            pass
-        time.sleep(0.05)
-    raise AssertionError(f"timed out waiting for {what}")
 
 
 def port_open(port: int) -> bool:
@@ -332,7 +321,8 @@ def start_modelgit(lay: Layout) -> Proc:
     env = {"PATH": os.environ["PATH"], "LANG": "C.UTF-8"}
     proc = start("modelgit", command, lay.base / "modelgit-serve.log", user=user, env=env)
     lay.procs.append(proc)
-    wait_for(lambda: unix_health(lay.socket) or not proc.alive(), "modelgit serve's socket")
+    wait_for(lambda: unix_health(lay.socket) or not proc.alive(), 30, "modelgit serve's socket",
+             ignore=(OSError,))
     assert proc.alive(), proc.tail()
     return proc
 
@@ -349,7 +339,8 @@ def start_standalone(lay: Layout) -> tuple[Proc, str]:
     proc = start("standalone", command, lay.base / "modelgit-standalone.log", user=user,
                  env=env)
     lay.procs.append(proc)
-    wait_for(lambda: port_open(port) or not proc.alive(), "modelgit serve on TCP")
+    wait_for(lambda: port_open(port) or not proc.alive(), 30, "modelgit serve on TCP",
+             ignore=(OSError,))
     assert proc.alive(), proc.tail()
     return proc, f"http://127.0.0.1:{port}"
 
@@ -434,7 +425,7 @@ def start_nginx(lay: Layout, server_body: str) -> Proc:
     assert checked.returncode == 0, checked.stderr
     proc = start("nginx", [*base, "-g", "daemon off;"], d / "logs" / "stderr.log")
     lay.procs.append(proc)
-    wait_for(lambda: port_open(lay.port) or not proc.alive(), "nginx")
+    wait_for(lambda: port_open(lay.port) or not proc.alive(), 30, "nginx", ignore=(OSError,))
     assert proc.alive(), proc.tail() + (d / "logs" / "error.log").read_text()
     return proc
 
@@ -445,7 +436,8 @@ def start_fcgiwrap(lay: Layout) -> Proc:
     proc = start("fcgiwrap", [fcgiwrap, "-c", "4", "-s", f"unix:{lay.fcgi_socket}"],
                  lay.base / "fcgiwrap.log")
     lay.procs.append(proc)
-    wait_for(lambda: lay.fcgi_socket.exists() or not proc.alive(), "fcgiwrap's socket")
+    wait_for(lambda: lay.fcgi_socket.exists() or not proc.alive(), 30, "fcgiwrap's socket",
+             ignore=(OSError,))
     assert proc.alive(), proc.tail()
     return proc
 
@@ -501,7 +493,7 @@ def start_apache(lay: Layout, vhost_body: str) -> Proc:
     proc = start("apache", [apache, "-f", str(conf), "-DFOREGROUND"],
                  lay.web_dir / "logs" / "stderr.log")
     lay.procs.append(proc)
-    wait_for(lambda: port_open(lay.port) or not proc.alive(), "apache")
+    wait_for(lambda: port_open(lay.port) or not proc.alive(), 30, "apache", ignore=(OSError,))
     assert proc.alive(), proc.tail() + (lay.web_dir / "logs" / "error.log").read_text()
     return proc
 
