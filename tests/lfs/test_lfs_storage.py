@@ -35,45 +35,13 @@ from modelgit.lfs.storage import (
     verify_object,
 )
 from tests.conftest import sha256_file
+from tests.helpers.streams import GeneratedStream, generated_oid
 
 REPO = Path(__file__).resolve().parents[2]
 
 
 def oid_of(data: bytes) -> str:
     return hashlib.sha256(data).hexdigest()
-
-
-class GeneratedStream(io.RawIOBase):
-    """``size`` pseudo-random bytes made on the fly, never all in memory at once."""
-
-    def __init__(self, size: int, block: int = 1 << 16) -> None:
-        self.remaining = size
-        # One fixed block, rotated by position: cheap, and not all the same byte.
-        self.block = hashlib.sha256(b"seed").digest() * (block // 32)
-        self.offset = 0
-
-    def readable(self) -> bool:
-        return True
-
-    def readinto(self, buffer: Any) -> int:
-        n = min(len(buffer), self.remaining)
-        done = 0
-        while done < n:
-            start = self.offset % len(self.block)
-            piece = self.block[start : start + (n - done)]
-            buffer[done : done + len(piece)] = piece
-            done += len(piece)
-            self.offset += len(piece)
-        self.remaining -= n
-        return n
-
-
-def generated_oid(size: int) -> str:
-    hasher = hashlib.sha256()
-    stream = GeneratedStream(size)
-    while chunk := stream.read(1 << 20):
-        hasher.update(chunk)
-    return hasher.hexdigest()
 
 
 class FailingStream(io.RawIOBase):
@@ -423,7 +391,7 @@ class TestFileStorage(StorageContract):
         script = textwrap.dedent(f"""
             import errno, resource, signal, sys
             sys.path.insert(0, {str(REPO)!r})
-            from tests.lfs.test_lfs_storage import GeneratedStream, generated_oid
+            from tests.helpers.streams import GeneratedStream, generated_oid
             from modelgit.lfs.storage import FileStorage, PIPELINE_MIN_BYTES
             size = PIPELINE_MIN_BYTES * 3
             oid = generated_oid(size)
