@@ -12,7 +12,6 @@ import shutil
 import socket
 import subprocess
 import sys
-import time
 import urllib.error
 import urllib.request
 from collections.abc import Iterator
@@ -24,6 +23,7 @@ import pytest
 from click.testing import CliRunner
 
 from modelgit.cli.main import cli
+from tests.helpers.wait import wait_for
 
 BIN = Path(sys.executable).parent
 
@@ -165,16 +165,15 @@ class Site:
             [str(BIN / "modelgit"), "--data", str(self.data), "serve", "--port", str(self.port)],
             stdout=log, stderr=log,
         )
-        deadline = time.monotonic() + 20
-        while time.monotonic() < deadline:
-            if self.proc.poll() is not None:
+        proc = self.proc
+
+        def answering() -> bool:
+            if proc.poll() is not None:
                 raise RuntimeError((self.data / "serve-test.log").read_text())
-            try:
-                with urllib.request.urlopen(f"{self.url}/-/health", timeout=1):  # noqa: S310
-                    return
-            except OSError:
-                time.sleep(0.05)
-        raise RuntimeError("modelgit serve did not start in 20 s")
+            with urllib.request.urlopen(f"{self.url}/-/health", timeout=1):  # noqa: S310
+                return True
+
+        wait_for(answering, 20, "modelgit serve to answer /-/health", ignore=(OSError,))
 
     def stop(self) -> None:
         if self.proc is not None and self.proc.poll() is None:
