@@ -19,6 +19,17 @@ def test_fails_naming_what_was_awaited() -> None:
         wait_for(lambda: False, 0.2, "the moon")
 
 
+def test_what_may_say_how_far_things_got() -> None:
+    seen = [0]
+
+    def grows() -> bool:
+        seen[0] += 1
+        return False
+
+    with pytest.raises(AssertionError, match=r"waiting for 10 calls \(only \d+\)"):
+        wait_for(grows, 0.2, lambda: f"10 calls (only {seen[0]})")
+
+
 def test_ignored_errors_mean_not_yet_and_are_shown_at_the_end() -> None:
     def refused() -> bool:
         raise ConnectionRefusedError("not listening")

@@ -17,12 +17,13 @@ T = TypeVar("T")
 POLL_SECONDS = 0.05
 
 
-def wait_for(condition: Callable[[], T], timeout: float, what: str, *,
+def wait_for(condition: Callable[[], T], timeout: float, what: str | Callable[[], str], *,
              ignore: tuple[type[BaseException], ...] = (),
              poll: float = POLL_SECONDS) -> T:
     """Call ``condition`` until it returns something true and return that value; after
     ``timeout`` seconds fail with "timed out after N s waiting for WHAT".
 
+    ``what`` may be a function, called at the timeout, to say how far things got by then.
     Exceptions of the types in ``ignore`` count as "not yet" (a server that does not
     accept connections yet raises ``OSError``); any other exception propagates at once, so a
     condition may also assert that waiting still makes sense (the server process is alive).
@@ -39,5 +40,6 @@ def wait_for(condition: Callable[[], T], timeout: float, what: str, *,
                 return value
         if time.monotonic() >= deadline:
             detail = f" (last error: {last!r})" if last is not None else ""
-            raise AssertionError(f"timed out after {timeout:g} s waiting for {what}{detail}")
+            text = what() if callable(what) else what
+            raise AssertionError(f"timed out after {timeout:g} s waiting for {text}{detail}")
         time.sleep(poll)

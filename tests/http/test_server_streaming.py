@@ -19,6 +19,7 @@ from pathlib import Path
 import pytest
 
 from tests.conftest import BIN, Site, make_site
+from tests.helpers.wait import wait_for
 
 MEDIA = "application/vnd.git-lfs+json"
 
@@ -61,13 +62,15 @@ def test_upload_is_written_to_the_store_while_it_arrives(lfs_site: Site) -> None
     half = len(data) // 2
     conn.send(data[:half])
     tmp = lfs_site.data / "lfs" / "tmp"
-    deadline = time.monotonic() + 20
     seen = 0
-    while time.monotonic() < deadline and seen < half - (2 << 20):
+
+    def in_the_store() -> bool:
+        nonlocal seen
         parts = list(tmp.glob(f"{oid}.*.part")) if tmp.is_dir() else []
         seen = max((p.stat().st_size for p in parts), default=0)
-        time.sleep(0.05)
-    assert seen >= half - (2 << 20), f"only {seen} of the first {half} bytes reached the store"
+        return seen >= half - (2 << 20)
+
+    wait_for(in_the_store, 20, lambda: f"the first {half} bytes in the store (only {seen})")
     conn.send(data[half:])
     answer = conn.getresponse()
     assert answer.status == 200, answer.read()
@@ -133,11 +136,12 @@ def test_auth_endpoint_answers_only_on_the_unix_socket(tmp_path: Path) -> None:
         [str(BIN / "modelgit"), "--data", str(site.data), "serve", "--socket", str(sock_path),
          "--port", str(site.port)], stdout=log, stderr=log)
     try:
-        deadline = time.monotonic() + 20
-        while not sock_path.exists() and time.monotonic() < deadline:
+        def answering() -> bool:
             assert proc.poll() is None, (tmp_path / "serve.log").read_text()
-            time.sleep(0.05)
-        time.sleep(0.2)
+            return _unix_get("/-/health", sock_path, {})[0] == 200
+
+        # An answer means the server is past its setup, the socket's chmod included.
+        wait_for(answering, 20, "modelgit serve to answer on its socket", ignore=(OSError,))
         assert sock_path.stat().st_mode & 0o777 == 0o660
         status, body = _unix_get("/-/auth", sock_path, {
             "X-Original-URI": "/acme/none.git/info/refs?service=git-upload-pack",
@@ -216,7 +220,7 @@ def test_body_bytes_sent_with_the_headers_are_kept(lfs_site: Site) -> None:
     split = len(wire) - len(data) + 1000
     with socket.create_connection(("127.0.0.1", lfs_site.port), timeout=60) as sock:
         sock.sendall(wire[:split])
-        time.sleep(0.3)
+        time.sleep(0.3)  # the pause under test: the rest comes in a later packet
         sock.sendall(wire[split:])
         assert _read_responses(sock, 1) == [200]
     assert _stored(lfs_site, data) == data
