@@ -9,11 +9,11 @@ import http.client
 import json
 import re
 import subprocess
-import time
 from pathlib import Path
 
 from tests.conftest import BIN, TEST_SETTINGS, Site, git, make_site
 from tests.helpers.gating import gated_model
+from tests.helpers.wait import wait_for
 
 
 def _create_repo(site: Site, name: str, key: str) -> dict[str, object]:
@@ -90,13 +90,11 @@ def test_port_zero_is_the_real_port_everywhere(tmp_path: Path) -> None:
         proc = subprocess.Popen([str(BIN / "modelgit"), "--data", str(site.data), "serve",
                                  "--port", "0"], stdout=fh, stderr=fh)
     try:
-        deadline = time.monotonic() + 20
-        found = None
-        while found is None and time.monotonic() < deadline:
+        def serving() -> re.Match[str] | None:
             assert proc.poll() is None, log.read_text()
-            found = re.search(r"serving \S+ on http://127\.0\.0\.1:(\d+) ", log.read_text())
-            time.sleep(0.05)
-        assert found is not None, log.read_text()
+            return re.search(r"serving \S+ on http://127\.0\.0\.1:(\d+) ", log.read_text())
+
+        found = wait_for(serving, 20, lambda: f"the 'serving' line in:\n{log.read_text()}")
         port = int(found.group(1))
         assert port != 0
         site.port = port

@@ -16,6 +16,7 @@ from urllib.parse import urlsplit
 import pytest
 
 from tests.conftest import TEST_SETTINGS, Site, make_site
+from tests.helpers.wait import wait_for
 
 HEAD_SECONDS = 3
 PER_ADDRESS = 16
@@ -87,7 +88,7 @@ def test_probe_answers_during_a_slow_header_attack(slow: Site) -> None:
                 except OSError:
                     pass
             slowest = max(slowest, _probe(slow, "127.0.0.30"))
-            time.sleep(0.4)
+            time.sleep(0.4)  # the attack's pace: a header line every 0.4 s, never the end
         assert slowest < 1.0, f"a probe took {slowest:.2f} s during the attack"
         # The server closes every slow connection at its head deadline: the served ones
         # HEAD_SECONDS after their accept, the waiting ones HEAD_SECONDS after they got a
@@ -125,14 +126,13 @@ def test_connections_per_address(slow: Site) -> None:
     finally:
         for sock in held + waiting:
             sock.close()
-    deadline = time.monotonic() + 5
-    while True:  # the server notices the closes on its next look at the sockets
-        try:
-            _probe(slow, source, timeout=2)
-            break
-        except (AssertionError, OSError):
-            assert time.monotonic() < deadline, "the places were not given back"
-            time.sleep(0.1)
+
+    def served_again() -> bool:  # _probe raises until then
+        _probe(slow, source, timeout=2)
+        return True
+
+    # The server notices the closes on its next look at the sockets.
+    wait_for(served_again, 5, "the places to be given back", ignore=(AssertionError, OSError))
 
 
 def test_slow_steady_body_is_not_cut_by_the_head_deadline(slow: Site) -> None:
@@ -162,7 +162,7 @@ def test_slow_steady_body_is_not_cut_by_the_head_deadline(slow: Site) -> None:
     step = len(data) // pieces
     for i in range(pieces):  # 2 x HEAD_SECONDS in all, steadily
         conn.send(data[i * step:(i + 1) * step])
-        time.sleep(2 * HEAD_SECONDS / pieces)
+        time.sleep(2 * HEAD_SECONDS / pieces)  # the slow, steady sender under test
     resp = conn.getresponse()
     body = resp.read()
     conn.close()
