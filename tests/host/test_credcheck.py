@@ -11,9 +11,9 @@ from __future__ import annotations
 
 import json
 import os
+import socket
 import subprocess
 import sys
-import time
 from collections.abc import Iterator
 from dataclasses import dataclass
 from pathlib import Path
@@ -26,6 +26,7 @@ from modelgit.cli.serve import initialise
 from modelgit.config import load
 from modelgit.credcheck import GitTarget, git_target, parse_argv
 from modelgit.store import Store
+from tests.helpers.wait import wait_for
 
 BIN = Path(sys.executable).parent
 PREFIX = "/git"
@@ -249,11 +250,15 @@ def server(folks: Folks) -> Iterator[Path]:
     proc = subprocess.Popen([str(BIN / "modelgit"), "--data", str(folks.data), "serve",
                              "--socket", str(sock)], stdout=log, stderr=log)
     try:
-        deadline = time.monotonic() + 30
-        while not sock.exists():
+        def listening() -> bool:
             assert proc.poll() is None, (folks.data / "serve.log").read_text()
-            assert time.monotonic() < deadline, "modelgit serve did not start"
-            time.sleep(0.05)
+            with socket.socket(socket.AF_UNIX, socket.SOCK_STREAM) as client:
+                client.connect(str(sock))
+            return True
+
+        # Accepting, not merely bound: a warm check that found no server would fall back to
+        # the cold path, and the warm tests would pass without a server.
+        wait_for(listening, 30, "modelgit serve to accept on its socket", ignore=(OSError,))
         yield sock
     finally:
         proc.terminate()
