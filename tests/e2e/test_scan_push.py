@@ -8,7 +8,6 @@ import os
 import pickle
 import subprocess
 import sys
-import time
 from collections.abc import Iterator
 from pathlib import Path
 
@@ -23,6 +22,7 @@ from tests.helpers.pickles import (
     torch_zip,
 )
 from tests.helpers.secret_samples import AWS_KEY_LINE, SECRET_FILES, VALUES, big_log
+from tests.helpers.wait import wait_for
 
 BIN = Path(sys.executable).parent
 
@@ -172,15 +172,17 @@ def test_gzipped_pickle_refused(site: Site, work: Path) -> None:
 
 
 def _wait_for_scans(site: Site, model: str, ref: str | None = None) -> dict:
-    deadline = time.monotonic() + 60
-    while True:
+    data: dict = {}
+
+    def finished() -> dict | None:
+        nonlocal data
         args = ["--json", "scan", "show", model] + (["--ref", ref] if ref else [])
         data = json.loads(site.cli(*args)[1])
-        if len(data["scans"]) == 3 and all(s["status"] != "running" for s in data["scans"]):
-            return data
-        if time.monotonic() > deadline:
-            raise AssertionError(f"background scans did not finish: {data['scans']}")
-        time.sleep(0.5)
+        done = len(data["scans"]) == 3 and all(s["status"] != "running" for s in data["scans"])
+        return data if done else None
+
+    return wait_for(finished, 60, lambda: f"the background scans to finish: {data.get('scans')}",
+                    poll=0.5)
 
 
 BANDIT_FILE = """import subprocess

@@ -34,6 +34,7 @@ import yaml
 from modelgit import sync
 from modelgit.store import Store
 from tests.conftest import LFS_ENV, Site, commit_file, git, make_site, sha256_file
+from tests.helpers.wait import wait_for
 
 MODEL = "sync/llm"
 BIG = 20 * 1000 * 1000
@@ -147,13 +148,15 @@ def tasks(site: Site, model: str | None = None) -> list[dict]:
 
 def wait_task(site: Site, task_id: int, timeout: float = 60) -> dict:
     """Poll ``sync list --json`` until the server's worker finishes the task."""
-    deadline = time.monotonic() + timeout
-    while time.monotonic() < deadline:
+    row: dict = {}
+
+    def finished() -> dict | None:
+        nonlocal row
         row = next(t for t in tasks(site) if t["id"] == task_id)
-        if row["status"] in ("done", "failed"):
-            return row
-        time.sleep(0.2)
-    raise AssertionError(f"task {task_id} still {row['status']} after {timeout} s")
+        return row if row["status"] in ("done", "failed") else None
+
+    return wait_for(finished, timeout,
+                    lambda: f"task {task_id} to finish (still {row.get('status')})", poll=0.2)
 
 
 def start(site: Site, *args: str) -> dict:
@@ -268,7 +271,11 @@ def test_sync_tag_then_only_new_objects_then_stopped_target_and_retry(pair: Pair
     pushes = [line for line in argv if " push " in f" {line} " and dst.url in line]
     assert pushes, "the sync's git push went through the argv wrapper"
     assert not [line for line in argv if key in line]
-    time.sleep(0.1)
+
+    def push_sampled() -> bool:  # the sampler writes every 20 ms
+        return any(" push " in line and dst.url in line for line in pair.ps.lines)
+
+    wait_for(push_sampled, 5, lambda: f"ps to show the sync's push ({pair.ps.samples} samples)")
     ps_lines = pair.ps.lines
     seen = [line for line in ps_lines if " push " in line and dst.url in line]
     assert seen, f"ps never showed the sync's push ({pair.ps.samples} samples)"
