@@ -286,7 +286,7 @@ def test_when_the_parents_share_fails_the_children_are_killed_and_reaped(
     def scan_shared(index: int) -> list[tuple[int, str, str]]:
         if os.getpid() != parent:
             started.set()
-            time.sleep(60)  # the parent must not wait for this
+            time.sleep(60)  # a child stuck in its scan: the parent must kill it, not wait
         assert started.wait(timeout=30)
         raise_in_scan()
         raise AssertionError("unreachable")
