@@ -8,6 +8,7 @@ from typing import Any
 
 import pytest
 
+from modelgit.authz.roles import ROLES
 from modelgit.lfs.locks import (
     DEFAULT_LOCK_LIMIT,
     DEVELOPER,
@@ -33,8 +34,12 @@ def row(lock_id: object, owner: str, path: str = "w.bin") -> dict[str, Any]:
 
 
 def test_rank_order_matches_design() -> None:
+    """may_lock and may_unlock compare ranks, so the lock ranks must rise, without ties, in
+    the order of the roles that modelgit.authz.roles defines (their values do not matter)."""
     assert VISITOR < USER < DEVELOPER < MAINTAINER < OWNER
-    assert (VISITOR, USER, DEVELOPER, MAINTAINER, OWNER) == (0, 1, 2, 3, 4)
+    by_role = {"visitor": VISITOR, "user": USER, "developer": DEVELOPER,
+               "maintainer": MAINTAINER, "owner": OWNER}
+    assert sorted(by_role, key=by_role.__getitem__) == list(ROLES)
 
 
 @pytest.mark.parametrize(
