@@ -446,14 +446,6 @@ def test_broken_card_refused_like_git_push(site: Site, uploads: str, tmp_path: P
     assert not list(objects.glob("tmp_objdir-hub-*"))
 
 
-def _secrets_blocking() -> bool:
-    from modelgit.hooks.pre_receive import CHECKS
-
-    return any("secret" in check.__name__ or "scan" in check.__name__ for check in CHECKS)
-
-
-@pytest.mark.xfail(not _secrets_blocking(), strict=True,
-                   reason="secret scanning is not in the pre-receive checks yet")
 def test_secret_refused_like_git_push(site: Site, uploads: str, tmp_path: Path) -> None:
     api = api_for(site, "alice")
     model = api.create_repo(f"{uploads}/secrets", exist_ok=True).repo_id
