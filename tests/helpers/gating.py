@@ -9,7 +9,8 @@ from __future__ import annotations
 import json
 from pathlib import Path
 
-from tests.conftest import HttpAnswer, Site, commit_file, git
+from tests.helpers.git import commit_file, git
+from tests.helpers.site import HttpAnswer, Site
 
 PROMPT = "You agree to share your contact details and to use this model for research only."
 README = f"""---

@@ -12,7 +12,7 @@ from pathlib import Path
 from typing import Any
 from urllib.parse import urlsplit
 
-from tests.conftest import HttpAnswer, Site
+from tests.helpers.site import HttpAnswer, Site
 
 MEDIA = "application/vnd.git-lfs+json"
 TOKEN_HEADER = "X-Modelgit-Lfs-Token"

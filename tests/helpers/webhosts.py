@@ -30,7 +30,8 @@ from pathlib import Path
 
 import pytest
 
-from tests.conftest import free_port, git
+from tests.helpers.git import git
+from tests.helpers.site import free_port
 from tests.helpers.wait import wait_for
 
 REPO_ROOT = Path(__file__).resolve().parents[2]
