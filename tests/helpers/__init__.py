@@ -2,7 +2,9 @@
 
 Test modules import from here (or use the fixtures of a ``conftest.py``), never from each
 other: a test module is free to change without breaking another one, and
-tests/test_layout.py checks it.
+tests/test_layout.py checks it. A test that waits for something uses ``wait.wait_for`` (a
+condition and a deadline) rather than a fixed sleep; a sleep that stays is the behaviour under
+test (a slow client) and says so.
 """
 
 import pkgutil
