@@ -27,14 +27,15 @@ def clean_env() -> dict[str, str]:
 
 
 def run(git_dir: str | os.PathLike[str], *args: str, input: bytes | None = None,
-        env: Mapping[str, str] | None = None) -> subprocess.CompletedProcess[bytes]:
+        env: Mapping[str, str] | None = None, timeout: float | None = None
+        ) -> subprocess.CompletedProcess[bytes]:
     """``git --git-dir <git_dir> <args>``, output captured, never raising for the exit code.
 
     ``env`` replaces the clean environment (a hook passes its quarantine variables, whose
     relative paths are relative to the repository: git runs there).
     """
     return subprocess.run(["git", "--git-dir", os.fspath(git_dir), *args], input=input,
-                          capture_output=True, check=False, cwd=git_dir,
+                          capture_output=True, check=False, cwd=git_dir, timeout=timeout,
                           env=dict(env) if env is not None else clean_env())
 
 

@@ -3,7 +3,8 @@
 Order, as the hub clients expect (huggingface_hub sends branch names, tags and commit ids in
 the same ``revision`` slot): a branch, then a tag, then a commit id (full, or an unambiguous
 prefix of at least :data:`MIN_SHORT_ID` hex digits). ``refs/heads/...`` and ``refs/tags/...``
-name exactly that ref; other ``refs/`` are not revisions here. Annotated tags are peeled to
+name exactly that ref; other ``refs/`` are not revisions here. ``HEAD`` (never a branch
+name: pushes refuse it) is the commit the repository's HEAD leads to. Annotated tags are peeled to
 their commit; a ref or id that does not lead to a commit names nothing.
 
 Revisions come from the network and the command line, so anything git's revision syntax would
@@ -118,7 +119,8 @@ def reachable(repo: pygit2.Repository, oid: pygit2.Oid) -> bool:
     return any(commit.id == oid for commit in walker)
 
 
-def _by_id(repo: pygit2.Repository, rev: str) -> pygit2.Commit | None:
+def by_id(repo: pygit2.Repository, rev: str) -> pygit2.Commit | None:
+    """The commit a full or unambiguous short commit id names (tags peeled), or None."""
     if not is_commit_id(rev):
         return None
     try:
@@ -140,14 +142,14 @@ def find(repo: pygit2.Repository, rev: str, *, reachable_only: bool = False
     if rev.startswith("refs/"):
         names = [rev] if rev.startswith(tuple(_KINDS)) else []
     else:
-        names = [f"refs/heads/{rev}", f"refs/tags/{rev}"]
+        names = [f"refs/heads/{rev}", f"refs/tags/{rev}"] + (["HEAD"] if rev == "HEAD" else [])
     for name in names:
         if name in repo.references:
             commit = ref_commit(repo, name)
             if commit is None:  # the ref exists and names no commit: nothing to read
                 raise RevisionNotFound(rev)
             return name, commit
-    commit = None if rev.startswith("refs/") else _by_id(repo, rev.lower())
+    commit = None if rev.startswith("refs/") else by_id(repo, rev.lower())
     if commit is not None and (not reachable_only or reachable(repo, commit.id)):
         return None, commit
     raise RevisionNotFound(rev)
