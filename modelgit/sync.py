@@ -10,8 +10,7 @@ key_file}}``). A *task* replicates one commit of one model to the same ``space/m
 2. **LFS first**: the pointers in the commit's tree (not its history) are listed, the
    target's batch API (``upload``) says which objects it lacks (those it has come back with
    no actions: that is what makes ``retry`` resend nothing twice), and those are streamed
-   with PUT from :class:`~modelgit.lfs.storage.FileStorage` in 1 MiB pieces (memory flat in
-   object size) and verified;
+   with PUT from the LFS storage in 1 MiB pieces (memory flat in object size) and verified;
 3. **then git**: ``git push`` of the commit to the named branch or tag (a bare commit goes to
    ``refs/heads/sync/<sha>``), so nobody on the target can clone a pointer whose object is
    not there yet; the target's pre-receive checks apply as to any push.
@@ -468,9 +467,9 @@ class _Runner:
     def send_objects(self, target: _Target, model_id: str,
                      objects: dict[str, tuple[int, str]]) -> None:
         """Upload what the target lacks, batch by batch, each object verified."""
-        from modelgit.lfs.storage import FileStorage
+        from modelgit.lfs.storage import storage_for
 
-        storage = FileStorage(self.cfg.lfs_dir)
+        storage = storage_for(self.cfg)
         oids = sorted(objects)
         linked = self.store.linked_sizes(model_id, oids)
         for oid in oids:

@@ -67,10 +67,10 @@ def _head(push: Push, blob: Blob) -> bytes:
 
 def check_lfs_objects(push: Push) -> list[str]:
     """Refuse pointers whose object is not stored and linked to this model (fail closed)."""
-    from modelgit.lfs.storage import FileStorage
+    from modelgit.lfs.storage import storage_for
 
     mid = push.model["id"]
-    storage = FileStorage(push.cfg.lfs_dir)
+    storage = storage_for(push.cfg)
     missing: list[tuple[Blob, pointer_codec.Pointer]] = []
     oversized: list[tuple[Blob, pointer_codec.Pointer]] = []
     found: list[tuple[Blob, pointer_codec.Pointer]] = []

@@ -61,9 +61,9 @@ class PushScan:
 def _lfs_opener(cfg: Config, store: Store, model_id: str) -> Callable[[str], BinaryIO | None]:
     """Opens an LFS object only when it is linked to ``model_id``: a pointer naming another
     model's object must not make the scanner read (and report on) that model's bytes."""
-    from modelgit.lfs.storage import FileStorage, StorageError
+    from modelgit.lfs.storage import StorageError, storage_for
 
-    storage = FileStorage(cfg.lfs_dir)
+    storage = storage_for(cfg)
 
     def open_lfs(oid: str) -> BinaryIO | None:
         if store.linked_size(model_id, oid) is None:

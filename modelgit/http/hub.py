@@ -771,10 +771,10 @@ def _serve_lfs(app: App, req: Request, model_id: str, path: str, lfs: dict[str, 
                headers: list[tuple[str, str]]) -> Response:
     """An LFS file's bytes from the store: only an object linked to this model is served."""
     from modelgit.http.lfs import _stream_file
-    from modelgit.lfs.storage import FileStorage, StorageError
+    from modelgit.lfs.storage import StorageError, storage_for
 
     oid, size = str(lfs["oid"]), int(lfs["size"])
-    storage = FileStorage(app.cfg.lfs_dir)
+    storage = storage_for(app.cfg)
     if app.store.linked_size(model_id, oid) is None or storage.get_size(oid) != size:
         raise HubError(404, f"the LFS object of {path} ({oid}) is not stored for {model_id}:"
                             " its bytes were never uploaded; push them with `git lfs push"
@@ -899,8 +899,8 @@ def _branch_arg(req: Request, match: re.Match[str], marker: str) -> str:
 def preupload(app: App, req: Request, match: re.Match[str]) -> Response:
     """Which files go through LFS (``.gitattributes`` patterns or size) and which are
     ignored; ``write`` right, as the upload that follows."""
-    from modelgit.hubcommit import parse_upload_files, upload_modes
     from modelgit.git.paths import repo_path
+    from modelgit.hubcommit import parse_upload_files, upload_modes
 
     model_id = _model_id(match)
     model = _allow(app, req, model_id, "write")
@@ -917,7 +917,7 @@ def commit(app: App, req: Request, match: re.Match[str]) -> Response:
     """The NDJSON commit: built with pygit2, checked by the push checks, then the branch
     moves (or a 4xx with git push's text, and nothing moved)."""
     from modelgit import hubcommit
-    from modelgit.lfs.storage import FileStorage
+    from modelgit.lfs.storage import storage_for
 
     model_id = _model_id(match)
     model = _allow(app, req, model_id, "write")
@@ -938,7 +938,7 @@ def commit(app: App, req: Request, match: re.Match[str]) -> Response:
     if stream is None:
         raise HubError(400, "no request body")
     request = hubcommit.CommitRequest(cfg=app.cfg, store=app.store,
-                                      storage=FileStorage(app.cfg.lfs_dir), model=model,
+                                      storage=storage_for(app.cfg), model=model,
                                       subject=req.subject, branch=branch,
                                       address=req.remote_addr)
     result = hubcommit.commit(request, cast(IO[bytes], stream), length)
