@@ -23,7 +23,9 @@ def open_model(cfg: Config, model_id: str) -> pygit2.Repository:
     """The model's repository; :class:`RepositoryNotFound` when it is missing or unreadable.
 
     The id passes the name rules and the path stays under the repositories root
-    (:func:`~modelgit.git.paths.repo_path`) before anything touches the disk.
+    (:func:`~modelgit.git.paths.repo_path`) before anything touches the disk; libgit2 is told
+    not to search parent folders, so a model folder that is no repository never opens the
+    repository the data folder happens to sit in.
     """
     try:
         path = repo_path(cfg, model_id)
@@ -57,7 +59,7 @@ def open_path(repo_path: str | os.PathLike[str], env: Mapping[str, str] | None =
     are relative to the repository, which is the hook's working directory for a bare one.
     """
     env = os.environ if env is None else env
-    repo = pygit2.Repository(os.fspath(repo_path))
+    repo = pygit2.Repository(os.fspath(repo_path), pygit2.enums.RepositoryOpenFlag.NO_SEARCH)
     own = os.path.realpath(os.path.join(repo.path, "objects"))
     extra = object_dirs(env.get("GIT_OBJECT_DIRECTORY"))
     extra += object_dirs(env.get("GIT_ALTERNATE_OBJECT_DIRECTORIES"))

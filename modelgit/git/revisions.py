@@ -46,9 +46,10 @@ def check_revision(rev: object) -> str:
     """``rev`` if it may be looked up at all, else :class:`InvalidRevision`."""
     if not isinstance(rev, str) or not rev or len(rev) > MAX_REVISION:
         raise InvalidRevision(str(rev)[:MAX_REVISION])
-    if rev.startswith("-") or rev == "@" or _CONTROL.search(rev):
-        raise InvalidRevision(rev)
     full = rev if rev.startswith("refs/") else f"refs/heads/{rev}"
+    short = full.split("/", 2)[2] if full.count("/") >= 2 else ""
+    if short.startswith("-") or short == "@" or _CONTROL.search(rev):
+        raise InvalidRevision(rev)
     if not pygit2.reference_is_valid_name(full):
         raise InvalidRevision(rev)
     return rev
