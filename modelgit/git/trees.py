@@ -81,6 +81,16 @@ def read_blob(repo: pygit2.Repository, oid: pygit2.Oid | str) -> bytes:
     return bytes(data)
 
 
+def read_blob_head(repo: pygit2.Repository, oid: pygit2.Oid | str, limit: int) -> bytes:
+    """At most the first ``limit`` bytes of a blob; a larger blob is streamed by git, never
+    held whole (a pushed file can be any size)."""
+    if blob_size(repo, oid) <= limit:
+        return read_blob(repo, oid)
+    from modelgit.git.commands import blob_head
+
+    return blob_head(repo.path, str(oid), limit)
+
+
 def file_meta(repo: pygit2.Repository, oid: pygit2.Oid | str) -> FileMeta:
     """Size, and the LFS pointer when the blob is one (only pointer-sized blobs are read)."""
     size = blob_size(repo, oid)
