@@ -23,12 +23,9 @@ from functools import partial
 import pygit2
 
 from modelgit.git import revisions, trees
-from modelgit.git.repo import open_path as open_repository
+from modelgit.git.repo import open_path
 from modelgit.git.revisions import peel_commit
 from modelgit.git.trees import BLOB_MODES
-
-__all__ = ["BLOB_MODES", "Blob", "open_repository", "peel_commit", "pushed_blobs",
-           "tree_blobs"]
 
 ZERO_OID = "0" * 40
 
@@ -115,7 +112,7 @@ def pushed_blobs(
     `updates` are the pre-receive lines (old, new, ref). Deletions are skipped; commits already
     reachable from the repository's refs are not visited (`rev-list <new>... --not --all`).
     """
-    repo = open_repository(repo_path, env)
+    repo = open_path(repo_path, env)
     tips = []
     for _old, new, _ref in updates:
         if new == ZERO_OID:
@@ -139,7 +136,7 @@ def tree_blobs(repo_path: str, rev: str) -> Iterator[Blob]:
     The commit recorded on each blob is `rev`'s commit: finding the commit that first introduced
     each blob would cost a history walk per file, and `scan run --ref` reports on that commit.
     """
-    repo = open_repository(repo_path, {})
+    repo = open_path(repo_path, {})
     commit = revisions.resolve(repo, rev)
     sha = str(commit.id)
     for path, oid, mode in trees.walk_blobs(repo, commit.tree):
