@@ -35,8 +35,8 @@ Errors are JSON ``{"error": "..."}`` with the headers the client turns into exce
 absence), and ``X-Error-Message`` with a one-line error (a refusal of several lines is in the
 body only, so that the client prints it once).
 
-Hostile input: revisions are branch names, tag names or full commit ids that are reachable
-from a branch or tag (an unreachable commit, e.g. one a force-push removed, is not served, as
+Hostile input: revisions go through :mod:`modelgit.git.revisions` (branch, then tag, then a
+commit id reachable from a branch or tag: a commit a force-push removed is not served, as
 ``git fetch`` would not serve it); paths are looked up in git trees, never on the file system;
 request bodies are capped; names pass the name rules before anything touches the disk. File
 bytes are streamed: LFS objects from the object store in 1 MiB pieces, large git blobs from
