@@ -33,7 +33,7 @@ def quarantine(repo_path: Path) -> Iterator[Path]:
 
 def open_quarantined(repo_path: Path, folder: Path) -> pygit2.Repository:
     """The repository with writes going to ``folder`` and reads seeing both."""
-    repo = pygit2.Repository(str(repo_path))
+    repo = pygit2.Repository(str(repo_path), pygit2.enums.RepositoryOpenFlag.NO_SEARCH)
     odb = pygit2.Odb(str(folder))
     odb.add_disk_alternate(str((repo_path / "objects").absolute()))
     repo.set_odb(odb)
