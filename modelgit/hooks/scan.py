@@ -89,13 +89,12 @@ def _tip_trees(push: Push) -> Iterator[pygit2.Tree]:
 
 def _baseline(push: Push) -> bytes | None:
     """``.secrets.baseline`` at the tip of the first pushed branch that has one."""
+    from modelgit.git.trees import read_file
+
     for tree in _tip_trees(push):
-        try:
-            entry = tree[".secrets.baseline"]
-        except KeyError:
-            continue
-        if entry.type_str == "blob":
-            return bytes(push.repository()[entry.id].data)
+        data = read_file(push.repository(), tree, ".secrets.baseline")
+        if data is not None:
+            return data
     return None
 
 
