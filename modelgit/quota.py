@@ -19,7 +19,7 @@ from pathlib import Path
 from typing import TYPE_CHECKING, Any
 
 from modelgit.config import Config
-from modelgit.repos import repo_path
+from modelgit.git.paths import repo_path
 from modelgit.store import Store
 
 if TYPE_CHECKING:

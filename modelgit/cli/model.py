@@ -90,16 +90,19 @@ def card_matches(row: dict[str, Any], index: dict[str, Any], *, framework: str |
 
 def _default_branch_scan(ctx: Ctx, row: dict[str, Any]) -> dict[str, Any] | None:
     """The last scan summary of the default branch's tip (None before any push or scan)."""
-    import subprocess
-
     from modelgit.cli.scan import summary
+    from modelgit.git import revisions
+    from modelgit.git.errors import RepositoryNotFound
+    from modelgit.git.repo import open_model
 
-    proc = subprocess.run(["git", "--git-dir", str(repos.repo_path(ctx.cfg, row["id"])),
-                           "rev-parse", "--verify", "-q", f"refs/heads/{row['default_branch']}"],
-                          capture_output=True, text=True, check=False)
-    if proc.returncode != 0:
+    try:
+        tip = revisions.ref_commit(open_model(ctx.cfg, row["id"]),
+                                   f"refs/heads/{row['default_branch']}")
+    except RepositoryNotFound:
         return None
-    data = summary(ctx, row["id"], proc.stdout.strip())
+    if tip is None:
+        return None
+    data = summary(ctx, row["id"], str(tip.id))
     if not data["scans"]:
         return None
     return {"commit": data["commit"], "scans": data["scans"], "counts": data["counts"]}
