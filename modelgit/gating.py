@@ -27,6 +27,8 @@ from dataclasses import dataclass, replace
 from datetime import UTC, date, datetime
 from typing import TYPE_CHECKING, Any
 
+from modelgit.errors import ModelgitError
+
 if TYPE_CHECKING:
     from modelgit.config import Config
     from modelgit.store import Store
@@ -50,16 +52,12 @@ _ISO_DATE = re.compile(r"[0-9]{4}-[0-9]{2}-[0-9]{2}")
 _ALPHA_2 = re.compile(r"[A-Z]{2}")
 
 
-class GatingError(Exception):
-    """An expected refusal: ``status`` is the HTTP code, ``str(error)`` the text for people.
-
-    The API turns it into ``{"error": str(e)}`` with that code and the CLI prints it and exits
-    1, so the message must say what to do next without further context.
-    """
+class GatingError(ModelgitError):
+    """An expected refusal of the gating rules, on the one error hierarchy (``status`` chosen
+    per refusal); the message must say what to do next without further context."""
 
     def __init__(self, status: int, message: str) -> None:
-        super().__init__(message)
-        self.status = status
+        super().__init__(message, status=status)
 
 
 @dataclass(frozen=True)

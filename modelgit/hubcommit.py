@@ -50,6 +50,7 @@ from typing import IO, TYPE_CHECKING, Any
 import pygit2
 
 from modelgit import strictjson
+from modelgit.errors import ModelgitError
 from modelgit.lfs import pointer as pointer_codec
 
 if TYPE_CHECKING:
@@ -90,19 +91,13 @@ _HEX = re.compile(r"^[0-9a-f]{7,40}$")
 _OID = re.compile(r"^[0-9a-f]{64}$")
 
 
-class HubError(Exception):
-    """An answer other than success: HTTP status, the lines for people, a hub error code.
-
-    ``lines`` are shown one per line (a refused commit's lines are git's ``remote:`` lines).
-    """
+class HubError(ModelgitError):
+    """A refusal of the hub API with its status chosen per refusal (a refused commit's
+    message has several lines: git's ``remote:`` lines)."""
 
     def __init__(self, status: int, message: str | list[str], code: str | None = None,
                  headers: list[tuple[str, str]] | None = None) -> None:
-        self.lines = [message] if isinstance(message, str) else list(message)
-        super().__init__("\n".join(self.lines))
-        self.status = status
-        self.message = "\n".join(self.lines)
-        self.code = code
+        super().__init__(message, status=status, code=code)
         self.headers = headers or []
 
 

@@ -12,7 +12,7 @@ import io
 import json
 import sys
 from collections.abc import Callable, Iterable, Mapping
-from typing import Any, TypeVar
+from typing import Any
 
 import click
 
@@ -21,8 +21,6 @@ from modelgit.cli.model import require_model
 from modelgit.cli.output import Ctx, done, emit, handle_errors
 from modelgit.cli.user import require_user
 from modelgit.errors import Refused
-
-T = TypeVar("T")
 
 REVIEWER = "cli"
 """Recorded as ``granted_by`` and in the audit for decisions made from the CLI."""
@@ -41,15 +39,6 @@ that failed to send. Run it from cron once a day, as the service user, e.g.:
 
 Exit status 1 when some digest could not be sent (the requests stay queued for the next run).
 """
-
-
-def _gating(call: Callable[[], T]) -> T:
-    """Run a gating call; its refusals become the CLI's one-line errors with exit 1."""
-    try:
-        return call()
-    except gating.GatingError as exc:
-        lines = str(exc).splitlines() or ["refused"]
-        raise Refused("\n  ".join(lines), status=exc.status) from exc
 
 
 def parse_field_options(values: Iterable[str]) -> dict[str, str]:
@@ -74,8 +63,7 @@ def request_access(ctx: Ctx, model_id: str, user: str, fields: Mapping[str, str]
     """Ask for access on behalf of ``user``: the same checks as the API's requester call."""
     model = require_model(ctx, model_id)
     require_user(ctx, user)
-    outcome = _gating(lambda: gating.request(ctx.store, ctx.cfg, model, user, fields,
-                                             actor=REVIEWER))
+    outcome = gating.request(ctx.store, ctx.cfg, model, user, fields, actor=REVIEWER)
     return outcome.message
 
 
@@ -91,7 +79,7 @@ def decide_request(ctx: Ctx, model_id: str, user: str, action: str,
         "cancel": lambda: gating.cancel_request(store, model, user, REVIEWER),
         "grant": lambda: gating.grant_request(store, model, user, REVIEWER),
     }
-    return _gating(calls[action]).message
+    return calls[action]().message
 
 
 def all_requests(ctx: Ctx, model_id: str, status: str | None = None) -> list[dict[str, Any]]:

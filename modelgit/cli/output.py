@@ -15,12 +15,12 @@ import traceback
 from collections.abc import Callable, Sequence
 from dataclasses import dataclass, field
 from pathlib import Path
-from typing import Any, TypeVar
+from typing import Any, NoReturn, TypeVar
 
 import click
 
 from modelgit.config import Config
-from modelgit.errors import Refused
+from modelgit.errors import ModelgitError, Refused
 from modelgit.names import InvalidName
 from modelgit.store import Store, StoreError
 
@@ -179,11 +179,8 @@ def handle_errors(fn: F) -> F:
     def wrapper(*args: Any, **kwargs: Any) -> Any:
         try:
             return fn(*args, **kwargs)
-        except Refused as exc:
-            for line in exc.lines():
-                click.echo(f"error: {line}" if not line.startswith("hint:") else line,
-                           err=True)
-            sys.exit(1)
+        except ModelgitError as exc:
+            fail(exc)
         except (InvalidName, StoreError) as exc:
             click.echo(f"error: {exc}", err=True)
             sys.exit(1)
@@ -197,6 +194,16 @@ def handle_errors(fn: F) -> F:
             sys.exit(1)
 
     return wrapper  # type: ignore[return-value]
+
+
+def fail(exc: ModelgitError) -> NoReturn:
+    """The CLI's one rendering of an expected failure: ``error:`` and the first line, the
+    further lines indented under it, ``hint:`` last; exit status 1."""
+    first, *more = exc.message.splitlines() or ["refused"]
+    click.echo("\n  ".join([f"error: {first}", *more]), err=True)
+    if exc.hint:
+        click.echo(f"hint: {exc.hint}", err=True)
+    sys.exit(1)
 
 
 def _log_crash(cfg: Config | None) -> str:

@@ -40,6 +40,7 @@ from urllib.parse import urlencode
 
 from modelgit import gating, strictjson
 from modelgit.authz.decide import auth_required
+from modelgit.errors import ModelgitError
 from modelgit.urls import site_url
 
 if TYPE_CHECKING:
@@ -62,14 +63,11 @@ MODEL_API = r"/api/models/(?P<space>[^/]+)/(?P<model>[^/]+)"
 JSON_TYPE = "application/json"
 
 
-class ApiError(Exception):
-    """An answer other than success: HTTP status, message for people, hub error code."""
+class ApiError(ModelgitError):
+    """A refusal of the gating API with its status chosen here (``ModelgitError`` otherwise)."""
 
     def __init__(self, status: int, message: str, code: str | None = None) -> None:
-        super().__init__(message)
-        self.status = status
-        self.message = message
-        self.code = code
+        super().__init__(message, status=status, code=code)
 
 
 # --- responses --------------------------------------------------------------------------------
@@ -91,7 +89,7 @@ def json_response(status: int, obj: Any, headers: list[tuple[str, str]] | None =
     return _status_line(status), hdrs + (headers or []), [body]
 
 
-def error_response(error: ApiError) -> Response:
+def error_response(error: ModelgitError) -> Response:
     """``{"error": ...}``, the first line in ``X-Error-Message``, and the challenge on 401."""
     from modelgit.http.app import CHALLENGE
 
@@ -116,9 +114,7 @@ def _api(handler: Callable[[App, Request, re.Match[str]], Response], app: App
     def run(req: Request, match: re.Match[str]) -> Response:
         try:
             return handler(app, req, match)
-        except gating.GatingError as exc:
-            return error_response(ApiError(exc.status, str(exc)))
-        except ApiError as exc:
+        except ModelgitError as exc:
             return error_response(exc)
 
     return run

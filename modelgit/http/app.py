@@ -19,6 +19,7 @@ from urllib.parse import parse_qs
 from modelgit.authz.brake import Brake
 from modelgit.authz.decide import Decision, ModelFacts, Subject, decide
 from modelgit.config import Config
+from modelgit.errors import ModelgitError
 from modelgit.http import auth, git
 from modelgit.names import InvalidName, check_model_id
 from modelgit.store import Store
@@ -38,13 +39,11 @@ STATUS_TEXT = {200: "200 OK", 400: "400 Bad Request", 401: "401 Unauthorized",
                507: "507 Insufficient Storage"}
 
 
-class BodyError(Exception):
+class BodyError(ModelgitError):
     """A request body refused before or while reading it; each API words it in its own shape."""
 
     def __init__(self, status: int, message: str) -> None:
-        super().__init__(message)
-        self.status = status
-        self.message = message
+        super().__init__(message, status=status)
 
 
 def content_length(environ: dict[str, Any]) -> int | None:

@@ -56,8 +56,9 @@ from urllib.parse import parse_qs, quote, unquote_to_bytes, urlencode, urlsplit
 
 import pygit2
 
+from modelgit.errors import Forbidden, ModelgitError
 from modelgit.http import api
-from modelgit.http.api import ApiError, base_url, json_response
+from modelgit.http.api import base_url, json_response
 from modelgit.hubcommit import HubError, clean_path
 from modelgit.lfs import pointer as pointer_codec
 
@@ -109,7 +110,7 @@ def _header_text(message: str, limit: int = MAX_HEADER_MESSAGE) -> str:
     return (flat or "error").encode("ascii", "replace").decode("ascii")[:limit]
 
 
-def _error(err: HubError) -> Response:
+def _error(err: ModelgitError) -> Response:
     """``{"error": ...}`` plus the hub headers: a one-line error (or a given header) also in
     ``X-Error-Message``, the Basic challenge on 401 so git-style clients ask for a key.
 
@@ -119,8 +120,10 @@ def _error(err: HubError) -> Response:
     that line twice."""
     from modelgit.http.app import CHALLENGE
 
-    headers = list(err.headers)
-    if not any(name.lower() == "x-error-message" for name, _ in headers) \
+    headers = list(getattr(err, "headers", []))
+    if err.summary:
+        headers.append(("X-Error-Message", _header_text(err.summary)))
+    elif not any(name.lower() == "x-error-message" for name, _ in headers) \
             and len(err.message.splitlines()) <= 1:
         first = err.message or "error"
         headers.append(("X-Error-Message", _header_text(first)))
@@ -139,10 +142,8 @@ def _hub(handler: Callable[[App, Request, re.Match[str]], Response], app: App
     def run(req: Request, match: re.Match[str]) -> Response:
         try:
             status, headers, body = handler(app, req, match)
-        except HubError as err:
+        except ModelgitError as err:
             status, headers, body = _error(err)
-        except ApiError as err:
-            status, headers, body = _error(HubError(err.status, err.message, err.code))
         if req.method == "HEAD":
             close = getattr(body, "close", None)
             if close is not None:
@@ -261,12 +262,11 @@ def _allow(app: App, req: Request, model_id: str, action: str) -> dict[str, Any]
 
 
 def _refusal(app: App, req: Request, model_id: str, decision: Decision,
-             facts: dict[str, Any] | None) -> HubError:
+             facts: dict[str, Any] | None) -> ModelgitError:
     if decision.code == "gated":
         explained = app.explain(decision, model_id, req)
-        return HubError(403, explained.reason, "GatedRepo",
-                        [("X-Error-Message", _gated_header(app, req, model_id,
-                                                           explained.reason))])
+        return Forbidden(explained.reason, code="GatedRepo",
+                         summary=_gated_header(app, req, model_id, explained.reason))
     if decision.status == 401:
         if (facts is not None and facts.get("visibility") == "public"
                 and facts.get("gated") in ("auto", "manual")):
