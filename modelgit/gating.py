@@ -605,21 +605,6 @@ def stored_request(row: Mapping[str, Any] | None) -> Request | None:
     )
 
 
-def user_role(store: Store, model_id: str, user: str) -> str | None:
-    """The role ``user`` holds on the model (site admin, owners and grants counted)."""
-    from modelgit.authz import roles
-
-    facts = store.access_facts(model_id, user)
-    account = store.get_user(user)
-    if facts is None or account is None:
-        return None
-    return roles.effective_role(
-        user=user, is_admin=bool(account["is_admin"]), model_owner=facts["owner"],
-        space_owner=facts["space_owner"], model_role=facts["model_role"],
-        space_role=facts["space_role"],
-    )
-
-
 def request(
     store: Store,
     cfg: Config,
@@ -638,6 +623,8 @@ def request(
     manual-approval model notifies the model's authors; the row is saved first, so a failed
     email never loses it (the next digest retries it).
     """
+    from modelgit.services import access
+
     model_id = str(model["id"])
     require_gated(str(model["gated"]))
     if model.get("visibility") != "public":
@@ -648,7 +635,7 @@ def request(
         )
     if store.get_user(user) is None:
         raise GatingError(404, f"no user named {user!r}")
-    role = user_role(store, model_id, user)
+    role = access.role_of(store, model_id, user)
     if role is not None and role != "visitor":
         return Outcome(None, False, f"{user} already has access to {model_id} as {role}")
     existing = stored_request(store.get_request(model_id, user))
@@ -711,11 +698,13 @@ def grant_request(
     A user who can already read through a role is refused like one with an accepted request:
     the grant would change nothing, and saying so beats a silent success.
     """
+    from modelgit.services import access
+
     model_id = str(model["id"])
     gated = str(model["gated"])
     require_gated(gated)
     exists = store.get_user(user) is not None
-    role = user_role(store, model_id, user) if exists else None
+    role = access.role_of(store, model_id, user) if exists else None
     if role is not None and role != "visitor":
         raise GatingError(409, f"{user} already has access to {model_id} as {role}")
     existing = stored_request(store.get_request(model_id, user)) if exists else None

@@ -9,6 +9,7 @@ import click
 from modelgit.cli.output import Ctx, confirm, done, emit, handle_errors, yes_option
 from modelgit.errors import Refused
 from modelgit.names import check_user
+from modelgit.services import users
 
 
 def add_user(ctx: Ctx, name: str, email: str, fullname: str, admin: bool,
@@ -23,10 +24,7 @@ def add_user(ctx: Ctx, name: str, email: str, fullname: str, admin: bool,
 
 
 def require_user(ctx: Ctx, name: str) -> dict[str, Any]:
-    row = ctx.store.get_user(name)
-    if row is None:
-        raise Refused(f"unknown user {name!r}", hint="see `modelgit user list`", status=404)
-    return row
+    return users.require(ctx.store, name)
 
 
 def register(cli: click.Group) -> None:

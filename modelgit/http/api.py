@@ -142,9 +142,10 @@ def base_url(app: App, req: Request) -> str:
     return site_url(app.cfg, req.environ)
 
 
-def _refuse(decision: Decision) -> ApiError:
-    code = "RepoNotFound" if decision.status == 404 else None
-    return ApiError(decision.status, decision.reason, code)
+def _refuse(decision: Decision) -> ModelgitError:
+    from modelgit.services.access import refusal
+
+    return refusal(decision)
 
 
 def _reviewable_model(app: App, req: Request, match: re.Match[str]) -> dict[str, Any]:

@@ -17,11 +17,11 @@ from typing import Any
 from urllib.parse import parse_qs
 
 from modelgit.authz.brake import Brake
-from modelgit.authz.decide import Decision, ModelFacts, Subject, decide
+from modelgit.authz.decide import Decision, Subject
 from modelgit.config import Config
 from modelgit.errors import ModelgitError
 from modelgit.http import auth, git
-from modelgit.names import InvalidName, check_model_id
+from modelgit.services import access
 from modelgit.store import Store
 
 log = logging.getLogger("modelgit.http")
@@ -247,22 +247,9 @@ class App:
     def model_decision(self, req: Request, model_id: str, action: str
                        ) -> tuple[Decision, dict[str, Any] | None]:
         """decide() for a model named in a URL; unknown and invalid names look the same."""
-        try:
-            check_model_id(model_id)
-        except InvalidName:
-            return decide(req.subject, None, action), None
-        row = self.store.access_facts(model_id, req.subject.user)
-        facts = None if row is None else ModelFacts(
-            id=row["id"], owner=row["owner"], space_owner=row["space_owner"],
-            visibility=row["visibility"], gated=row["gated"], model_role=row["model_role"],
-            space_role=row["space_role"], request_status=row.get("request_status"))
-        decision = decide(req.subject, facts, action,
-                          allow_anonymous_read=bool(self.cfg.get("allow_anonymous_read")))
-        if facts is None and decision.status == 404:
-            decision = Decision(False, 404, "not_found",
-                                f"model {model_id} not found: check the name, or ask its owner"
-                                " for access")
-        return decision, row
+        return access.check_model(
+            self.store, req.subject, model_id, action,
+            allow_anonymous_read=bool(self.cfg.get("allow_anonymous_read")))
 
     # -- handlers --------------------------------------------------------------------
     def health(self, req: Request, match: re.Match[str]) -> Response:

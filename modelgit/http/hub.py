@@ -633,8 +633,7 @@ def model_info(app: App, req: Request, match: re.Match[str]) -> Response:
 def list_models(app: App, req: Request, match: re.Match[str]) -> Response:
     """Models the caller may ``retrieve``, filtered by the card index, in id order, paged
     with a ``Link: rel="next"`` cursor (the last id shown)."""
-    from modelgit.authz.decide import ModelFacts, decide
-    from modelgit.cli.model import card_matches, card_of
+    from modelgit.services import models
 
     search = req.arg("search")
     author = req.arg("author")
@@ -649,40 +648,25 @@ def list_models(app: App, req: Request, match: re.Match[str]) -> Response:
     allow_anon = bool(app.cfg.get("allow_anonymous_read"))
     items: list[dict[str, Any]] = []
     more = False
-    after = cursor
-    while not more:
-        rows = app.store.hub_models_for(req.subject.user, after, 500)
-        if not rows:
+    for row in models.visible(app.store, req.subject, after=cursor,
+                              allow_anonymous_read=allow_anon):
+        if author and row["space"] != author:
+            continue
+        card = models.card_of(row)
+        index = card.get("index") or {}
+        if search and not models.card_matches(row, index, models.CardFilter(search=search)):
+            continue
+        if filters and not set(filters) <= _filter_terms(index):
+            continue
+        if pipeline and str(index.get("pipeline_tag") or "").lower() != pipeline:
+            continue
+        if gated_arg in ("true", "false") and (gated_arg == "true") != bool(_gated_value(row)):
+            continue
+        if len(items) == limit:
+            more = True
             break
-        after = rows[-1]["id"]
-        for row in rows:
-            facts = ModelFacts(id=row["id"], owner=row["owner"], space_owner=row["space_owner"],
-                               visibility=row["visibility"], gated=row["gated"],
-                               model_role=row["model_role"], space_role=row["space_role"],
-                               request_status=row.get("request_status"))
-            if not decide(req.subject, facts, "retrieve",
-                          allow_anonymous_read=allow_anon).allowed:
-                continue
-            if author and row["space"] != author:
-                continue
-            index = card_of(row).get("index") or {}
-            if search and not card_matches(row, index, framework=None, task=None, tag=None,
-                                           license_=None, search=search):
-                continue
-            if filters and not set(filters) <= _filter_terms(index):
-                continue
-            if pipeline and str(index.get("pipeline_tag") or "").lower() != pipeline:
-                continue
-            if gated_arg in ("true", "false") and \
-                    (gated_arg == "true") != bool(_gated_value(row)):
-                continue
-            if len(items) == limit:
-                more = True
-                break
-            items.append(_list_item(app, row, index, card_of(row).get("data") or {},
-                                    full=full, with_card=with_card, expand=expand))
-        if len(rows) < 500:
-            break
+        items.append(_list_item(app, row, index, card.get("data") or {},
+                                full=full, with_card=with_card, expand=expand))
     headers: list[tuple[str, str]] = []
     if more and items:
         query = [(k, v) for k, values in req.query.items() if k != "cursor" for v in values]
@@ -996,16 +980,10 @@ def create_repo(app: App, req: Request, match: re.Match[str]) -> Response:
     if not may_create:
         raise HubError(403, f"{user} may not create models in space {space}; ask its owner"
                             f" for the user role (`modelgit space grant {space} {user} user`)")
-    from modelgit.cli.model import create_model
-    from modelgit.cli.output import Ctx
-    from modelgit.errors import Refused
+    from modelgit.services import models
 
-    try:
-        create_model(Ctx(cfg=app.cfg, _store=app.store), model_id, user, "", public, "off")
-    except Refused as exc:
-        raise HubError(409 if "exists" in exc.message else exc.status, exc.message) from None
-    app.store.audit("hub.create", actor=user, target=model_id, address=req.remote_addr,
-                    detail={"public": public})
+    models.create(app.store, app.cfg, model_id, user, public=public, actor=user,
+                  address=req.remote_addr)
     return json_response(200, {"url": url, "name": model_id, "id": model_id})
 
 
