@@ -107,7 +107,7 @@ def space_usage(cfg: Config, store: Store, space: str, *, skip: Path | None = No
 
 def format_bytes(n: int | None) -> str:
     """Sizes in messages, in the CLI's units (decimal, like ``--quota 10GB``)."""
-    from modelgit.cli.output import human_size  # only on the refusal path: click is not free
+    from modelgit.units import human_size
 
     return human_size(n)
 

@@ -23,6 +23,7 @@ from modelgit.config import Config
 from modelgit.errors import ModelgitError, Refused
 from modelgit.names import InvalidName
 from modelgit.store import Store, StoreError
+from modelgit.units import human_size as human_size  # cli/lfs.py still takes it here
 
 F = TypeVar("F", bound=Callable[..., Any])
 
@@ -236,17 +237,6 @@ def parse_size(text: str) -> int:
         raise Refused(f"invalid size {text!r}", hint="use a number with a unit, e.g. 10GB or "
                                                      "500MiB")
     return int(float(match.group(1)) * SIZE_UNITS[unit])
-
-
-def human_size(n: int | None) -> str:
-    if n is None:
-        return "none"
-    value = float(n)
-    for unit in ("B", "KB", "MB", "GB", "TB"):
-        if value < 1000 or unit == "TB":
-            return f"{value:.0f} {unit}" if unit == "B" else f"{value:.1f} {unit}"
-        value /= 1000
-    return f"{n} B"
 
 
 def data_path(ctx: Ctx, *parts: str) -> Path:

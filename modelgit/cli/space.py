@@ -14,7 +14,6 @@ from modelgit.cli.output import (
     emit,
     emit_one,
     handle_errors,
-    human_size,
     parse_size,
     yes_option,
 )
@@ -22,6 +21,7 @@ from modelgit.cli.user import require_user
 from modelgit.errors import Refused
 from modelgit.names import check_space
 from modelgit.services import spaces
+from modelgit.units import human_size
 
 
 def require_space(ctx: Ctx, name: str) -> dict[str, Any]:
