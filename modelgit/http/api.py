@@ -38,9 +38,11 @@ from http import HTTPStatus
 from typing import TYPE_CHECKING, Any
 from urllib.parse import urlencode
 
-from modelgit import gating, strictjson
+from modelgit import gating as rules
+from modelgit import strictjson
 from modelgit.authz.decide import auth_required
 from modelgit.errors import ModelgitError
+from modelgit.services import gating
 from modelgit.urls import site_url
 
 if TYPE_CHECKING:
@@ -56,8 +58,6 @@ MAX_BODY_BYTES = 64 * 1024
 DEFAULT_LIMIT = 1000
 MAX_LIMIT = 1000
 """Most requests in one page (the hubs' default page size)."""
-REPORT_PAGE = 1000
-"""Rows fetched from the store per step while streaming a report."""
 
 MODEL_API = r"/api/models/(?P<space>[^/]+)/(?P<model>[^/]+)"
 JSON_TYPE = "application/json"
@@ -235,7 +235,7 @@ def request_item(row: Mapping[str, Any]) -> dict[str, Any]:
         "reviewedAt": row.get("reviewed_at"),
         "fields": dict(row.get("fields") or {}),
     }
-    return _with_decision(item, row)
+    return gating.with_decision(item, row)
 
 
 def list_requests(app: App, req: Request, match: re.Match[str]) -> Response:
@@ -288,31 +288,6 @@ def grant_access(app: App, req: Request, match: re.Match[str]) -> Response:
     return json_response(200, {"message": outcome.message, "user": user, "status": "accepted"})
 
 
-def report_item(row: Mapping[str, Any]) -> dict[str, Any]:
-    """One row of the access report (the hubs' report columns)."""
-    item: dict[str, Any] = {
-        "user": row["user"],
-        "fullname": row.get("fullname") or "",
-        "status": row["status"],
-        "email": row.get("email") or "",
-        "time": row["timestamp"],
-        "reviewedAt": row.get("reviewed_at"),
-        "fields": dict(row.get("fields") or {}),
-    }
-    return _with_decision(item, row)
-
-
-def iter_report_rows(app_store: Any, model_id: str) -> Iterator[dict[str, Any]]:
-    """Every request of the model, in id order, fetched a page at a time."""
-    after = 0
-    while True:
-        rows = app_store.list_requests(model_id, after_id=after, limit=REPORT_PAGE)
-        yield from rows
-        if len(rows) < REPORT_PAGE:
-            return
-        after = int(rows[-1]["id"])
-
-
 def access_report(app: App, req: Request, match: re.Match[str]) -> Response:
     """The whole list as a JSON download, streamed so a large model costs flat memory."""
     model = _reviewable_model(app, req, match)
@@ -323,10 +298,10 @@ def access_report(app: App, req: Request, match: re.Match[str]) -> Response:
     def body() -> Iterator[bytes]:
         yield b"["
         first = True
-        for row in iter_report_rows(app.store, model_id):
+        for row in gating.requests(app.store, model_id):
             prefix = b"\n" if first else b",\n"
             first = False
-            yield prefix + json.dumps(report_item(row), ensure_ascii=False).encode("utf-8")
+            yield prefix + json.dumps(gating.report_item(row), ensure_ascii=False).encode("utf-8")
         yield b"\n]\n"
 
     filename = f"{model_id.replace('/', '-')}-access-report.json"
@@ -391,18 +366,9 @@ def explain(app: App, decision: Decision, model_id: str, req: Request) -> Decisi
         user = req.subject.user
         existing = gating.stored_request(app.store.get_request(model_id, user)) if user else None
         form = gating.gate_form(app.cfg, model)
-        text = gating.denial_message(model_id, existing, form.prompt, base_url(app, req),
+        text = rules.denial_message(model_id, existing, form.prompt, base_url(app, req),
                                      user=user, spec=form.spec)
     except Exception:
         log.exception("could not explain the gating denial on %s", model_id)
         return decision
     return Decision(False, decision.status, decision.code, text, decision.role)
-
-
-def _with_decision(item: dict[str, Any], row: Mapping[str, Any]) -> dict[str, Any]:
-    """Who decided and why, on list items and report rows alike (only when there is one)."""
-    if row.get("granted_by"):
-        item["grantedBy"] = row["granted_by"]
-    if row.get("reason"):
-        item["rejectionReason"] = row["reason"]
-    return item
