@@ -1,0 +1,53 @@
+"""services.spaces (role changes and quota, audited) and the access report of
+services.gating, on a real store."""
+
+from __future__ import annotations
+
+import pytest
+
+from modelgit.errors import Forbidden, ModelgitError, NotFound
+from modelgit.services import gating, models, spaces
+from tests.services.conftest import Hub
+
+
+def test_space_roles_and_quota(hub: Hub) -> None:
+    hub.space("acme")
+    hub.user("bob")
+    with pytest.raises(NotFound, match="unknown space 'nope'"):
+        spaces.require(hub.store, "nope")
+    spaces.grant(hub.store, "acme", "bob", "maintainer")
+    assert hub.store.space_role("acme", "bob") == "maintainer"
+    with pytest.raises(Forbidden):
+        spaces.revoke(hub.store, "acme", "owner")
+
+    def no(role: str | None) -> None:
+        raise ModelgitError("cancelled")
+
+    with pytest.raises(ModelgitError, match="cancelled"):
+        spaces.revoke(hub.store, "acme", "bob", before=no)
+    assert hub.store.space_role("acme", "bob") == "maintainer"
+    spaces.revoke(hub.store, "acme", "bob")
+    spaces.set_quota(hub.store, "acme", 10_000)
+    assert hub.store.get_space("acme")["quota_bytes"] == 10_000  # type: ignore[index]
+    assert [r["action"] for r in hub.store.audit_rows(target="acme")] == [
+        "space.set", "space.revoke", "space.grant"]
+
+
+def test_the_report_pages_through_every_request(hub: Hub,
+                                                monkeypatch: pytest.MonkeyPatch) -> None:
+    monkeypatch.setattr(gating, "REPORT_PAGE", 2)
+    hub.space("acme")
+    models.create(hub.store, hub.cfg, "acme/g", "owner", public=True, gated="manual")
+    model = hub.store.get_model("acme/g")
+    assert model is not None
+    for name in ("ann", "ben", "cy", "dee", "eli"):
+        hub.user(name)
+        gating.request(hub.store, hub.cfg, model, name, {})
+    gating.handle_request(hub.store, model, "ben", "rejected", "owner", "no thanks")
+    gating.grant_request(hub.store, model, "cy", "owner")
+    rows = [gating.report_item(r) for r in gating.requests(hub.store, "acme/g")]
+    assert [r["user"] for r in rows] == ["ann", "ben", "cy", "dee", "eli"]
+    assert rows[1]["status"] == "rejected" and rows[1]["rejectionReason"] == "no thanks"
+    assert rows[2]["grantedBy"] == "owner" and "grantedBy" not in rows[0]
+    pending = [r["user"] for r in gating.requests(hub.store, "acme/g", "pending")]
+    assert pending == ["ann", "dee", "eli"]
