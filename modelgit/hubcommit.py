@@ -95,10 +95,8 @@ class HubError(ModelgitError):
     """A refusal of the hub API with its status chosen per refusal (a refused commit's
     message has several lines: git's ``remote:`` lines)."""
 
-    def __init__(self, status: int, message: str | list[str], code: str | None = None,
-                 headers: list[tuple[str, str]] | None = None) -> None:
+    def __init__(self, status: int, message: str | list[str], code: str | None = None) -> None:
         super().__init__(message, status=status, code=code)
-        self.headers = headers or []
 
 
 def setting(cfg: Config, dotted: str, default: Any) -> Any:

@@ -169,12 +169,9 @@ def _read_json(req: Request) -> Any:
     ctype = (req.header("content-type") or "").split(";", 1)[0].strip().lower()
     if ctype != JSON_TYPE:
         raise ApiError(415, f"send the body as JSON with 'Content-Type: {JSON_TYPE}'")
-    from modelgit.http.app import BodyError, read_body
+    from modelgit.http.app import read_body
 
-    try:
-        data = read_body(req.environ, MAX_BODY_BYTES)
-    except BodyError as err:
-        raise ApiError(err.status, err.message) from None
+    data = read_body(req.environ, MAX_BODY_BYTES)  # its BodyError is answered as any refusal
     if not data.strip():
         raise ApiError(400, "the body is empty; send a JSON object")
     try:

@@ -19,7 +19,7 @@ from urllib.parse import parse_qs
 from modelgit.authz.brake import Brake
 from modelgit.authz.decide import Decision, Subject
 from modelgit.config import Config
-from modelgit.errors import ModelgitError
+from modelgit.errors import ModelgitError, TooMany
 from modelgit.http import auth, git
 from modelgit.services import access
 from modelgit.store import Store
@@ -138,6 +138,15 @@ def denial(decision: Decision) -> Response:
     return text(decision.status, decision.reason, extra)
 
 
+def refused(err: ModelgitError) -> Response:
+    """A refusal as git shows it: text/plain lines (``remote:``), the challenge on 401,
+    ``Retry-After`` when the error says when to come back."""
+    extra = [CHALLENGE] if err.status == 401 else []
+    if isinstance(err, TooMany):
+        extra.append(("Retry-After", str(err.retry_after)))
+    return text(err.status, "\n".join(err.lines()), extra)
+
+
 def braked(retry: int) -> Response:
     """The brute-force brake's answer: 429 with ``Retry-After``."""
     return text(429, f"modelgit: too many failed sign-ins from your address; try again in"
@@ -224,7 +233,10 @@ class App:
             if req.auth.failed:
                 self.record_failure(req)
                 return wrong_key()
-            return route.handler(req, match)
+            try:
+                return route.handler(req, match)
+            except ModelgitError as err:  # the APIs answer theirs; git's routes land here
+                return refused(err)
         if allowed:
             return text(405, f"modelgit: {method} is not allowed here",
                         [("Allow", ", ".join(sorted(set(allowed))))])

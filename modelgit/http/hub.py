@@ -59,7 +59,8 @@ import pygit2
 from modelgit.errors import Forbidden, ModelgitError
 from modelgit.http import api
 from modelgit.http.api import base_url, json_response
-from modelgit.hubcommit import HubError, clean_path
+from modelgit.hubcommit import HubError as CoreHubError
+from modelgit.hubcommit import clean_path
 from modelgit.lfs import pointer as pointer_codec
 
 if TYPE_CHECKING:
@@ -104,6 +105,16 @@ _TRUE = ("1", "true", "yes", "on")
 
 
 # --------------------------------------------------------------------------- plumbing
+class HubError(CoreHubError):
+    """A refusal of this front end that also carries response headers (``X-Repo-Commit`` so
+    the client can cache an absence, ``Content-Range`` on a 416): wire details stay here."""
+
+    def __init__(self, status: int, message: str | list[str], code: str | None = None,
+                 headers: list[tuple[str, str]] | None = None) -> None:
+        super().__init__(status, message, code)
+        self.headers = headers or []
+
+
 def _header_text(message: str, limit: int = MAX_HEADER_MESSAGE) -> str:
     """One line of ASCII for a header: headers carry neither newlines nor UTF-8."""
     flat = " ".join(line.strip() for line in message.strip().splitlines() if line.strip())
@@ -225,12 +236,9 @@ def _rev_only(req: Request, match: re.Match[str], marker: str) -> str:
 
 
 def _read_body(req: Request, limit: int) -> bytes:
-    from modelgit.http.app import BodyError, read_body
+    from modelgit.http.app import read_body
 
-    try:
-        return read_body(req.environ, limit)
-    except BodyError as err:
-        raise HubError(err.status, err.message) from None
+    return read_body(req.environ, limit)  # its BodyError is answered as any refusal
 
 
 def _json_body(req: Request, limit: int = MAX_SMALL_BODY) -> dict[str, Any]:
@@ -1045,12 +1053,9 @@ def commit(app: App, req: Request, match: re.Match[str]) -> Response:
     if ctype not in ("application/x-ndjson", "application/jsonl"):
         raise HubError(415, "send the commit as NDJSON with 'Content-Type:"
                             " application/x-ndjson'")
-    from modelgit.http.app import BodyError, content_length
+    from modelgit.http.app import content_length
 
-    try:
-        length = content_length(req.environ)
-    except BodyError as err:
-        raise HubError(err.status, err.message) from None
+    length = content_length(req.environ)
     if length is None:
         raise HubError(411, "a commit needs a Content-Length header")
     stream = req.environ.get("wsgi.input")
