@@ -22,14 +22,14 @@ def _default_branch_scan(ctx: Ctx, row: dict[str, Any]) -> dict[str, Any] | None
     """The last scan summary of the default branch's tip (None before any push or scan)."""
     import subprocess
 
-    from modelgit.cli.scan import summary
+    from modelgit.services.scans import summary
 
     proc = subprocess.run(["git", "--git-dir", str(repos.repo_path(ctx.cfg, row["id"])),
                            "rev-parse", "--verify", "-q", f"refs/heads/{row['default_branch']}"],
                           capture_output=True, text=True, check=False)
     if proc.returncode != 0:
         return None
-    data = summary(ctx, row["id"], proc.stdout.strip())
+    data = summary(ctx.store, row["id"], proc.stdout.strip())
     if not data["scans"]:
         return None
     return {"commit": data["commit"], "scans": data["scans"], "counts": data["counts"]}
