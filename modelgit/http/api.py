@@ -25,20 +25,16 @@ client follows it as it is, and ids never shift when a request changes state mid
 Bodies are capped (``MAX_BODY_BYTES``), must be ``application/json`` (which a cross-site HTML
 form cannot send, so a browser holding cached Basic credentials cannot be made to post here),
 and are parsed strictly: duplicate keys, NaN, wrong types and unknown keys are refused.
-
-Also ``explain()``: the text of git's 403 for a gated model (what to do next).
 """
 
 from __future__ import annotations
 
 import json
-import logging
 from collections.abc import Callable, Iterator, Mapping
 from http import HTTPStatus
 from typing import TYPE_CHECKING, Any
 from urllib.parse import urlencode
 
-from modelgit import gating as rules
 from modelgit import strictjson
 from modelgit.authz.decide import auth_required
 from modelgit.errors import ModelgitError
@@ -51,7 +47,6 @@ if TYPE_CHECKING:
     from modelgit.authz.decide import Decision
     from modelgit.http.app import App, Request, Response
 
-log = logging.getLogger("modelgit.http.api")
 
 MAX_BODY_BYTES = 64 * 1024
 """Largest JSON body accepted: a gate form with many long answers fits many times over."""
@@ -340,32 +335,3 @@ def create_request(app: App, req: Request, match: re.Match[str]) -> Response:
         "status": row["status"] if row else None,
         "requestId": str(row["id"]) if row else None,
     })
-
-
-# --- git's 403 --------------------------------------------------------------------------------
-
-
-def explain(app: App, decision: Decision, model_id: str, req: Request) -> Decision:
-    """A gating denial rewritten to say what to do next (git prints it as ``remote:``).
-
-    Other denials pass through untouched and cost nothing. Building the text reads the README
-    from git; if that fails for any reason the plain denial is still a correct answer, so the
-    error is logged and the original decision returned.
-    """
-    if decision.code != "gated":
-        return decision
-    from modelgit.authz.decide import Decision
-
-    try:
-        model = app.store.get_model(model_id)
-        if model is None:
-            return decision
-        user = req.subject.user
-        existing = gating.stored_request(app.store.get_request(model_id, user)) if user else None
-        form = gating.gate_form(app.cfg, model)
-        text = rules.denial_message(model_id, existing, form.prompt, base_url(app, req),
-                                     user=user, spec=form.spec)
-    except Exception:
-        log.exception("could not explain the gating denial on %s", model_id)
-        return decision
-    return Decision(False, decision.status, decision.code, text, decision.role)

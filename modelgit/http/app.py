@@ -303,7 +303,9 @@ class App:
 
     def explain(self, decision: Decision, model_id: str, req: Request) -> Decision:
         """Richer denial messages (gating adds how to request access)."""
-        from modelgit.http import api
+        from modelgit.services import gating
+        from modelgit.urls import site_url
 
-        return api.explain(self, decision, model_id, req)
+        return gating.explain(self.store, self.cfg, decision, model_id, req.subject.user,
+                              site_url(self.cfg, req.environ))
 

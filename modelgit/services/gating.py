@@ -8,6 +8,7 @@ made by an administrator are refused, validated, audited and notified alike. Hea
 
 from __future__ import annotations
 
+import logging
 from collections.abc import Iterator, Mapping
 from dataclasses import dataclass
 from typing import TYPE_CHECKING, Any
@@ -17,6 +18,7 @@ from modelgit.gating import (
     GatingError,
     Outcome,
     cancel,
+    denial_message,
     grant,
     handle,
     iso_now,
@@ -26,10 +28,13 @@ from modelgit.gating import (
 from modelgit.services import access
 
 if TYPE_CHECKING:
+    from modelgit.authz.decide import Decision
     from modelgit.config import Config
     from modelgit.store import Store
 
 __all__ = ["GatingError", "Outcome", "require_gated"]  # what callers also need from the rules
+
+log = logging.getLogger("modelgit.gating")
 
 MAX_README_BYTES = 256 * 1024
 """Most of a README read to find the gate form: the front matter is capped at 64 KiB by the
@@ -302,3 +307,30 @@ def with_decision(item: dict[str, Any], row: Mapping[str, Any]) -> dict[str, Any
     if row.get("reason"):
         item["rejectionReason"] = row["reason"]
     return item
+
+
+# --- git's 403 ---------------------------------------------------------------------------------
+def explain(store: Store, cfg: Config, decision: Decision, model_id: str, user: str | None,
+            base_url: str) -> Decision:
+    """A gating denial rewritten to say what to do next (git prints it as ``remote:``).
+
+    Other denials pass through untouched and cost nothing. Building the text reads the README
+    from git; if that fails for any reason the plain denial is still a correct answer, so the
+    error is logged and the original decision returned.
+    """
+    if decision.code != "gated":
+        return decision
+    from modelgit.authz.decide import Decision
+
+    try:
+        model = store.get_model(model_id)
+        if model is None:
+            return decision
+        existing = stored_request(store.get_request(model_id, user)) if user else None
+        form = gate_form(cfg, model)
+        text = denial_message(model_id, existing, form.prompt, base_url, user=user,
+                              spec=form.spec)
+    except Exception:
+        log.exception("could not explain the gating denial on %s", model_id)
+        return decision
+    return Decision(False, decision.status, decision.code, text, decision.role)

@@ -51,3 +51,19 @@ def test_the_report_pages_through_every_request(hub: Hub,
     assert rows[2]["grantedBy"] == "owner" and "grantedBy" not in rows[0]
     pending = [r["user"] for r in gating.requests(hub.store, "acme/g", "pending")]
     assert pending == ["ann", "dee", "eli"]
+
+
+def test_explain_says_how_to_ask_for_a_gated_read(hub: Hub) -> None:
+    from modelgit.authz.decide import Subject
+    from modelgit.services import access
+
+    hub.space("acme")
+    hub.user("eve")
+    models.create(hub.store, hub.cfg, "acme/g", "owner", public=True, gated="manual")
+    decision, _ = access.check_model(hub.store, Subject("eve"), "acme/g", "read")
+    text = gating.explain(hub.store, hub.cfg, decision, "acme/g", "eve", "http://hub.test/")
+    assert text.status == 403 and not text.allowed
+    assert "http://hub.test/api/models/acme/g/user-access-request" in text.reason
+    assert "--as eve" in text.reason
+    other, _ = access.check_model(hub.store, Subject("eve"), "acme/g", "write")
+    assert gating.explain(hub.store, hub.cfg, other, "acme/g", "eve", "http://x") is other
