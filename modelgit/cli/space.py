@@ -17,9 +17,6 @@ from modelgit.cli.output import (
     parse_size,
     yes_option,
 )
-from modelgit.cli.user import require_user
-from modelgit.errors import Refused
-from modelgit.names import check_space
 from modelgit.services import spaces
 from modelgit.units import human_size
 
@@ -40,17 +37,8 @@ def register(cli: click.Group) -> None:
     @click.pass_obj
     @handle_errors
     def create(ctx: Ctx, name: str, owner: str, quota: str | None) -> None:
-        check_space(name)
-        user = require_user(ctx, owner)
-        if not roles.may_create_space(is_admin=bool(user["is_admin"]),
-                                      space_creator=bool(user["space_creator"])):
-            raise Refused(f"{owner} may not create spaces",
-                          hint="make them a space creator: `modelgit user add --space-creator`"
-                               " or an admin")
-        if ctx.store.get_space(name) is not None:
-            raise Refused(f"space {name!r} already exists")
-        ctx.store.add_space(name, owner, parse_size(quota) if quota else None)
-        ctx.store.audit("space.create", actor="cli", target=name, detail={"owner": owner})
+        size = parse_size(quota) if quota else None
+        spaces.create(ctx.store, name, owner, size)
         done(ctx, f"created space {name} owned by {owner}", space=name)
 
     @space.command("list")

@@ -1,4 +1,5 @@
-"""Spaces: look one up, grant and revoke its roles, set its quota; each change audited here.
+"""Spaces: create one, look it up, grant and revoke its roles, set its quota; each change
+audited here.
 
 The rules are :mod:`modelgit.authz.roles`'; this module applies them to the store so that
 every front end changes a space the same way.
@@ -10,7 +11,7 @@ from collections.abc import Callable
 from typing import TYPE_CHECKING, Any
 
 from modelgit.authz import roles
-from modelgit.errors import Forbidden, NotFound
+from modelgit.errors import Conflict, Forbidden, NotFound
 from modelgit.names import check_space
 from modelgit.services import users
 
@@ -25,6 +26,22 @@ def require(store: Store, name: str) -> dict[str, Any]:
     if row is None:
         raise NotFound(f"unknown space {name!r}", hint="see `modelgit space list`")
     return row
+
+
+def create(store: Store, name: str, owner: str, quota_bytes: int | None = None, *,
+           actor: str = "cli") -> None:
+    """A new space; its owner (fixed) must be a site admin or a space creator."""
+    check_space(name)
+    user = users.require(store, owner)
+    if not roles.may_create_space(is_admin=bool(user["is_admin"]),
+                                  space_creator=bool(user["space_creator"])):
+        raise Forbidden(f"{owner} may not create spaces",
+                        hint="make them a space creator: `modelgit user add --space-creator`"
+                             " or an admin")
+    if store.get_space(name) is not None:
+        raise Conflict(f"space {name!r} already exists")
+    store.add_space(name, owner, quota_bytes)
+    store.audit("space.create", actor=actor, target=name, detail={"owner": owner})
 
 
 def grant(store: Store, name: str, user: str, role: str, *, actor: str = "cli") -> None:

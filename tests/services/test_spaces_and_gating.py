@@ -67,3 +67,19 @@ def test_explain_says_how_to_ask_for_a_gated_read(hub: Hub) -> None:
     assert "--as eve" in text.reason
     other, _ = access.check_model(hub.store, Subject("eve"), "acme/g", "write")
     assert gating.explain(hub.store, hub.cfg, other, "acme/g", "eve", "http://x") is other
+
+
+def test_create_a_space_needs_a_creator(hub: Hub) -> None:
+    from modelgit.errors import Conflict
+    from modelgit.services import users
+
+    users.add(hub.store, "ann")
+    users.add(hub.store, "maker", space_creator=True)
+    with pytest.raises(Forbidden, match="ann may not create spaces"):
+        spaces.create(hub.store, "lab", "ann")
+    spaces.create(hub.store, "lab", "maker", 5_000)
+    assert spaces.require(hub.store, "lab")["quota_bytes"] == 5_000
+    with pytest.raises(Conflict):
+        spaces.create(hub.store, "lab", "maker")
+    [audit] = hub.store.audit_rows(target="lab")
+    assert (audit["action"], audit["detail"]) == ("space.create", {"owner": "maker"})
