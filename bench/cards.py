@@ -1,6 +1,6 @@
 """Figure 6: model-card validation per card, warm (the validator built once, as in the server).
 
-modelgit: ``modelgit.schema.frontmatter.check_card(README bytes)``: front-matter extraction,
+modelgit: ``modelgit.schema.check_card(README bytes)``: front-matter extraction,
 guarded YAML, JSON Schema validation and (for broken cards) the worded errors with lines.
 Baseline: the least any validator must do: split the front matter, ``yaml.safe_load`` with
 libyaml and ``is_valid`` of a prebuilt jsonschema validator of the same schema.
@@ -67,7 +67,7 @@ def _time(fn: Callable[[bytes], object], content: bytes, n: int) -> list[float]:
 def run(ctx: Ctx) -> list[Row]:
     figure = "card validation, typical card"
     try:
-        from modelgit.schema.frontmatter import check_card
+        from modelgit.schema import check_card
     except ImportError:
         return [na(figure, goal="< 5 ms warm")]
     n = ctx.reps(full=500, quick=150, smoke=20)

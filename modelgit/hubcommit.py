@@ -36,10 +36,8 @@ import base64
 import binascii
 import functools
 import logging
-import os
 import re
 import shutil
-import subprocess
 import tempfile
 from collections.abc import Callable, Iterator, Mapping
 from contextlib import contextmanager
@@ -51,6 +49,9 @@ import pygit2
 
 from modelgit import strictjson
 from modelgit.errors import ModelgitError
+from modelgit.git import commands, revisions, trees
+from modelgit.git.quarantine import migrate, open_quarantined, quarantine, quarantine_env
+from modelgit.git.repo import open_path
 from modelgit.lfs import pointer as pointer_codec
 
 if TYPE_CHECKING:
@@ -414,16 +415,10 @@ class TreeEditor:
 
 
 def _read_root_blob(repo: pygit2.Repository, tree: pygit2.Tree | None, name: str) -> bytes | None:
-    if tree is None:
+    entry = trees.lookup(tree, name)
+    if entry is None or entry.filemode not in trees.FILE_MODES:
         return None
-    try:
-        entry = tree[name]
-    except KeyError:
-        return None
-    if entry.filemode not in (pygit2.GIT_FILEMODE_BLOB, pygit2.GIT_FILEMODE_BLOB_EXECUTABLE):
-        return None
-    data = repo[entry.id].peel(pygit2.Blob).data
-    return bytes(data[: 1024 * 1024])
+    return trees.read_blob(repo, entry.id)[: 1024 * 1024]
 
 
 _ATTR_FLAGS = pygit2.enums.AttrCheck.INCLUDE_COMMIT | pygit2.enums.AttrCheck.NO_SYSTEM
@@ -444,75 +439,6 @@ def _attributes_line(path: str) -> bytes:
     # libgit2 both understand (quoted patterns are git-only).
     pattern = pattern.replace(" ", "[[:space:]]").replace("\t", "[[:space:]]")
     return f"{pattern} filter=lfs diff=lfs merge=lfs -text\n".encode()
-
-
-# --------------------------------------------------------------------------- quarantine
-@contextmanager
-def quarantine(repo_path: Path) -> Iterator[Path]:
-    """A fresh object folder inside the repository's ``objects/`` (git's own place for a
-    push's quarantine: same file system, so moving objects in is a rename); removed after."""
-    objects = repo_path / "objects"
-    path = Path(tempfile.mkdtemp(prefix="tmp_objdir-hub-", dir=objects))
-    try:
-        yield path
-    finally:
-        shutil.rmtree(path, ignore_errors=True)
-
-
-def open_quarantined(repo_path: Path, folder: Path) -> pygit2.Repository:
-    """The repository with writes going to ``folder`` and reads seeing both."""
-    repo = pygit2.Repository(str(repo_path))
-    odb = pygit2.Odb(str(folder))
-    odb.add_disk_alternate(str((repo_path / "objects").absolute()))
-    repo.set_odb(odb)
-    return repo
-
-
-def git_env() -> dict[str, str]:
-    """This process's environment without git's repository variables."""
-    return {k: v for k, v in os.environ.items() if not k.startswith("GIT_")}
-
-
-def quarantine_env(repo_path: Path, folder: Path) -> dict[str, str]:
-    """The environment git gives pre-receive for a quarantined push."""
-    env = git_env()
-    env.update({
-        "GIT_DIR": str(repo_path),
-        "GIT_OBJECT_DIRECTORY": str(folder),
-        "GIT_ALTERNATE_OBJECT_DIRECTORIES": str((repo_path / "objects").absolute()),
-        "GIT_QUARANTINE_PATH": str(folder),
-    })
-    return env
-
-
-def migrate(folder: Path, objects: Path) -> None:
-    """Move the quarantined objects into the repository, as receive-pack does: loose objects
-    by link-or-keep (an object already there is the same bytes), packs before their index."""
-    later: list[tuple[Path, Path]] = []
-    for sub in sorted(folder.iterdir()):
-        if not sub.is_dir():
-            continue
-        for item in sorted(sub.iterdir()):
-            dest = objects / sub.name / item.name
-            if item.suffix == ".idx":
-                later.append((item, dest))
-                continue
-            _move(item, dest)
-    for item, dest in later:
-        _move(item, dest)
-
-
-def _move(src: Path, dest: Path) -> None:
-    dest.parent.mkdir(exist_ok=True)
-    try:
-        os.link(src, dest)
-    except FileExistsError:
-        pass
-    except OSError:
-        if not dest.exists():
-            os.replace(src, dest)
-            return
-    src.unlink(missing_ok=True)
 
 
 # --------------------------------------------------------------------------- commit
@@ -562,18 +488,17 @@ def _signature(store: Store, user: str) -> pygit2.Signature:
 
 
 def _tip(repo: pygit2.Repository, ref: str) -> pygit2.Commit | None:
-    reference = repo.references.get(ref)
-    if reference is None:
+    if ref not in repo.references:
         return None
-    try:
-        return reference.resolve().peel(pygit2.Commit)
-    except (pygit2.GitError, ValueError, KeyError):
-        raise HubError(409, f"{ref} does not point to a commit") from None
+    tip = revisions.ref_commit(repo, ref)
+    if tip is None:
+        raise HubError(409, f"{ref} does not point to a commit")
+    return tip
 
 
 def commit(request: CommitRequest, stream: IO[bytes], length: int) -> CommitResult:
     """Read, build, check and apply one hub commit; raise :class:`HubError` on refusal."""
-    from modelgit.repos import repo_path
+    from modelgit.git.paths import repo_path
 
     cfg = request.cfg
     model_id = str(request.model["id"])
@@ -657,10 +582,8 @@ def _attempt(request: CommitRequest, path: Path, folder: Path, repo: pygit2.Repo
     updates = [RefUpdate(old, sha, ref)]
     _check(request, path, folder, updates)
     migrate(folder, path / "objects")
-    moved = subprocess.run(
-        ["git", "--git-dir", str(path), "update-ref", "-m",
-         f"modelgit: hub commit by {request.subject.user}", ref, sha, old],
-        capture_output=True, check=False, env=git_env())
+    moved = commands.update_ref(path, ref, sha, old,
+                                f"modelgit: hub commit by {request.subject.user}")
     if moved.returncode != 0:
         log.info("hub commit on %s %s lost the race: %s", model_id, ref,
                  moved.stderr.decode("utf-8", "replace").strip())
@@ -771,20 +694,11 @@ def _scratch_repo(root: str, attributes: bytes | None, ignore: bytes | None
 def existing_oid(repo: pygit2.Repository, tree: pygit2.Tree | None, path: str) -> str | None:
     """What the client compares with its local file to skip unchanged ones: the git blob id,
     or the sha256 for an LFS pointer."""
-    if tree is None:
+    entry = trees.lookup(tree, path)
+    if entry is None or entry.filemode not in trees.FILE_MODES:
         return None
-    try:
-        entry = tree[path]
-    except KeyError:
-        return None
-    if entry.filemode not in (pygit2.GIT_FILEMODE_BLOB, pygit2.GIT_FILEMODE_BLOB_EXECUTABLE):
-        return None
-    _type, size = repo.odb.read_header(entry.id)
-    if size < pointer_codec.MAX_POINTER_BYTES:
-        pointer = pointer_codec.parse(bytes(repo[entry.id].peel(pygit2.Blob).data))
-        if pointer is not None:
-            return pointer.oid
-    return str(entry.id)
+    pointer = trees.file_meta(repo, entry.id).pointer
+    return pointer.oid if pointer is not None else str(entry.id)
 
 
 def upload_modes(cfg: Config, repo_path: Path, branch: str, files: list[UploadFile],
@@ -795,7 +709,7 @@ def upload_modes(cfg: Config, repo_path: Path, branch: str, files: list[UploadFi
     the branch's) and ``oid`` (what is there now). Returns the list and the tip commit id.
     """
     threshold = lfs_threshold(cfg)
-    repo = pygit2.Repository(str(repo_path))
+    repo = open_path(repo_path, {})
     tip = _tip(repo, f"refs/heads/{valid_branch(branch)}")
     tree = tip.tree if tip is not None else None
     attributes = _read_root_blob(repo, tree, ".gitattributes")

@@ -20,7 +20,7 @@ from pathlib import Path
 from typing import Any, Protocol
 
 from modelgit.config import Config
-from modelgit.repos import repo_path
+from modelgit.git.paths import repo_path
 from modelgit.store import Store
 
 

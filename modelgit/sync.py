@@ -10,8 +10,7 @@ key_file}}``). A *task* replicates one commit of one model to the same ``space/m
 2. **LFS first**: the pointers in the commit's tree (not its history) are listed, the
    target's batch API (``upload``) says which objects it lacks (those it has come back with
    no actions: that is what makes ``retry`` resend nothing twice), and those are streamed
-   with PUT from :class:`~modelgit.lfs.storage.FileStorage` in 1 MiB pieces (memory flat in
-   object size) and verified;
+   with PUT from the LFS storage in 1 MiB pieces (memory flat in object size) and verified;
 3. **then git**: ``git push`` of the commit to the named branch or tag (a bare commit goes to
    ``refs/heads/sync/<sha>``), so nobody on the target can clone a pointer whose object is
    not there yet; the target's pre-receive checks apply as to any push.
@@ -40,18 +39,16 @@ import os
 import re
 import socket
 import ssl
-import subprocess
 import threading
 import time
 import uuid
-from collections.abc import Callable, Iterator
+from collections.abc import Callable
 from dataclasses import dataclass
 from pathlib import Path
 from typing import TYPE_CHECKING, Any
 from urllib.parse import urlsplit
 
 from modelgit.errors import Refused
-from modelgit.lfs import pointer as pointer_codec
 
 if TYPE_CHECKING:
     from modelgit.config import Config
@@ -78,7 +75,6 @@ IO_TIMEOUT = 300.0
 MAX_ERROR = 600
 
 LFS_MEDIA_TYPE = "application/vnd.git-lfs+json"
-_HEX_RE = re.compile(r"^[0-9a-f]{4,64}$")
 _ZERO = re.compile(r"^0+$")
 #: Environment variables never passed on to the ``git push`` child: other config injected
 #: through the environment (ours replaces it), and tracing that could print headers.
@@ -171,26 +167,13 @@ def read_key(region: Region) -> str:
 
 
 # --------------------------------------------------------------------------- source repository
-def _git(repo: Path, *args: str, input: bytes | None = None
-         ) -> subprocess.CompletedProcess[bytes]:
-    return subprocess.run(["git", "--git-dir", str(repo), *args], input=input,
-                          capture_output=True, check=False)
-
-
-def _rev(repo: Path, name: str) -> str | None:
-    """The commit ``name`` peels to, or None. ``--end-of-options`` keeps a name from being
-    read as an option."""
-    proc = _git(repo, "rev-parse", "--verify", "--quiet", "--end-of-options",
-                f"{name}^{{commit}}")
-    sha = proc.stdout.decode().strip()
-    return sha if proc.returncode == 0 and sha else None
-
-
-def _check_ref_name(repo: Path, ref: str) -> str:
+def _check_ref_name(ref: str) -> str:
     """A full branch or tag name that git accepts (``refs/heads/...`` or ``refs/tags/...``)."""
+    import pygit2
+
     if not (ref.startswith("refs/heads/") or ref.startswith("refs/tags/")):
         raise Refused(f"{ref}: only branches (refs/heads/) and tags (refs/tags/) can be synced")
-    if _git(repo, "check-ref-format", ref).returncode != 0:
+    if ref.startswith(("refs/heads/-", "refs/tags/-")) or not pygit2.reference_is_valid_name(ref):
         raise Refused(f"{ref!r} is not a valid git ref name")
     return ref
 
@@ -204,102 +187,40 @@ def resolve(cfg: Config, model: dict[str, Any], *, ref: str | None = None,
     given with it; neither: the default branch. Resolved when the task is made, so the task
     names the exact commit, and a moving branch does not change what a retry sends.
     """
-    from modelgit.repos import repo_path
+    from modelgit.git import revisions
+    from modelgit.git.errors import RepositoryNotFound, RevisionNotFound
+    from modelgit.git.repo import open_model
 
-    repo = repo_path(cfg, model["id"])
-    if not repo.is_dir():
-        raise Refused(f"the repository of {model['id']} is missing on disk ({repo})")
+    try:
+        repo = open_model(cfg, model["id"])
+    except RepositoryNotFound:
+        raise Refused(f"the repository of {model['id']} is missing on disk") from None
     for value, what in ((ref, "--ref"), (commit, "--commit")):
         if value is not None and (not value or value.startswith("-") or "\n" in value):
             raise Refused(f"{what}: invalid value {value!r}")
     if commit is not None:
-        if not _HEX_RE.fullmatch(commit.lower()):
+        if not revisions.is_commit_id(commit.lower()):
             raise Refused(f"--commit: {commit!r} is not a commit id (hexadecimal)")
-        sha = _rev(repo, commit.lower())
-        if sha is None:
+        found = revisions.by_id(repo, commit.lower())
+        if found is None:
             raise Refused(f"commit {commit} is not in {model['id']}",
                           hint="push it here first, or give a full commit id")
+        sha = str(found.id)
         if ref is None:
             return f"refs/heads/sync/{sha}", sha
         full = ref if ref.startswith("refs/") else f"refs/heads/{ref}"
-        return _check_ref_name(repo, full), sha
+        return _check_ref_name(full), sha
     name = ref or model.get("default_branch") or "main"
-    candidates = [name] if name.startswith("refs/") else [f"refs/heads/{name}",
-                                                           f"refs/tags/{name}"]
-    for full in candidates:
-        if _git(repo, "show-ref", "--verify", "--quiet", full).returncode == 0:
-            sha = _rev(repo, full)
-            if sha is not None:
-                return _check_ref_name(repo, full), sha
-    raise Refused(f"no branch or tag {name!r} in {model['id']}",
-                  hint="see its refs with `git ls-remote` on its clone URL")
-
-
-def lfs_pointers(repo: Path, commit: str) -> dict[str, tuple[int, str]]:
-    """``{oid: (size, a path)}`` of the LFS pointers in the commit's tree.
-
-    ``ls-tree -r --long`` gives blob sizes, so only blobs small enough to be pointers are
-    read, in batches through one ``cat-file --batch`` each (bounded memory).
-    """
-    proc = subprocess.Popen(
-        ["git", "--git-dir", str(repo), "ls-tree", "-r", "-z", "--long", "--full-tree",
-         "--end-of-options", commit],
-        stdout=subprocess.PIPE, stderr=subprocess.PIPE,
-    )
-    assert proc.stdout is not None
-    candidates: dict[str, str] = {}  # blob sha -> a path
-    for entry in _split_nul(proc.stdout):
-        meta, _, path = entry.partition(b"\t")
-        fields = meta.split()
-        if len(fields) != 4 or fields[1] != b"blob" or fields[0] == b"160000":
-            continue
-        if not fields[3].isdigit() or int(fields[3]) >= pointer_codec.MAX_POINTER_BYTES:
-            continue
-        candidates.setdefault(fields[2].decode(), path.decode("utf-8", "replace"))
-    err = proc.stderr.read() if proc.stderr else b""
-    if proc.wait() != 0:
-        raise SyncFailure(f"cannot list the tree of {commit[:12]}: "
-                          f"{_one_line(err.decode('utf-8', 'replace'))}")
-    found: dict[str, tuple[int, str]] = {}
-    shas = list(candidates)
-    for i in range(0, len(shas), 1000):
-        part = shas[i:i + 1000]
-        out = _git(repo, "cat-file", "--batch", input="".join(f"{s}\n" for s in part).encode())
-        if out.returncode != 0:
-            raise SyncFailure(f"cannot read blobs of {commit[:12]}: "
-                              f"{_one_line(out.stderr.decode('utf-8', 'replace'))}")
-        for sha, data in _parse_batch(out.stdout):
-            pointer = pointer_codec.parse(data)
-            if pointer is not None:
-                found.setdefault(pointer.oid, (pointer.size, candidates[sha]))
-    return found
-
-
-def _split_nul(stream: Any) -> Iterator[bytes]:
-    buf = b""
-    while True:
-        data = stream.read(65536)
-        if not data:
-            break
-        buf += data
-        *entries, buf = buf.split(b"\0")
-        yield from entries
-    if buf:
-        yield buf
-
-
-def _parse_batch(out: bytes) -> Iterator[tuple[str, bytes]]:
-    """``(sha, content)`` from ``git cat-file --batch`` output."""
-    pos = 0
-    while pos < len(out):
-        end = out.index(b"\n", pos)
-        header = out[pos:end].split()
-        pos = end + 1
-        if len(header) < 3 or header[1] == b"missing":
-            continue
-        size = int(header[2])
-        yield header[0].decode(), out[pos:pos + size]
-        pos += size + 1
+    if name.startswith("refs/"):
+        _check_ref_name(name)
+    try:
+        full_name, tip = revisions.find(repo, name)
+    except RevisionNotFound:
+        full_name = None
+    if full_name is None:  # nothing, or a commit id: --ref names branches and tags only
+        raise Refused(f"no branch or tag {name!r} in {model['id']}",
+                      hint="see its refs with `git ls-remote` on its clone URL")
+    return _check_ref_name(full_name), str(tip.id)
 
 
 # --------------------------------------------------------------------------- HTTP to the target
@@ -495,7 +416,9 @@ class _Runner:
 
     # -- the steps -------------------------------------------------------------------
     def run(self) -> None:
-        from modelgit.repos import repo_path
+        from modelgit.git import revisions, trees
+        from modelgit.git.paths import repo_path
+        from modelgit.git.repo import open_path
 
         task = self.task
         model_id = task["model"]
@@ -510,9 +433,11 @@ class _Runner:
         self._phase("preflight")
         self.preflight(target, model_id)
         repo = repo_path(self.cfg, model_id)
-        if _rev(repo, task["commit_sha"]) is None:
+        source = open_path(repo, {})
+        found = revisions.peel_commit(source, task["commit_sha"])
+        if found is None:
             raise SyncFailure(f"commit {task['commit_sha'][:12]} is no longer in {model_id}")
-        objects = lfs_pointers(repo, task["commit_sha"])
+        objects = trees.lfs_pointers(source, found.tree)
         self.state["objects_total"] = len(objects)
         self.state["bytes_total"] = sum(size for size, _ in objects.values())
         self._phase("lfs")
@@ -542,9 +467,9 @@ class _Runner:
     def send_objects(self, target: _Target, model_id: str,
                      objects: dict[str, tuple[int, str]]) -> None:
         """Upload what the target lacks, batch by batch, each object verified."""
-        from modelgit.lfs.storage import FileStorage
+        from modelgit.lfs.storage import storage_for
 
-        storage = FileStorage(self.cfg.lfs_dir)
+        storage = storage_for(self.cfg)
         oids = sorted(objects)
         linked = self.store.linked_sizes(model_id, oids)
         for oid in oids:
@@ -620,17 +545,20 @@ class _Runner:
         commit = self.task["commit_sha"]
         source = commit
         if ref.startswith("refs/tags/"):
-            if _rev(repo, ref) != commit:
+            from modelgit.git import revisions
+            from modelgit.git.repo import open_path
+
+            tip = revisions.ref_commit(open_path(repo, {}), ref)
+            if tip is None or str(tip.id) != commit:
                 raise SyncFailure(f"{ref} no longer names {commit[:12]} here; start a new sync")
             source = ref
         assert self.key is not None
         url = f"{region.url}/{model_id}.git"
         # argv holds no secret: the key reaches git through its environment only
-        proc = subprocess.run(
-            ["git", "--git-dir", str(repo), "push", "--porcelain", "--quiet", "--no-verify",
-             url, f"{source}:{ref}"],
-            env=git_env(self.key), capture_output=True, check=False, timeout=24 * 3600,
-        )
+        from modelgit.git import commands
+
+        proc = commands.run(repo, "push", "--porcelain", "--quiet", "--no-verify", url,
+                            f"{source}:{ref}", env=git_env(self.key), timeout=24 * 3600)
         if proc.returncode != 0:
             raise _push_failure(region.name, proc.stderr.decode("utf-8", "replace"),
                                 proc.stdout.decode("utf-8", "replace"))

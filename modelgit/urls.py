@@ -31,7 +31,8 @@ from modelgit.credcheck import normalise_prefix
 LISTEN_URL_KEY = "modelgit.listen_url"
 #: A Host header we repeat in links: a name or address and a port, nothing that adds a path.
 HOST_RE = re.compile(r"^[A-Za-z0-9.\-]+(:[0-9]{1,5})?$|^\[[0-9A-Fa-f:.]+\](:[0-9]{1,5})?$")
-_WILDCARDS = ("", "0.0.0.0", "::", "[::]")  # noqa: S104  # nosec B104 - compared with, never bound
+# Addresses that mean "every interface": compared with, never bound (hence the markers).
+_WILDCARDS = ("", "0.0.0.0", "::", "[::]")  # noqa: S104  # nosec B104
 
 
 def http_url(host: str, port: int) -> str:

@@ -9,7 +9,6 @@ web server can serve every model from one root that holds nothing but models.
 from __future__ import annotations
 
 import os
-import subprocess
 import sys
 from dataclasses import dataclass
 from pathlib import Path
@@ -21,6 +20,7 @@ from modelgit.authz import roles
 from modelgit.cli.output import Ctx, emit, handle_errors
 from modelgit.cli.user import require_user
 from modelgit.errors import Refused
+from modelgit.git import commands
 from modelgit.hooks import install as hooks_install
 from modelgit.names import InvalidName, check_part, check_space
 
@@ -43,17 +43,13 @@ def is_bare_repo(path: Path) -> bool:
 
 def default_branch_of(repo: Path) -> str | None:
     """The branch HEAD names (``master`` on many older hosts), or None if HEAD is detached."""
-    proc = subprocess.run(["git", "--git-dir", str(repo), "symbolic-ref", "--quiet", "HEAD"],
-                          capture_output=True, text=True, check=False)
-    ref = proc.stdout.strip()
+    ref = commands.run(repo, "symbolic-ref", "--quiet", "HEAD").stdout.decode().strip()
     return ref.removeprefix("refs/heads/") if ref.startswith("refs/heads/") else None
 
 
 def _hooks_path_note(repo: Path) -> str:
     """A repository with ``core.hooksPath`` set would never run the hooks we install."""
-    proc = subprocess.run(["git", "--git-dir", str(repo), "config", "--get", "core.hooksPath"],
-                          capture_output=True, text=True, check=False)
-    value = proc.stdout.strip()
+    value = commands.run(repo, "config", "--get", "core.hooksPath").stdout.decode().strip()
     return f"; warning: core.hooksPath={value} bypasses the hooks in hooks/" if value else ""
 
 

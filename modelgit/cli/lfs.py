@@ -16,41 +16,17 @@ from __future__ import annotations
 
 import sys
 import time
-from collections.abc import Iterator
 from typing import Any
 
 import click
 
 from modelgit.cli.output import Ctx, confirm, done, handle_errors, human_size, yes_option
 from modelgit.config import Config
-from modelgit.lfs.storage import OID_RE, FileStorage
+from modelgit.lfs.storage import storage_for
 from modelgit.store import Store
 
 #: Unlinked objects younger than this are kept: an upload links right after it stores.
 DEFAULT_GRACE_SECONDS = 3600
-
-
-def stored_oids(storage: FileStorage) -> Iterator[str]:
-    """Every oid with a file under ``objects/<aa>/<bb>/``; other names are left alone.
-
-    Listing is the one storage operation the :class:`ObjectStorage` interface does not
-    offer (only ``gc`` needs it), so this walks the file layout; an S3 backend would list
-    its key prefix here instead.
-    """
-    root = storage.objects_dir
-    if not root.is_dir():
-        return
-    for first in sorted(root.iterdir()):
-        if not first.is_dir() or len(first.name) != 2:
-            continue
-        for second in sorted(first.iterdir()):
-            if not second.is_dir() or len(second.name) != 2:
-                continue
-            for entry in sorted(second.iterdir()):
-                name = entry.name
-                if (OID_RE.fullmatch(name) and name[0:2] == first.name
-                        and name[2:4] == second.name and entry.is_file()):
-                    yield name
 
 
 def collect_garbage(cfg: Config, store: Store, *, dry_run: bool = False,
@@ -61,28 +37,24 @@ def collect_garbage(cfg: Config, store: Store, *, dry_run: bool = False,
     ``{"removed": [{"oid", "size"}], "freed_bytes", "kept_young", "linked",
     "temp_files_removed", "dry_run"}``.
     """
-    storage = FileStorage(cfg.lfs_dir)
+    storage = storage_for(cfg)
     clock = time.time() if now is None else now
-    all_oids = list(stored_oids(storage))
+    all_oids = [item.oid for item in storage.iter_objects()]
     candidates = store.unlinked_oids(all_oids)
     removed: list[dict[str, Any]] = []
     kept_young = 0
     for oid in candidates:
-        path = storage.path(oid)
-        if path is None:
+        info = storage.stat(oid)  # now, not from the listing: it may have been re-stored
+        if info is None:
             continue  # gone already (another gc)
-        try:
-            info = path.stat()
-        except FileNotFoundError:
-            continue
-        if clock - info.st_mtime < grace_seconds:
+        if clock - info.mtime < grace_seconds:
             kept_young += 1
             continue
         if store.is_linked_anywhere(oid):  # linked since the first look: keep it
             continue
         if not dry_run:
             storage.delete(oid)
-        removed.append({"oid": oid, "size": info.st_size})
+        removed.append({"oid": oid, "size": info.size})
     temp_removed = 0 if dry_run else storage.sweep_temp()
     return {
         "removed": removed,

@@ -6,7 +6,7 @@ from typing import Any
 
 import click
 
-from modelgit import repos, sync
+from modelgit import sync
 from modelgit.authz import roles
 from modelgit.cli.output import Ctx, confirm, done, emit, emit_one, handle_errors, yes_option
 from modelgit.errors import Refused
@@ -20,16 +20,19 @@ def require_model(ctx: Ctx, model_id: str) -> dict[str, Any]:
 
 def _default_branch_scan(ctx: Ctx, row: dict[str, Any]) -> dict[str, Any] | None:
     """The last scan summary of the default branch's tip (None before any push or scan)."""
-    import subprocess
-
+    from modelgit.git import revisions
+    from modelgit.git.errors import RepositoryNotFound
+    from modelgit.git.repo import open_model
     from modelgit.services.scans import summary
 
-    proc = subprocess.run(["git", "--git-dir", str(repos.repo_path(ctx.cfg, row["id"])),
-                           "rev-parse", "--verify", "-q", f"refs/heads/{row['default_branch']}"],
-                          capture_output=True, text=True, check=False)
-    if proc.returncode != 0:
+    try:
+        tip = revisions.ref_commit(open_model(ctx.cfg, row["id"]),
+                                   f"refs/heads/{row['default_branch']}")
+    except RepositoryNotFound:
         return None
-    data = summary(ctx.store, row["id"], proc.stdout.strip())
+    if tip is None:
+        return None
+    data = summary(ctx.store, row["id"], str(tip.id))
     if not data["scans"]:
         return None
     return {"commit": data["commit"], "scans": data["scans"], "counts": data["counts"]}

@@ -11,19 +11,19 @@ from modelgit.services import scans
 
 
 def _commit(ctx: Ctx, model_id: str, ref: str | None) -> tuple[str, str]:
-    import subprocess
-
-    from modelgit.repos import repo_path
+    """``(revision, commit id)``: a branch, a tag or a commit id (:mod:`modelgit.git.revisions`)."""
+    from modelgit.git import revisions
+    from modelgit.git.errors import RevisionNotFound
+    from modelgit.git.repo import open_model
 
     row = require_model(ctx, model_id)
     rev = ref or row["default_branch"]
-    proc = subprocess.run(["git", "--git-dir", str(repo_path(ctx.cfg, model_id)), "rev-parse",
-                           "--verify", "-q", "--end-of-options", f"{rev}^{{commit}}"],
-                          capture_output=True, text=True, check=False)
-    if proc.returncode != 0:
+    try:
+        commit = revisions.resolve(open_model(ctx.cfg, model_id), rev)
+    except RevisionNotFound:
         raise Refused(f"{model_id} has no branch, tag or commit {rev!r}",
-                      hint="see `git ls-remote` for its refs")
-    return rev, proc.stdout.strip()
+                      hint="see `git ls-remote` for its refs") from None
+    return rev, str(commit.id)
 
 
 def register(cli: click.Group) -> None:
@@ -38,8 +38,8 @@ def register(cli: click.Group) -> None:
     @handle_errors
     def run(ctx: Ctx, model_id: str, ref: str | None) -> None:
         """Scan the whole tree at REF now and store the results."""
+        from modelgit.git.paths import repo_path
         from modelgit.hooks.scan import run_report
-        from modelgit.repos import repo_path
         from modelgit.scanner.blobs import tree_blobs
 
         rev, commit = _commit(ctx, model_id, ref)

@@ -18,19 +18,14 @@ README = "README.md"
 MAX_README_BYTES = 8 * 1024 * 1024
 
 
-def _readme(repo: Any, rev: str) -> tuple[str, int] | None:
-    """(blob id, size) of README.md at ``rev``, or None when there is none."""
-    import pygit2
+def _readme(repo: Any, commit: Any) -> tuple[str, int] | None:
+    """(blob id, size) of README.md at ``commit`` (a pygit2 commit or None), or None."""
+    from modelgit.git import trees
 
-    try:
-        tree = repo.revparse_single(rev).peel(pygit2.Commit).tree
-        entry = tree[README]
-    except (KeyError, ValueError, pygit2.GitError):
+    entry = trees.lookup(commit.tree, README) if commit is not None else None
+    if entry is None or entry.type_str != "blob":
         return None
-    if entry.type_str != "blob":
-        return None
-    _kind, size = repo.odb.read_header(entry.id)
-    return str(entry.id), int(size)
+    return str(entry.id), trees.blob_size(repo, entry.id)
 
 
 def _too_large(size: int) -> str:
@@ -48,11 +43,13 @@ def check_card_push(push: Push) -> list[str]:
                 if not u.is_delete and u.ref.startswith("refs/heads/")]
     if not branches:
         return []
+    from modelgit.git.revisions import peel_commit
+
     repo = push.repository()
     for update in branches:
-        new = _readme(repo, update.new)
+        new = _readme(repo, peel_commit(repo, update.new))
         if not update.is_create:
-            old = _readme(repo, update.old)
+            old = _readme(repo, peel_commit(repo, update.old))
             if (new and new[0]) == (old and old[0]):
                 continue
         if new is None and not required:
@@ -72,21 +69,17 @@ def check_card_push(push: Push) -> list[str]:
 def index_card(cfg: Config, store: Store, model: dict[str, Any], user: str | None,
                updates: list[RefUpdate]) -> None:
     """Post-receive: the default branch's card becomes the model's searchable record."""
-    from modelgit.repos import repo_path
+    from modelgit.git import revisions, trees
+    from modelgit.git.repo import open_model
     from modelgit.schema import card_index, parse_front_matter
 
     default = f"refs/heads/{model['default_branch']}"
     if not any(u.ref == default and not u.is_delete for u in updates):
         return
-    import pygit2
-
-    repo = pygit2.Repository(str(repo_path(cfg, model["id"])))
-    readme = _readme(repo, default)
+    repo = open_model(cfg, model["id"])
+    readme = _readme(repo, revisions.ref_commit(repo, default))
     data = None
     if readme is not None and readme[1] <= MAX_README_BYTES:
-        blob = repo[readme[0]]
-        if not isinstance(blob, pygit2.Blob):  # _readme checked the type; this tells mypy
-            raise TypeError(f"{README} at {default} is not a blob")
-        data = parse_front_matter(blob.data).data
+        data = parse_front_matter(trees.read_blob(repo, readme[0])).data
     card = {"data": data or {}, "index": card_index(data or {})}
     store.update_model(model["id"], card=json.dumps(card, default=str))

@@ -18,7 +18,6 @@ upload) never list it as a pointer.
 
 from __future__ import annotations
 
-import subprocess
 from typing import TYPE_CHECKING
 
 from modelgit.lfs import pointer as pointer_codec
@@ -50,16 +49,9 @@ def _head(push: Push, blob: Blob) -> bytes:
     """The first :data:`~modelgit.lfs.pointer.MAX_POINTER_BYTES` bytes of a pushed blob."""
     if blob.size <= READ_WHOLE_MAX:
         return blob.data()[: pointer_codec.MAX_POINTER_BYTES]
-    proc = subprocess.Popen(["git", "cat-file", "blob", blob.oid], cwd=push.repo,
-                            env=dict(push.env), stdout=subprocess.PIPE,
-                            stderr=subprocess.DEVNULL)
-    assert proc.stdout is not None
-    try:
-        head = proc.stdout.read(pointer_codec.MAX_POINTER_BYTES)
-    finally:
-        proc.stdout.close()
-        proc.kill()
-        proc.wait()
+    from modelgit.git.commands import blob_head
+
+    head = blob_head(push.repo, blob.oid, pointer_codec.MAX_POINTER_BYTES, push.env)
     if len(head) < min(blob.size, pointer_codec.MAX_POINTER_BYTES):
         raise RuntimeError(f"git cat-file could not read blob {blob.oid}")
     return head
@@ -67,10 +59,10 @@ def _head(push: Push, blob: Blob) -> bytes:
 
 def check_lfs_objects(push: Push) -> list[str]:
     """Refuse pointers whose object is not stored and linked to this model (fail closed)."""
-    from modelgit.lfs.storage import FileStorage
+    from modelgit.lfs.storage import storage_for
 
     mid = push.model["id"]
-    storage = FileStorage(push.cfg.lfs_dir)
+    storage = storage_for(push.cfg)
     missing: list[tuple[Blob, pointer_codec.Pointer]] = []
     oversized: list[tuple[Blob, pointer_codec.Pointer]] = []
     found: list[tuple[Blob, pointer_codec.Pointer]] = []

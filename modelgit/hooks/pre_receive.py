@@ -67,9 +67,9 @@ class Push:
         """The pushed repository opened with pygit2 through the quarantine, once per push
         (the checks that read objects share it instead of spawning git processes)."""
         if "repository" not in self.notes:
-            from modelgit.scanner.blobs import open_repository
+            from modelgit.git.repo import open_path
 
-            self.notes["repository"] = open_repository(str(self.repo), self.env)
+            self.notes["repository"] = open_path(self.repo, self.env)
         return self.notes["repository"]
 
     def git(self, *args: str) -> subprocess.CompletedProcess[bytes]:

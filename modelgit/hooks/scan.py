@@ -61,9 +61,9 @@ class PushScan:
 def _lfs_opener(cfg: Config, store: Store, model_id: str) -> Callable[[str], BinaryIO | None]:
     """Opens an LFS object only when it is linked to ``model_id``: a pointer naming another
     model's object must not make the scanner read (and report on) that model's bytes."""
-    from modelgit.lfs.storage import FileStorage, StorageError
+    from modelgit.lfs.storage import StorageError, storage_for
 
-    storage = FileStorage(cfg.lfs_dir)
+    storage = storage_for(cfg)
 
     def open_lfs(oid: str) -> BinaryIO | None:
         if store.linked_size(model_id, oid) is None:
@@ -78,27 +78,23 @@ def _lfs_opener(cfg: Config, store: Store, model_id: str) -> Callable[[str], Bin
 
 def _tip_trees(push: Push) -> Iterator[pygit2.Tree]:
     """The trees of the pushed branch and tag tips, read through the quarantine."""
-    import pygit2
+    from modelgit.git.revisions import peel_commit
 
     repo = push.repository()
     for u in push.updates:
-        if u.is_delete:
-            continue
-        try:
-            yield repo.revparse_single(u.new).peel(pygit2.Commit).tree
-        except (KeyError, ValueError, pygit2.GitError):
-            continue
+        commit = None if u.is_delete else peel_commit(repo, u.new)
+        if commit is not None:
+            yield commit.tree
 
 
 def _baseline(push: Push) -> bytes | None:
     """``.secrets.baseline`` at the tip of the first pushed branch that has one."""
+    from modelgit.git.trees import read_file
+
     for tree in _tip_trees(push):
-        try:
-            entry = tree[".secrets.baseline"]
-        except KeyError:
-            continue
-        if entry.type_str == "blob":
-            return bytes(push.repository()[entry.id].data)
+        data = read_file(push.repository(), tree, ".secrets.baseline")
+        if data is not None:
+            return data
     return None
 
 
@@ -215,9 +211,11 @@ def changed_blobs(repo_path: str, old: str, new: str) -> list[Blob]:
     ``old`` names no commit). ``new`` must peel to a commit (``report_push`` sees to it)."""
     import pygit2
 
-    from modelgit.scanner.blobs import Blob, peel_commit, tree_blobs
+    from modelgit.git.repo import open_path
+    from modelgit.git.revisions import peel_commit
+    from modelgit.scanner.blobs import Blob, tree_blobs
 
-    repo = pygit2.Repository(repo_path)
+    repo = open_path(repo_path, {})
     new_c = peel_commit(repo, new)
     if new_c is None:
         raise ValueError(f"{new} does not name a commit")
@@ -246,7 +244,10 @@ def _blob_data(blob: pygit2.Blob) -> bytes:
 def run_report(cfg: Config, store: Store, model_id: str, ref: str, commit: str,
                blobs: list[Blob], progress: Callable[[str], None] | None = None) -> list[int]:
     """Run every scanner on the blobs and store one scan row each with its findings."""
-    from modelgit.repos import repo_path
+    from modelgit.git import trees
+    from modelgit.git.paths import repo_path
+    from modelgit.git.repo import open_path
+    from modelgit.git.revisions import peel_commit
     from modelgit.scanner.code import bandit_config_from_tree, scan_python
     from modelgit.scanner.pickles import scan_pickles
     from modelgit.scanner.secrets import scan_secrets
@@ -255,9 +256,9 @@ def run_report(cfg: Config, store: Store, model_id: str, ref: str, commit: str,
     repo = str(repo_path(cfg, model_id))
 
     def baseline() -> bytes | None:
-        proc = subprocess.run(["git", "--git-dir", repo, "cat-file", "blob",
-                               f"{commit}:.secrets.baseline"], capture_output=True, check=False)
-        return proc.stdout if proc.returncode == 0 else None
+        repository = open_path(repo, {})
+        found = peel_commit(repository, commit)
+        return trees.read_file(repository, found.tree, ".secrets.baseline") if found else None
 
     runners: list[tuple[str, Callable[[], list[Finding]]]] = [
         ("secrets", lambda: scan_secrets(blobs, baseline=baseline(), max_blob_bytes=cap,
@@ -292,7 +293,7 @@ def report_push(cfg: Config, store: Store, model: dict[str, Any], user: str | No
     In the server (warm path) a thread runs them; in a hook process without a server a
     detached ``modelgit scan run`` does, so the hook can exit at once.
     """
-    from modelgit.repos import repo_path
+    from modelgit.git.paths import repo_path
 
     branch_updates = _commit_updates(str(repo_path(cfg, model["id"])), updates)
     if not branch_updates:
@@ -328,14 +329,13 @@ def _commit_updates(repo_path: str, updates: list[RefUpdate]) -> list[RefUpdate]
     pre-receive refuses anything else, but a ref written around the hooks (or before the rule)
     must not break the report of the rest: it is skipped, and said so at debug level.
     """
-    import pygit2
-
-    from modelgit.scanner.blobs import peel_commit
+    from modelgit.git.repo import open_path
+    from modelgit.git.revisions import peel_commit
 
     wanted = [u for u in updates if not u.is_delete]
     if not wanted:
         return []
-    repo = pygit2.Repository(repo_path)
+    repo = open_path(repo_path, {})
     out = []
     for u in wanted:
         if peel_commit(repo, u.new) is None:

@@ -8,13 +8,14 @@ is never passed to the child: the pusher is named in ``REMOTE_USER``.
 
 from __future__ import annotations
 
-import functools
 import logging
 import os
 import subprocess
 import threading
 from collections.abc import Iterator, Mapping
 from typing import IO, TYPE_CHECKING, Any, cast
+
+from modelgit.git.commands import http_backend
 
 if TYPE_CHECKING:
     import io
@@ -51,18 +52,6 @@ def cgi_env(environ: Mapping[str, Any], *, project_root: str, path_info: str,
         env["REMOTE_USER"] = remote_user
     env.update(extra)
     return env
-
-
-@functools.cache
-def http_backend() -> str:
-    """The backend program itself: ``git http-backend`` would start the ``git`` wrapper
-    first, ~5 ms more on every request."""
-    exec_path = subprocess.run(["git", "--exec-path"], capture_output=True, text=True,
-                               check=True).stdout.strip()
-    program = os.path.join(exec_path, "git-http-backend")
-    if not os.access(program, os.X_OK):
-        raise FileNotFoundError(f"git-http-backend not found in {exec_path}")
-    return program
 
 
 def _pump(src: IO[bytes], dst: IO[bytes], length: int | None) -> None:

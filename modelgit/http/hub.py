@@ -35,8 +35,8 @@ Errors are JSON ``{"error": "..."}`` with the headers the client turns into exce
 absence), and ``X-Error-Message`` with a one-line error (a refusal of several lines is in the
 body only, so that the client prints it once).
 
-Hostile input: revisions are branch names, tag names or full commit ids that are reachable
-from a branch or tag (an unreachable commit, e.g. one a force-push removed, is not served, as
+Hostile input: revisions go through :mod:`modelgit.git.revisions` (branch, then tag, then a
+commit id reachable from a branch or tag: a commit a force-push removed is not served, as
 ``git fetch`` would not serve it); paths are looked up in git trees, never on the file system;
 request bodies are capped; names pass the name rules before anything touches the disk. File
 bytes are streamed: LFS objects from the object store in 1 MiB pieces, large git blobs from
@@ -48,8 +48,7 @@ from __future__ import annotations
 import json
 import logging
 import re
-import subprocess
-from collections.abc import Callable, Iterator
+from collections.abc import Callable
 from datetime import UTC, datetime
 from typing import IO, TYPE_CHECKING, Any, cast
 from urllib.parse import parse_qs, quote, unquote_to_bytes, urlencode, urlsplit
@@ -57,11 +56,11 @@ from urllib.parse import parse_qs, quote, unquote_to_bytes, urlencode, urlsplit
 import pygit2
 
 from modelgit.errors import Forbidden, ModelgitError
+from modelgit.git import commands, revisions, trees
 from modelgit.http import api
 from modelgit.http.api import base_url, json_response
 from modelgit.hubcommit import HubError as CoreHubError
 from modelgit.hubcommit import clean_path
-from modelgit.lfs import pointer as pointer_codec
 
 if TYPE_CHECKING:
     from modelgit.authz.decide import Decision
@@ -99,8 +98,6 @@ XET_MESSAGE = (
 #: instruction is in it.
 XET_HELP_PATH = "/api/modelgit-serves-git-lfs-not-xet/set-HF_HUB_DISABLE_XET=1"
 
-_HEX40 = re.compile(r"^[0-9a-f]{40}$")
-_CONTROL = re.compile(r"[\x00-\x1f\x7f]")
 _TRUE = ("1", "true", "yes", "on")
 
 
@@ -300,39 +297,15 @@ def _gated_header(app: App, req: Request, model_id: str, text: str) -> str:
 
 # --------------------------------------------------------------------------- git reading
 def _repo(app: App, model_id: str) -> pygit2.Repository:
-    from modelgit.repos import repo_path
+    from modelgit.git.errors import RepositoryNotFound
+    from modelgit.git.repo import open_model
 
     try:
-        return pygit2.Repository(str(repo_path(app.cfg, model_id)))
-    except (pygit2.GitError, KeyError, ValueError):
+        return open_model(app.cfg, model_id)
+    except RepositoryNotFound:
         log.error("model %s has no readable repository", model_id)
         raise HubError(404, f"model {model_id} has no repository on this server",
                        "RepoNotFound") from None
-
-
-def _tips(repo: pygit2.Repository) -> Iterator[pygit2.Oid]:
-    for name in repo.references:
-        if not (name.startswith("refs/heads/") or name.startswith("refs/tags/")):
-            continue
-        try:
-            yield repo.references[name].resolve().peel(pygit2.Commit).id
-        except (pygit2.GitError, ValueError, KeyError):
-            continue
-
-
-def _reachable(repo: pygit2.Repository, oid: pygit2.Oid) -> bool:
-    """Whether a branch or tag leads to ``oid``: one walk over the history, whatever the
-    number of refs (a tip itself is answered without walking)."""
-    tips = set(_tips(repo))
-    if oid in tips:
-        return True
-    if not tips:
-        return False
-    first, *others = tips
-    walker = repo.walk(first, pygit2.enums.SortMode.NONE)
-    for other in others:
-        walker.push(other)
-    return any(commit.id == oid for commit in walker)
 
 
 def _not_found_rev(rev: str, model_id: str) -> HubError:
@@ -342,84 +315,37 @@ def _not_found_rev(rev: str, model_id: str) -> HubError:
 
 
 def resolve_revision(repo: pygit2.Repository, rev: str, model_id: str) -> pygit2.Commit:
-    """A branch, a tag (annotated or not) or a full commit id reachable from one of them."""
-    if not rev or len(rev) > 255 or _CONTROL.search(rev):
-        raise _not_found_rev(rev, model_id)
-    if _HEX40.fullmatch(rev):
-        try:
-            commit = repo[rev].peel(pygit2.Commit)
-        except (KeyError, ValueError, pygit2.GitError):
-            commit = None
-        if commit is not None and _reachable(repo, commit.id):
-            return commit
-    if rev.startswith(("refs/heads/", "refs/tags/")):
-        names = [rev]
-    elif rev.startswith("refs/"):
-        names = []  # refs/pr/N and friends: modelgit has branches and tags only
-    else:
-        names = [f"refs/heads/{rev}", f"refs/tags/{rev}"]
-    for name in names:
-        if not pygit2.reference_is_valid_name(name):
-            continue
-        ref = repo.references.get(name)
-        if ref is None:
-            continue
-        try:
-            return ref.resolve().peel(pygit2.Commit)
-        except (pygit2.GitError, ValueError, KeyError):
-            break
-    raise _not_found_rev(rev, model_id)
+    """A branch, a tag or a commit id reachable from one of them (:mod:`modelgit.git.revisions`)
+    as the hub's ``RevisionNotFound``."""
+    from modelgit.git.errors import RevisionNotFound
+
+    try:
+        return revisions.resolve(repo, rev, reachable_only=True)
+    except RevisionNotFound:
+        raise _not_found_rev(rev, model_id) from None
 
 
 def _default_commit(repo: pygit2.Repository, model: dict[str, Any]) -> pygit2.Commit | None:
     """The default branch's tip, or None for a repository with no commit yet."""
-    ref = repo.references.get(f"refs/heads/{model['default_branch']}")
-    if ref is None:
-        return None
-    try:
-        return ref.resolve().peel(pygit2.Commit)
-    except (pygit2.GitError, ValueError, KeyError):
-        return None
+    return revisions.ref_commit(repo, f"refs/heads/{model['default_branch']}")
 
 
 def _iso(seconds: int) -> str:
     return datetime.fromtimestamp(seconds, UTC).strftime("%Y-%m-%dT%H:%M:%S.000Z")
 
 
-def _walk(repo: pygit2.Repository, tree: pygit2.Tree, prefix: str, recursive: bool
-          ) -> Iterator[tuple[str, pygit2.Object]]:
-    """``(path, entry)`` in git order, folders before their contents; no recursion limit.
-    Submodules (gitlinks) are left out: they hold no files here."""
-    stack: list[Iterator[pygit2.Object]] = [iter(tree)]
-    prefixes = [prefix]
-    while stack:
-        entry = next(stack[-1], None)
-        if entry is None:
-            stack.pop()
-            prefixes.pop()
-            continue
-        if entry.filemode == pygit2.GIT_FILEMODE_COMMIT:
-            continue
-        path = prefixes[-1] + str(entry.name)
-        yield path, entry
-        if recursive and entry.filemode == pygit2.GIT_FILEMODE_TREE:
-            stack.append(iter(repo[entry.id].peel(pygit2.Tree)))
-            prefixes.append(path + "/")
-
-
 def _file_meta(repo: pygit2.Repository, oid: pygit2.Oid) -> tuple[int, dict[str, Any] | None]:
     """``(blob size, lfs info or None)``; only blobs small enough to be pointers are read."""
-    _type, size = repo.odb.read_header(oid)
-    if size < pointer_codec.MAX_POINTER_BYTES:
-        pointer = pointer_codec.parse(bytes(repo[oid].peel(pygit2.Blob).data))
-        if pointer is not None:
-            return size, {"oid": pointer.oid, "size": pointer.size, "pointerSize": size}
-    return size, None
+    meta = trees.file_meta(repo, oid)
+    if meta.pointer is None:
+        return meta.size, None
+    return meta.size, {"oid": meta.pointer.oid, "size": meta.pointer.size,
+                       "pointerSize": meta.size}
 
 
 def _entry_json(repo: pygit2.Repository, path: str, entry: pygit2.Object) -> dict[str, Any]:
     """A tree or paths-info entry as the hubs shape it (``RepoFile`` / ``RepoFolder``)."""
-    if entry.filemode == pygit2.GIT_FILEMODE_TREE:
+    if entry.filemode == trees.TREE_MODE:
         return {"type": "directory", "oid": str(entry.id), "size": 0, "path": path}
     size, lfs = _file_meta(repo, entry.id)
     item: dict[str, Any] = {"type": "file", "oid": str(entry.id),
@@ -429,36 +355,10 @@ def _entry_json(repo: pygit2.Repository, path: str, entry: pygit2.Object) -> dic
     return item
 
 
-def _lookup(tree: pygit2.Tree, path: str) -> pygit2.Object | None:
-    try:
-        return tree[path]
-    except (KeyError, ValueError):
-        return None
-
-
-def _last_commits(repo: pygit2.Repository, commit: pygit2.Commit, paths: list[str]
-                  ) -> dict[str, pygit2.Commit]:
-    """The newest commit that changed each path (first-parent comparison), within a budget
-    of commits walked; paths not settled within it get no ``lastCommit``."""
-    want = set(paths)
-    found: dict[str, pygit2.Commit] = {}
-    order = pygit2.enums.SortMode.TOPOLOGICAL | pygit2.enums.SortMode.TIME
-    for n, current in enumerate(repo.walk(commit.id, order)):
-        if not want or n >= LAST_COMMIT_BUDGET:
-            break
-        parent_tree = current.parents[0].tree if current.parents else None
-        for path in list(want):
-            mine = _lookup(current.tree, path)
-            theirs = _lookup(parent_tree, path) if parent_tree is not None else None
-            if mine is None or theirs is None or mine.id != theirs.id:
-                found[path] = current
-                want.discard(path)
-    return found
-
-
 def _with_last_commits(repo: pygit2.Repository, commit: pygit2.Commit,
                        items: list[dict[str, Any]]) -> None:
-    last = _last_commits(repo, commit, [item["path"] for item in items])
+    last = trees.last_commits(repo, commit, [item["path"] for item in items],
+                              LAST_COMMIT_BUDGET)
     for item in items:
         found = last.get(item["path"])
         if found is not None:
@@ -476,15 +376,11 @@ def _front_matter(repo: pygit2.Repository, commit: pygit2.Commit | None) -> dict
 
     if commit is None:
         return {}
-    entry = _lookup(commit.tree, "README.md")
-    if entry is None or entry.filemode not in (pygit2.GIT_FILEMODE_BLOB,
-                                               pygit2.GIT_FILEMODE_BLOB_EXECUTABLE):
-        return {}
-    _type, size = repo.odb.read_header(entry.id)
-    if size > MAX_README_BYTES:
+    content = trees.read_file(repo, commit.tree, "README.md", MAX_README_BYTES)
+    if content is None:
         return {}
     try:
-        data = parse_front_matter(bytes(repo[entry.id].peel(pygit2.Blob).data)).data
+        data = parse_front_matter(content).data
     except Exception:
         log.exception("could not read the front matter of %s", commit.id)
         return {}
@@ -563,8 +459,8 @@ def _siblings(repo: pygit2.Repository, commit: pygit2.Commit | None, blobs: bool
     if commit is None:
         return []
     out: list[dict[str, Any]] = []
-    for path, entry in _walk(repo, commit.tree, "", recursive=True):
-        if entry.filemode == pygit2.GIT_FILEMODE_TREE:
+    for path, entry in trees.walk(repo, commit.tree):
+        if entry.filemode == trees.TREE_MODE:
             continue
         sibling: dict[str, Any] = {"rfilename": path}
         if blobs:
@@ -723,8 +619,8 @@ def tree(app: App, req: Request, match: re.Match[str]) -> Response:
     root = commit.tree
     if path:
         clean_path(path)
-        entry = _lookup(commit.tree, path)
-        if entry is None or entry.filemode != pygit2.GIT_FILEMODE_TREE:
+        entry = trees.lookup(commit.tree, path)
+        if entry is None or entry.filemode != trees.TREE_MODE:
             raise HubError(404, f"{path} is not a folder at {commit.id}", "EntryNotFound",
                            [("X-Repo-Commit", str(commit.id))])
         root = repo[entry.id].peel(pygit2.Tree)
@@ -736,7 +632,7 @@ def tree(app: App, req: Request, match: re.Match[str]) -> Response:
     items: list[dict[str, Any]] = []
     more = False
     for n, (entry_path, entry) in enumerate(
-            _walk(repo, root, f"{path}/" if path else "", recursive)):
+            trees.walk(repo, root, f"{path}/" if path else "", recursive)):
         if n < start:
             continue
         if len(items) == page:
@@ -762,17 +658,9 @@ def refs(app: App, req: Request, match: re.Match[str]) -> Response:
     repo = _repo(app, model_id)
     out: dict[str, list[dict[str, str]]] = {"branches": [], "tags": [], "converts": [],
                                             "pullRequests": []}
-    for name in sorted(repo.references):
-        kind = "branches" if name.startswith("refs/heads/") else \
-            "tags" if name.startswith("refs/tags/") else None
-        if kind is None:
-            continue
-        try:
-            target = repo.references[name].resolve().peel(pygit2.Commit).id
-        except (pygit2.GitError, ValueError, KeyError):
-            continue
-        short = name.removeprefix("refs/heads/").removeprefix("refs/tags/")
-        out[kind].append({"name": short, "ref": name, "targetCommit": str(target)})
+    for ref in revisions.list_refs(repo):
+        kind = "branches" if ref.kind == "branch" else "tags"
+        out[kind].append({"name": ref.short, "ref": ref.name, "targetCommit": ref.commit})
     return json_response(200, out)
 
 
@@ -808,8 +696,8 @@ def paths_info(app: App, req: Request, match: re.Match[str]) -> Response:
         if path in seen:
             continue
         seen.add(path)
-        entry = _lookup(commit.tree, path)
-        if entry is None or entry.filemode == pygit2.GIT_FILEMODE_COMMIT:
+        entry = trees.lookup(commit.tree, path)
+        if entry is None or entry.filemode == trees.GITLINK_MODE:
             continue
         items.append(_entry_json(repo, path, entry))
     if expand and items:
@@ -831,10 +719,8 @@ def resolve(app: App, req: Request, match: re.Match[str]) -> Response:
     commit = resolve_revision(repo, parts[0], model_id)
     sha = str(commit.id)
     path = clean_path("/".join(parts[1:]))
-    entry = _lookup(commit.tree, path)
-    if entry is None or entry.filemode not in (pygit2.GIT_FILEMODE_BLOB,
-                                               pygit2.GIT_FILEMODE_BLOB_EXECUTABLE,
-                                               pygit2.GIT_FILEMODE_LINK):
+    entry = trees.lookup(commit.tree, path)
+    if entry is None or entry.filemode not in trees.BLOB_MODES:
         raise HubError(404, f"{path} does not exist at {sha} in {model_id}", "EntryNotFound",
                        [("X-Repo-Commit", sha)])
     size, lfs = _file_meta(repo, entry.id)
@@ -877,10 +763,10 @@ def _serve_lfs(app: App, req: Request, model_id: str, path: str, lfs: dict[str, 
                headers: list[tuple[str, str]]) -> Response:
     """An LFS file's bytes from the store: only an object linked to this model is served."""
     from modelgit.http.lfs import _stream_file
-    from modelgit.lfs.storage import FileStorage, StorageError
+    from modelgit.lfs.storage import StorageError, storage_for
 
     oid, size = str(lfs["oid"]), int(lfs["size"])
-    storage = FileStorage(app.cfg.lfs_dir)
+    storage = storage_for(app.cfg)
     if app.store.linked_size(model_id, oid) is None or storage.get_size(oid) != size:
         raise HubError(404, f"the LFS object of {path} ({oid}) is not stored for {model_id}:"
                             " its bytes were never uploaded; push them with `git lfs push"
@@ -904,37 +790,10 @@ def _serve_blob(app: App, req: Request, model_id: str, repo: pygit2.Repository,
     if req.method == "HEAD":
         return api._status_line(status), headers, [b""]
     if size <= BLOB_IN_MEMORY:
-        data = bytes(repo[oid].peel(pygit2.Blob).data)
+        data = trees.read_blob(repo, oid)
         return api._status_line(status), headers, [data[first:first + length]]
-    return api._status_line(status), headers, _stream_blob(repo.path, str(oid), first, length)
-
-
-def _stream_blob(git_dir: str, oid: str, first: int, length: int) -> Iterator[bytes]:
-    """A large git blob from ``git cat-file`` in 1 MiB pieces (git streams big blobs itself),
-    skipping to ``first``; the process is killed if the client goes away."""
-    from modelgit.hubcommit import git_env
-
-    proc = subprocess.Popen(["git", "--git-dir", git_dir, "cat-file", "blob", oid],
-                            stdout=subprocess.PIPE, stderr=subprocess.DEVNULL, env=git_env())
-    out = cast(IO[bytes], proc.stdout)
-    try:
-        skip = first
-        while skip > 0:
-            data = out.read(min(1 << 20, skip))
-            if not data:
-                return
-            skip -= len(data)
-        remaining = length
-        while remaining > 0:
-            data = out.read(min(1 << 20, remaining))
-            if not data:
-                return
-            remaining -= len(data)
-            yield data
-    finally:
-        proc.kill()
-        proc.wait()
-        out.close()
+    return api._status_line(status), headers, commands.stream_blob(repo.path, str(oid), first,
+                                                                   length)
 
 
 # --------------------------------------------------------------------------- write side
@@ -1026,8 +885,8 @@ def _branch_arg(req: Request, match: re.Match[str], marker: str) -> str:
 def preupload(app: App, req: Request, match: re.Match[str]) -> Response:
     """Which files go through LFS (``.gitattributes`` patterns or size) and which are
     ignored; ``write`` right, as the upload that follows."""
+    from modelgit.git.paths import repo_path
     from modelgit.hubcommit import parse_upload_files, upload_modes
-    from modelgit.repos import repo_path
 
     model_id = _model_id(match)
     model = _allow(app, req, model_id, "write")
@@ -1044,7 +903,7 @@ def commit(app: App, req: Request, match: re.Match[str]) -> Response:
     """The NDJSON commit: built with pygit2, checked by the push checks, then the branch
     moves (or a 4xx with git push's text, and nothing moved)."""
     from modelgit import hubcommit
-    from modelgit.lfs.storage import FileStorage
+    from modelgit.lfs.storage import storage_for
 
     model_id = _model_id(match)
     model = _allow(app, req, model_id, "write")
@@ -1062,7 +921,7 @@ def commit(app: App, req: Request, match: re.Match[str]) -> Response:
     if stream is None:
         raise HubError(400, "no request body")
     request = hubcommit.CommitRequest(cfg=app.cfg, store=app.store,
-                                      storage=FileStorage(app.cfg.lfs_dir), model=model,
+                                      storage=storage_for(app.cfg), model=model,
                                       subject=req.subject, branch=branch,
                                       address=req.remote_addr)
     result = hubcommit.commit(request, cast(IO[bytes], stream), length)

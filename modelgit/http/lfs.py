@@ -53,7 +53,7 @@ from modelgit.lfs.batch import (
     parse_batch_request,
     parse_verify_request,
 )
-from modelgit.lfs.storage import OID_RE, FileStorage, validate_oid
+from modelgit.lfs.storage import OID_RE, storage_for, validate_oid
 from modelgit.lfs.tokens import Claims, check_claims, load_or_create_secret, make_token
 from modelgit.store import now_iso
 from modelgit.urls import site_url
@@ -195,7 +195,7 @@ class LfsRoutes:
         self.app = app
         self.cfg = app.cfg
         self.store = app.store
-        self.storage = FileStorage(self.cfg.lfs_dir)
+        self.storage = storage_for(self.cfg)
         self._secret: bytes | None = None
 
     @property

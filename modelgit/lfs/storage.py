@@ -2,8 +2,9 @@
 
 Objects are content-addressed by their sha256 (the LFS oid), stored once for the whole site;
 which model may serve which object is the store's business (a table of links), not this
-module's. Everything else reaches the bytes through :class:`ObjectStorage`, so a second,
-S3-compatible backend needs no change outside this file (docs/architecture.md).
+module's. Everything else gets a storage from :func:`storage_for` and reaches the bytes through
+:class:`ObjectStorage` only (``gc`` included), so a second, S3-compatible backend is one more
+class here and one entry in :data:`BACKENDS` (docs/architecture.md).
 
 Writes never trust the client: the bytes are hashed while they stream to a temporary file in
 the store's own folder (same filesystem, so the final rename is atomic), and only a file whose
@@ -22,11 +23,17 @@ import mmap
 import os
 import queue
 import re
+import stat
 import tempfile
 import threading
 import time
+from collections.abc import Callable, Iterator
+from dataclasses import dataclass
 from pathlib import Path
-from typing import BinaryIO, Protocol, runtime_checkable
+from typing import TYPE_CHECKING, BinaryIO, Protocol, runtime_checkable
+
+if TYPE_CHECKING:
+    from modelgit.config import Config
 
 from modelgit.errors import ModelgitError
 
@@ -70,6 +77,16 @@ class StorageError(ModelgitError):
 
     def __init__(self, status: int, message: str) -> None:
         super().__init__(message, status=status)
+
+
+@dataclass(frozen=True)
+class StoredObject:
+    """One stored object as a listing sees it: ``mtime`` is when it was stored (seconds since
+    the epoch), what ``gc``'s grace period is measured against."""
+
+    oid: str
+    size: int
+    mtime: float
 
 
 def validate_oid(oid: object) -> str:
@@ -143,6 +160,19 @@ class ObjectStorage(Protocol):
         """A local file path for a stored object when the backend has one (scanners), else None."""
         ...
 
+    def stat(self, oid: str) -> StoredObject | None:
+        """Size and store time of a stored object, or None when it is not stored."""
+        ...
+
+    def iter_objects(self) -> Iterator[StoredObject]:
+        """Every stored object (in oid order), for ``gc``; things that are not objects of this
+        store (foreign files, temporaries) are never listed."""
+        ...
+
+    def sweep_temp(self, older_than: float = 24 * 3600) -> int:
+        """Remove upload leftovers older than ``older_than`` seconds (a crash's); their count."""
+        ...
+
 
 def verify_object(storage: ObjectStorage, oid: str, size: int) -> bool:
     """The LFS ``verify`` action: the object is stored and has the size the client claims.
@@ -192,6 +222,34 @@ class FileStorage:
     def path(self, oid: str) -> Path | None:
         target = self._object_path(oid)
         return target if target.is_file() else None
+
+    def stat(self, oid: str) -> StoredObject | None:
+        try:
+            info = self._object_path(oid).stat()
+        except FileNotFoundError:
+            return None
+        return StoredObject(oid, info.st_size, info.st_mtime)
+
+    def iter_objects(self) -> Iterator[StoredObject]:
+        """Files named by their oid under ``objects/<aa>/<bb>/``; other names are left alone."""
+        root = self.objects_dir
+        if not root.is_dir():
+            return
+        for first in sorted(root.iterdir()):
+            if not first.is_dir() or len(first.name) != 2:
+                continue
+            for second in sorted(first.iterdir()):
+                if not second.is_dir() or len(second.name) != 2:
+                    continue
+                for entry in sorted(second.iterdir()):
+                    name = entry.name
+                    if not (OID_RE.fullmatch(name) and name[0:2] == first.name
+                            and name[2:4] == second.name):
+                        continue
+                    with contextlib.suppress(FileNotFoundError):  # deleted meanwhile
+                        info = entry.lstat()
+                        if stat.S_ISREG(info.st_mode):
+                            yield StoredObject(name, info.st_size, info.st_mtime)
 
     def delete(self, oid: str) -> None:
         # Empty <aa>/<bb> folders stay: removing them could race with a concurrent put's
@@ -251,6 +309,23 @@ class FileStorage:
                     entry.unlink()
                     removed += 1
         return removed
+
+
+#: Storage backends by the name ``config.yaml`` gives in ``lfs.storage`` (default ``files``).
+BACKENDS: dict[str, Callable[[Config], ObjectStorage]] = {
+    "files": lambda cfg: FileStorage(cfg.lfs_dir),
+}
+
+
+def storage_for(cfg: Config) -> ObjectStorage:
+    """The site's LFS object storage: every caller gets it here, never by building a class."""
+    name = (cfg.settings.get("lfs") or {}).get("storage") or "files"
+    try:
+        backend = BACKENDS[str(name)]
+    except KeyError:
+        raise ValueError(f"lfs.storage: unknown storage {name!r} (known:"
+                         f" {', '.join(sorted(BACKENDS))})") from None
+    return backend(cfg)
 
 
 #: What an upload is received into: a reused buffer the caller owns.

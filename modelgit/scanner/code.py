@@ -61,10 +61,10 @@ def _read(tree: Any, path: str) -> bytes | None:
 
 def bandit_config_from_tree(repo_path: str, rev: str) -> dict[str, Any] | None:
     """The repository's bandit configuration at `rev`, or None when it has none."""
-    import pygit2
+    from modelgit.git import revisions
+    from modelgit.git.repo import open_path
 
-    repo = pygit2.Repository(repo_path)
-    return bandit_config(repo.revparse_single(rev).peel(pygit2.Commit).tree, rev)
+    return bandit_config(revisions.resolve(open_path(repo_path, {}), rev).tree, rev)
 
 
 def bandit_config(tree: Any, rev: str = "") -> dict[str, Any] | None:

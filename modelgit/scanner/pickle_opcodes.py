@@ -44,6 +44,11 @@ MAX_MEMO_INDEX = 1 << 26
 MAX_DISTINCT = 10_000
 
 
+def is_opcode(byte: int) -> bool:
+    """Whether ``byte`` is a pickle opcode of any protocol (a pickle's possible first byte)."""
+    return byte in _OPS
+
+
 class Stream(Protocol):
     """What the scan needs of a byte stream: files, BytesIO, zip members, decompressors."""
 

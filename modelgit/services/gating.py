@@ -73,29 +73,21 @@ def gate_form(cfg: Config, model: Mapping[str, Any]) -> GateForm:
 def _read_readme(cfg: Config, model_id: str, branch: str) -> bytes | None:
     """The first ``MAX_README_BYTES`` of README.md on ``branch``, or None when there is none.
 
-    A pipe read with a bound, not ``capture_output``: a pushed README can be any size, and
-    this runs inside an HTTP request.
+    Read with a bound: a pushed README can be any size, and this runs inside an HTTP request.
     """
-    import subprocess
+    from modelgit.git import revisions, trees
+    from modelgit.git.errors import RepositoryNotFound
+    from modelgit.git.repo import open_model
 
-    from modelgit.repos import repo_path
-
-    path = repo_path(cfg, model_id)
-    if not path.is_dir():
-        return None
-    proc = subprocess.Popen(  # fixed argv, no shell
-        ["git", "--git-dir", str(path), "cat-file", "blob", f"refs/heads/{branch}:README.md"],
-        stdout=subprocess.PIPE, stderr=subprocess.DEVNULL,
-    )
-    assert proc.stdout is not None
     try:
-        content = proc.stdout.read(MAX_README_BYTES)
-    finally:
-        proc.stdout.close()
-        if proc.poll() is None:
-            proc.kill()
-        code = proc.wait()
-    return content if code == 0 or len(content) >= MAX_README_BYTES else None
+        repo = open_model(cfg, model_id)
+    except RepositoryNotFound:
+        return None
+    tip = revisions.ref_commit(repo, f"refs/heads/{branch}")
+    entry = trees.lookup(tip.tree if tip is not None else None, "README.md")
+    if entry is None or entry.filemode not in trees.FILE_MODES:
+        return None
+    return trees.read_blob_head(repo, entry.id, MAX_README_BYTES)
 
 
 def stored_request(row: Mapping[str, Any] | None) -> AccessRequest | None:

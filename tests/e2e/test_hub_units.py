@@ -142,7 +142,7 @@ class Race:
 def race(tmp_path: Path, monkeypatch: pytest.MonkeyPatch) -> Race:
     from modelgit.authz.decide import Subject
     from modelgit.config import load
-    from modelgit.lfs.storage import FileStorage
+    from modelgit.lfs.storage import storage_for
     from modelgit.store import Store
     from tests.conftest import make_site
 
@@ -177,7 +177,7 @@ def race(tmp_path: Path, monkeypatch: pytest.MonkeyPatch) -> Race:
 
     monkeypatch.setattr(hubcommit, "_check", racing_check)
     request = hubcommit.CommitRequest(
-        cfg=cfg, store=store, storage=FileStorage(cfg.lfs_dir),
+        cfg=cfg, store=store, storage=storage_for(cfg),
         model=store.get_model("race/m") or {},
         subject=Subject(user="owner", is_admin=True, scope="write"), branch="main")
 

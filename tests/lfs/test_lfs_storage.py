@@ -17,6 +17,7 @@ import subprocess
 import sys
 import textwrap
 import threading
+import time
 import tracemalloc
 from collections.abc import Callable
 from pathlib import Path
@@ -24,12 +25,14 @@ from typing import Any
 
 import pytest
 
+from modelgit import config as config_mod
 from modelgit.lfs.storage import (
     OID_RE,
     PIPELINE_MIN_BYTES,
     FileStorage,
     ObjectStorage,
     StorageError,
+    storage_for,
     validate_oid,
     validate_size,
     verify_object,
@@ -170,6 +173,52 @@ class StorageContract:
         storage.delete(oid)  # already gone: no error
         assert self.leftovers(storage) == []
 
+    def test_stat_and_listing(self, storage: ObjectStorage) -> None:
+        assert list(storage.iter_objects()) == []
+        before = time.time() - 5
+        oids = sorted(self.put_bytes(storage, data) for data in (b"one", b"three", b""))
+        listed = list(storage.iter_objects())
+        assert [item.oid for item in listed] == oids
+        for item in listed:
+            assert storage.stat(item.oid) == item
+            assert item.size == storage.get_size(item.oid)
+            assert before <= item.mtime <= time.time() + 5
+        assert storage.stat(oid_of(b"never stored")) is None
+
+    def test_deleted_object_leaves_the_listing(self, storage: ObjectStorage) -> None:
+        keep = self.put_bytes(storage, b"keep")
+        gone = self.put_bytes(storage, b"gone")
+        storage.delete(gone)
+        assert [item.oid for item in storage.iter_objects()] == [keep]
+        assert storage.stat(gone) is None
+
+    def test_upload_in_progress_is_not_listed(self, storage: ObjectStorage) -> None:
+        class Stalled(io.RawIOBase):
+            """Gives a few bytes, then looks at the listing mid-upload, then fails."""
+
+            def __init__(self) -> None:
+                self.calls = 0
+                self.seen: list[str] | None = None
+
+            def readinto(self, buffer: Any) -> int:
+                self.calls += 1
+                if self.calls == 1:
+                    buffer[:3] = b"abc"
+                    return 3
+                self.seen = [item.oid for item in storage.iter_objects()]
+                raise OSError("client went away")
+
+        stream = Stalled()
+        with pytest.raises(OSError):
+            storage.put(oid_of(b"abcdef"), 6, stream)  # type: ignore[arg-type]
+        assert stream.seen == []
+        assert list(storage.iter_objects()) == []
+
+    def test_sweep_temp_counts_what_it_removed(self, storage: ObjectStorage) -> None:
+        self.put_bytes(storage, b"an object is never swept")
+        assert storage.sweep_temp(older_than=0) == 0
+        assert len(list(storage.iter_objects())) == 1
+
     @pytest.mark.parametrize(
         ("claimed_size", "why"), [(9, "too short"), (11, "too long"), (0, "empty claim")]
     )
@@ -242,6 +291,7 @@ class StorageContract:
             lambda: storage.open(bad),
             lambda: storage.delete(bad),
             lambda: storage.path(bad),
+            lambda: storage.stat(bad),
             lambda: storage.put(bad, 1, io.BytesIO(b"x")),
         ]
         for call in calls:
@@ -453,6 +503,25 @@ class TestFileStorage(StorageContract):
 
     def test_sweep_temp_without_folder(self, storage: FileStorage) -> None:
         assert storage.sweep_temp() == 0
+
+    def test_listing_leaves_foreign_files_alone(self, storage: FileStorage) -> None:
+        oid = self.put_bytes(storage, b"real")
+        folder = storage.objects_dir / oid[:2] / oid[2:4]
+        (folder / "README").write_text("not an object")
+        misplaced = oid_of(b"misplaced")
+        (folder / misplaced).write_bytes(b"misplaced")  # an oid in the wrong folder
+        (folder / oid_of(b"a folder")).mkdir()
+        (storage.objects_dir / "zz").write_text("a file where a folder belongs")
+        assert [item.oid for item in storage.iter_objects()] == [oid]
+
+    def test_storage_for_gives_the_site_storage(self, tmp_path: Path) -> None:
+        cfg = config_mod.Config(data_dir=tmp_path)
+        storage = storage_for(cfg)
+        assert isinstance(storage, ObjectStorage)
+        assert isinstance(storage, FileStorage) and storage.root == cfg.lfs_dir
+        odd = config_mod.Config(data_dir=tmp_path, settings={"lfs": {"storage": "tape"}})
+        with pytest.raises(ValueError, match="tape"):
+            storage_for(odd)
 
     def test_delete_does_not_follow_oid_outside_root(self, tmp_path: Path) -> None:
         victim = tmp_path / "victim"

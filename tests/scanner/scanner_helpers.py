@@ -72,7 +72,8 @@ HOOK = r'''#!{python}
 import dataclasses, hashlib, json, os, sys
 import pygit2
 sys.path.insert(0, {root!r})
-from modelgit.scanner.blobs import pushed_blobs, open_repository
+from modelgit.git.repo import open_path
+from modelgit.scanner.blobs import pushed_blobs
 from modelgit.scanner.secrets import scan_secrets
 
 updates = [tuple(line.split()) for line in sys.stdin.read().splitlines() if line.strip()]
@@ -88,7 +89,7 @@ if mode == "blobs":
 baseline = None
 tips = [new for _old, new, _ref in updates if set(new) != {{"0"}}]
 if tips:
-    tree = open_repository(os.getcwd(), env).get(tips[-1]).peel(pygit2.Commit).tree
+    tree = open_path(os.getcwd(), env).get(tips[-1]).peel(pygit2.Commit).tree
     try:
         baseline = tree[".secrets.baseline"].data
     except KeyError:

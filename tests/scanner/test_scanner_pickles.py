@@ -30,10 +30,10 @@ from modelgit.lfs.pointer import parse as parse_pointer
 from modelgit.scanner.advice import refusal_lines
 from modelgit.scanner.blobs import Blob, tree_blobs
 from modelgit.scanner.findings import Finding
+from modelgit.scanner.pickle_check import message
 from modelgit.scanner.pickles import (
     Limits,
     analyse,
-    message,
     scan_pickle_bytes,
     scan_pickle_file,
     scan_pickles,

@@ -18,15 +18,15 @@ from pathlib import Path
 import pytest
 import yaml
 
-from modelgit.schema import frontmatter
-from modelgit.schema.frontmatter import (
-    MAX_ERRORS,
+from modelgit.schema import (
     CardError,
     CardResult,
     CardSchemaError,
     check_card,
     rejection_lines,
+    validation,
 )
+from modelgit.schema.result import MAX_ERRORS
 
 CARDS = Path(__file__).parent / "cards"
 REPO = Path(__file__).resolve().parents[2]
@@ -461,14 +461,14 @@ def test_warm_check_is_fast() -> None:
 
 
 def test_validator_is_built_once() -> None:
-    first = frontmatter._validator(None)
+    first = validation.validator(None)
     check_card(TYPICAL)
-    assert frontmatter._validator(None) is first
+    assert validation.validator(None) is first
 
 
 def test_import_does_not_load_jsonschema() -> None:
     code = (
-        "import sys, modelgit.schema.frontmatter as f; "
+        "import sys, modelgit.schema as f; "
         "print('jsonschema' in sys.modules); "
         "f.check_card(b'---\\na: 1\\n---\\n'); "
         "print('jsonschema' in sys.modules)"

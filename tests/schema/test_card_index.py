@@ -11,7 +11,7 @@ from typing import Any
 
 import pytest
 
-from modelgit.schema.frontmatter import card_index, check_card, gated_fields
+from modelgit.schema import card_index, check_card, gated_fields
 
 CARDS = Path(__file__).parent / "cards"
 

@@ -12,14 +12,9 @@ import pytest
 from hypothesis import given, settings
 from hypothesis import strategies as st
 
-from modelgit.schema.frontmatter import (
-    MAX_ALIASES,
-    MAX_DEPTH,
-    MAX_FRONT_MATTER_BYTES,
-    CardResult,
-    check_card,
-    parse_front_matter,
-)
+from modelgit.schema import CardResult, check_card, parse_front_matter
+from modelgit.schema.parse import MAX_FRONT_MATTER_BYTES
+from modelgit.schema.yamlload import MAX_ALIASES, MAX_DEPTH
 
 CARDS = Path(__file__).parent / "cards"
 

@@ -1,0 +1,31 @@
+"""What reading a repository can refuse: a missing repository, a revision that names nothing.
+
+Both are :class:`~modelgit.errors.Refused` with status 404, so every front end already maps
+them; a hostile revision is answered exactly like an unknown one (it names nothing here).
+"""
+
+from __future__ import annotations
+
+from modelgit.errors import Refused
+
+
+class RepositoryNotFound(Refused):
+    """The model has no readable repository on this server."""
+
+    def __init__(self, model_id: str) -> None:
+        super().__init__(f"model {model_id} has no repository on this server", status=404)
+        self.model_id = model_id
+
+
+class RevisionNotFound(Refused):
+    """``rev`` is not a branch, a tag or a (reachable) commit of the repository."""
+
+    def __init__(self, rev: str, where: str = "the repository") -> None:
+        shown = rev if len(rev) <= 120 else rev[:117] + "..."
+        super().__init__(f"{shown!r} is not a branch, a tag or a commit of {where}",
+                         hint="see its branches and tags with `git ls-remote`", status=404)
+        self.rev = rev
+
+
+class InvalidRevision(RevisionNotFound):
+    """A revision refused before any lookup (options, ranges, reflog syntax, control bytes)."""
