@@ -328,21 +328,17 @@ def _cold(opts: Options, q: Question) -> tuple[int, str]:
                        " --data DIR before credential-check")
     store = Store(cfg.db_path)
 
-    from modelgit.authz.decide import ModelFacts, Subject, decide
+    from modelgit.services import access
 
     if q.group_step:
         # Apache authenticated the user with the key already (the provider step, which also
         # refused a read-only key on a write), so the group step decides for the user.
-        row = store.get_user(q.user)
-        if row is None:
+        subject = access.subject_for(store, q.user)
+        if subject is None:
             return DENIED, f"{where}: unknown user"
-        subject = Subject(user=q.user, is_admin=bool(row["is_admin"]), scope="write")
     else:
-        import binascii
-
         from modelgit.authz.brake import Brake
         from modelgit.config import load
-        from modelgit.http.auth import authenticate
 
         # The server's brake (the same settings and store table), so that guessing keys
         # through Apache is braked as through modelgit serve. Apache cannot answer 429: a
@@ -350,26 +346,21 @@ def _cold(opts: Options, q: Question) -> tuple[int, str]:
         brake = Brake.from_config(store, load(opts.data_dir))
         if brake.retry_after(q.address, q.user):
             return BRAKED, f"{where}: too many failed sign-ins from {q.address}; wait"
-        token = binascii.b2a_base64(f"{q.user}:{q.second}".encode(), newline=False).decode()
-        result = authenticate(store, f"Basic {token}")
-        if result.failed or result.subject.user is None:
+        proved = access.authenticate(store, q.user, q.second)
+        if proved is None:
             brake.record(q.address, q.user, target=q.uri, detail={"via": "credential-check"})
             return BAD_KEY, f"{where}: wrong, expired or revoked key, or not {q.user}'s"
-        subject = result.subject
+        subject = proved.subject
         if opts.key_only:
             if action == "write" and subject.scope != "write":
                 return READ_ONLY_KEY, f"{where}: the key is read-only"
             return OK, f"{where}: key accepted"
 
-    row = store.access_facts(target.model_id, subject.user)
-    facts = None if row is None else ModelFacts(
-        id=row["id"], owner=row["owner"], space_owner=row["space_owner"],
-        visibility=row["visibility"], gated=row["gated"], model_role=row["model_role"],
-        space_role=row["space_role"], request_status=row.get("request_status"))
-    decision = decide(subject, facts, action)
+    model = access.facts(store, target.model_id, subject.user)
+    decision = access.check(subject, model, action)
     if decision.allowed:
         return OK, f"{where}: allowed"
-    reason = decision.reason if facts is not None else "no such model, or no access"
+    reason = decision.reason if model is not None else "no such model, or no access"
     return DENIED, f"{where}: {reason}"
 
 

@@ -1,8 +1,8 @@
 """Gated models: the access-request state machine, field validation and refusal texts.
 
 Everything here is pure: no I/O, no SQL, no clock except ``iso_now``. The store keeps one
-request row per (model, user); the HTTP API, the CLI and ``authz.decide()`` load that row,
-call one function here and store what it returns. Keeping the rules in one pure module is what
+request row per (model, user); :mod:`modelgit.services.gating` loads that row, calls one
+function here and stores what it returns. Keeping the rules in one pure module is what
 lets every combination of gating mode, stored status and action be tested exhaustively
 (``tests/gating/``) and lets git, the REST API and the CLI refuse with the same words.
 
@@ -25,11 +25,9 @@ import shlex
 from collections.abc import Mapping
 from dataclasses import dataclass, replace
 from datetime import UTC, date, datetime
-from typing import TYPE_CHECKING, Any
+from typing import Any
 
-if TYPE_CHECKING:
-    from modelgit.config import Config
-    from modelgit.store import Store
+from modelgit.errors import ModelgitError
 
 STATUSES = ("pending", "accepted", "rejected")
 GATED_MODES = ("off", "auto", "manual")
@@ -50,20 +48,16 @@ _ISO_DATE = re.compile(r"[0-9]{4}-[0-9]{2}-[0-9]{2}")
 _ALPHA_2 = re.compile(r"[A-Z]{2}")
 
 
-class GatingError(Exception):
-    """An expected refusal: ``status`` is the HTTP code, ``str(error)`` the text for people.
-
-    The API turns it into ``{"error": str(e)}`` with that code and the CLI prints it and exits
-    1, so the message must say what to do next without further context.
-    """
+class GatingError(ModelgitError):
+    """An expected refusal of the gating rules, on the one error hierarchy (``status`` chosen
+    per refusal); the message must say what to do next without further context."""
 
     def __init__(self, status: int, message: str) -> None:
-        super().__init__(message)
-        self.status = status
+        super().__init__(message, status=status)
 
 
 @dataclass(frozen=True)
-class Request:
+class AccessRequest:
     """One access-request row: the state of one user for one gated model.
 
     ``timestamp`` is when the user first asked (kept through every later decision, as the hubs
@@ -92,7 +86,7 @@ class Request:
 class Outcome:
     """What an action leads to: the row to store (``None``: store nothing) and what to say."""
 
-    request: Request | None
+    request: AccessRequest | None
     changed: bool
     message: str
 
@@ -117,7 +111,7 @@ def require_gated(gated: str) -> None:
 
 def request_access(
     gated: str,
-    existing: Request | None,
+    existing: AccessRequest | None,
     user: str,
     fields: Mapping[str, object],
     now: str,
@@ -148,14 +142,14 @@ def request_access(
                 raise TypeError("fields must be validated strings when no spec is given")
             answers[name] = value
     if gated == "auto":
-        request = Request(user, "accepted", answers, now, reviewed_at=now)
+        request = AccessRequest(user, "accepted", answers, now, reviewed_at=now)
         return Outcome(request, True, "access granted")
-    request = Request(user, "pending", answers, now)
+    request = AccessRequest(user, "pending", answers, now)
     return Outcome(request, True, "access requested; pending review by the model's authors")
 
 
 def handle(
-    existing: Request | None,
+    existing: AccessRequest | None,
     status: str,
     reviewer: str,
     now: str,
@@ -181,7 +175,7 @@ def handle(
     return Outcome(request, True, f"access request of {existing.user} {verb[status]}")
 
 
-def cancel(existing: Request | None, reviewer: str, now: str) -> Outcome:
+def cancel(existing: AccessRequest | None, reviewer: str, now: str) -> Outcome:
     """Withdraw access that was granted: accepted goes back to pending, as on the hubs."""
     if existing is None:
         raise GatingError(404, "this user has not requested access to this model")
@@ -196,7 +190,7 @@ def cancel(existing: Request | None, reviewer: str, now: str) -> Outcome:
 
 def grant(
     gated: str,
-    existing: Request | None,
+    existing: AccessRequest | None,
     user_exists: bool,
     user: str,
     reviewer: str,
@@ -212,7 +206,7 @@ def grant(
         raise GatingError(404, f"no user named {user!r}")
     _check_user(existing, user)
     if existing is None:
-        request = Request(user, "accepted", {}, now, reviewed_at=now, granted_by=reviewer)
+        request = AccessRequest(user, "accepted", {}, now, reviewed_at=now, granted_by=reviewer)
     elif existing.status == "accepted":
         raise GatingError(409, f"{user} already has access to this model")
     else:
@@ -222,7 +216,7 @@ def grant(
     return Outcome(request, True, f"access granted to {user}")
 
 
-def has_access(gated: str, request: Request | None) -> bool:
+def has_access(gated: str, request: AccessRequest | None) -> bool:
     """Whether a request lets its user read a model's files (roles are ``decide()``'s job).
 
     With gating off the rows are ignored but kept, so that turning gating on again brings back
@@ -239,7 +233,7 @@ def has_access(gated: str, request: Request | None) -> bool:
 
 def denial_message(
     model_id: str,
-    request: Request | None,
+    request: AccessRequest | None,
     prompt: str | None,
     base_url: str,
     *,
@@ -291,7 +285,7 @@ def denial_message(
         flags.append("--field NAME=VALUE ...")
     body = json.dumps(example, ensure_ascii=False)
     lines += [
-        "Request access with your key through the API:",
+        "AccessRequest access with your key through the API:",
         f"  POST {url}",
         f'  curl -X POST -H "Authorization: Bearer $MODELGIT_KEY" '
         f"-H 'Content-Type: application/json' -d {shlex.quote(body)} {url}",
@@ -479,7 +473,7 @@ def _check_mode(gated: str) -> None:
         raise ValueError(f"unknown gating mode {gated!r}")
 
 
-def _check_user(existing: Request | None, user: str) -> None:
+def _check_user(existing: AccessRequest | None, user: str) -> None:
     """Guard against the caller passing another user's row."""
     if existing is not None and existing.user != user:
         raise ValueError(f"request row of {existing.user!r} passed for {user!r}")
@@ -521,248 +515,3 @@ def _show(value: object) -> str:
 def _lines(*lines: str) -> str:
     """Join lines for a text/plain body that git prints line by line as ``remote:``."""
     return "\n".join(lines) + "\n"
-
-
-# --- store calls ------------------------------------------------------------------------------
-# Everything above is pure. What follows is the thin layer that the HTTP API and the CLI share:
-# load the row, run one pure function, save what it returns, audit it and notify. Keeping it in
-# one place is what makes the API and the CLI behave the same; the heavy imports (git, YAML,
-# smtplib) happen inside the functions so that importing this module stays cheap for
-# ``decide()``'s callers.
-
-MAX_README_BYTES = 256 * 1024
-"""Most of a README read to find the gate form: the front matter is capped at 64 KiB by the
-parser, so the rest of a (possibly huge) README is never needed."""
-
-
-@dataclass(frozen=True)
-class GateForm:
-    """What a model asks of requesters, from its README: the prompt and the fields."""
-
-    prompt: str | None
-    spec: dict[str, dict[str, Any]]
-
-
-def gate_form(cfg: Config, model: Mapping[str, Any]) -> GateForm:
-    """The ``extra_gated_prompt`` and ``extra_gated_fields`` at the default branch's tip.
-
-    Read from git on every use rather than from an index, so a push that changes the form takes
-    effect at once and no second front end can hold a stale copy. A README that is missing or
-    cannot be parsed gives an empty form: the authors see the card errors on push, and an
-    unanswerable form must not lock everyone out.
-    """
-    from modelgit.schema.frontmatter import gated_fields, parse_front_matter
-
-    content = _read_readme(cfg, str(model["id"]), str(model.get("default_branch") or "main"))
-    if content is None:
-        return GateForm(None, {})
-    card = parse_front_matter(content)
-    data = card.data if isinstance(card.data, dict) else None
-    if data is None:
-        return GateForm(None, {})
-    prompt = data.get("extra_gated_prompt")
-    return GateForm(prompt if isinstance(prompt, str) else None, gated_fields(data))
-
-
-def _read_readme(cfg: Config, model_id: str, branch: str) -> bytes | None:
-    """The first ``MAX_README_BYTES`` of README.md on ``branch``, or None when there is none.
-
-    Read with a bound: a pushed README can be any size, and this runs inside an HTTP request.
-    """
-    from modelgit.git import revisions, trees
-    from modelgit.git.errors import RepositoryNotFound
-    from modelgit.git.repo import open_model
-
-    try:
-        repo = open_model(cfg, model_id)
-    except RepositoryNotFound:
-        return None
-    tip = revisions.ref_commit(repo, f"refs/heads/{branch}")
-    entry = trees.lookup(tip.tree if tip is not None else None, "README.md")
-    if entry is None or entry.filemode not in trees.FILE_MODES:
-        return None
-    return trees.read_blob_head(repo, entry.id, MAX_README_BYTES)
-
-
-def stored_request(row: Mapping[str, Any] | None) -> Request | None:
-    """A store row as the pure functions take it."""
-    if row is None:
-        return None
-    return Request(
-        user=str(row["user"]),
-        status=str(row["status"]),
-        fields={str(k): str(v) for k, v in dict(row.get("fields") or {}).items()},
-        timestamp=str(row["timestamp"]),
-        reviewed_at=row.get("reviewed_at"),
-        granted_by=row.get("granted_by"),
-        reason=row.get("reason"),
-    )
-
-
-def user_role(store: Store, model_id: str, user: str) -> str | None:
-    """The role ``user`` holds on the model (site admin, owners and grants counted)."""
-    from modelgit.authz import roles
-
-    facts = store.access_facts(model_id, user)
-    account = store.get_user(user)
-    if facts is None or account is None:
-        return None
-    return roles.effective_role(
-        user=user, is_admin=bool(account["is_admin"]), model_owner=facts["owner"],
-        space_owner=facts["space_owner"], model_role=facts["model_role"],
-        space_role=facts["space_role"],
-    )
-
-
-def request(
-    store: Store,
-    cfg: Config,
-    model: Mapping[str, Any],
-    user: str,
-    fields: Mapping[str, object],
-    *,
-    actor: str | None = None,
-    address: str | None = None,
-) -> Outcome:
-    """A user asks for access (the API for themselves, the CLI on their behalf).
-
-    Refused on a private model: gating only opens public models (docs/access.md), so an accepted
-    request there would promise a download that never works. A user who can already read
-    through a role is told so and nothing is stored. A new pending request on a
-    manual-approval model notifies the model's authors; the row is saved first, so a failed
-    email never loses it (the next digest retries it).
-    """
-    model_id = str(model["id"])
-    require_gated(str(model["gated"]))
-    if model.get("visibility") != "public":
-        raise GatingError(
-            400,
-            f"{model_id} is private: access requests only open public gated models; "
-            "ask its owner for a role instead",
-        )
-    if store.get_user(user) is None:
-        raise GatingError(404, f"no user named {user!r}")
-    role = user_role(store, model_id, user)
-    if role is not None and role != "visitor":
-        return Outcome(None, False, f"{user} already has access to {model_id} as {role}")
-    existing = stored_request(store.get_request(model_id, user))
-    form = gate_form(cfg, model)
-    outcome = request_access(
-        str(model["gated"]), existing, user, fields, iso_now(), spec=form.spec
-    )
-    if outcome.request is None:
-        return outcome
-    row = _save(store, model_id, outcome.request)
-    store.audit("access.request", actor=actor or user, target=model_id, address=address,
-                detail={"user": user, "status": row["status"]})
-    if row["status"] == "pending" and model.get("notify") == "realtime":
-        _notify_quietly(store, cfg, model, row)
-    return outcome
-
-
-def _request_under_review(store: Store, model: Mapping[str, Any], user: str
-                          ) -> tuple[str, Request | None]:
-    """What a reviewer's action starts from: a gated model, a known user, their row."""
-    model_id = str(model["id"])
-    require_gated(str(model["gated"]))
-    if store.get_user(user) is None:
-        raise GatingError(404, f"no user named {user!r}")
-    return model_id, stored_request(store.get_request(model_id, user))
-
-
-def handle_request(
-    store: Store,
-    model: Mapping[str, Any],
-    user: str,
-    status: str,
-    reviewer: str,
-    reason: str | None = None,
-    *,
-    address: str | None = None,
-) -> Outcome:
-    """A maintainer accepts, rejects (with a reason) or resets a user's request."""
-    model_id, existing = _request_under_review(store, model, user)
-    outcome = handle(existing, status, reviewer, iso_now(), reason)
-    return _record(store, model_id, outcome, "access.handle", reviewer, address)
-
-
-def cancel_request(
-    store: Store, model: Mapping[str, Any], user: str, reviewer: str, *,
-    address: str | None = None,
-) -> Outcome:
-    """A maintainer withdraws access: accepted goes back to pending."""
-    model_id, existing = _request_under_review(store, model, user)
-    outcome = cancel(existing, reviewer, iso_now())
-    return _record(store, model_id, outcome, "access.cancel", reviewer, address)
-
-
-def grant_request(
-    store: Store, model: Mapping[str, Any], user: str, reviewer: str, *,
-    address: str | None = None,
-) -> Outcome:
-    """A maintainer gives access to a user who may never have asked.
-
-    A user who can already read through a role is refused like one with an accepted request:
-    the grant would change nothing, and saying so beats a silent success.
-    """
-    model_id = str(model["id"])
-    gated = str(model["gated"])
-    require_gated(gated)
-    exists = store.get_user(user) is not None
-    role = user_role(store, model_id, user) if exists else None
-    if role is not None and role != "visitor":
-        raise GatingError(409, f"{user} already has access to {model_id} as {role}")
-    existing = stored_request(store.get_request(model_id, user)) if exists else None
-    outcome = grant(gated, existing, exists, user, reviewer, iso_now())
-    return _record(store, model_id, outcome, "access.grant", reviewer, address)
-
-
-def user_of_request(store: Store, model_id: str, request_id: int) -> str:
-    """The user behind a request id (the hubs let reviewers act by id); 404 if unknown."""
-    row = store.get_request_by_id(model_id, request_id)
-    if row is None:
-        raise GatingError(404, f"no access request with id {request_id} for {model_id}")
-    return str(row["user"])
-
-
-def _record(
-    store: Store, model_id: str, outcome: Outcome, action: str, reviewer: str,
-    address: str | None,
-) -> Outcome:
-    """Save a reviewer's decision and audit it (every gating decision is audited).
-
-    The row is marked notified: a request a reviewer has acted on (even one set back to
-    pending) is known to the authors, and the digest must not announce it as new.
-    """
-    if outcome.request is not None:
-        row = _save(store, model_id, outcome.request)
-        store.mark_notified([int(row["id"])])
-        detail: dict[str, Any] = {"user": row["user"], "status": row["status"]}
-        if row.get("reason"):
-            detail["reason"] = row["reason"]
-        store.audit(action, actor=reviewer, target=model_id, address=address, detail=detail)
-    return outcome
-
-
-def _save(store: Store, model_id: str, req: Request) -> dict[str, Any]:
-    return store.save_request(
-        model_id, req.user, status=req.status, fields=dict(req.fields),
-        timestamp=req.timestamp, reviewed_at=req.reviewed_at, granted_by=req.granted_by,
-        reason=req.reason,
-    )
-
-
-def _notify_quietly(
-    store: Store, cfg: Config, model: Mapping[str, Any], row: Mapping[str, Any]
-) -> None:
-    """Send the realtime email; a failure is logged by ``notify`` and never reaches the
-    requester, whose request is already stored."""
-    import logging
-
-    from modelgit import notify
-
-    try:
-        notify.notify_new_request(store, cfg, model, row)
-    except Exception:  # a bug in notification must not turn a stored request into a 500
-        logging.getLogger("modelgit.notify").exception(
-            "notification for %s by %s failed", model.get("id"), row.get("user"))

@@ -48,6 +48,7 @@ from typing import IO, TYPE_CHECKING, Any
 import pygit2
 
 from modelgit import strictjson
+from modelgit.errors import ModelgitError
 from modelgit.git import commands, revisions, trees
 from modelgit.git.quarantine import migrate, open_quarantined, quarantine, quarantine_env
 from modelgit.git.repo import open_path
@@ -91,20 +92,12 @@ _HEX = re.compile(r"^[0-9a-f]{7,40}$")
 _OID = re.compile(r"^[0-9a-f]{64}$")
 
 
-class HubError(Exception):
-    """An answer other than success: HTTP status, the lines for people, a hub error code.
+class HubError(ModelgitError):
+    """A refusal of the hub API with its status chosen per refusal (a refused commit's
+    message has several lines: git's ``remote:`` lines)."""
 
-    ``lines`` are shown one per line (a refused commit's lines are git's ``remote:`` lines).
-    """
-
-    def __init__(self, status: int, message: str | list[str], code: str | None = None,
-                 headers: list[tuple[str, str]] | None = None) -> None:
-        self.lines = [message] if isinstance(message, str) else list(message)
-        super().__init__("\n".join(self.lines))
-        self.status = status
-        self.message = "\n".join(self.lines)
-        self.code = code
-        self.headers = headers or []
+    def __init__(self, status: int, message: str | list[str], code: str | None = None) -> None:
+        super().__init__(message, status=status, code=code)
 
 
 def setting(cfg: Config, dotted: str, default: Any) -> Any:

@@ -15,15 +15,27 @@ Nothing here is cached: a second front end sees the same numbers (docs/architect
 from __future__ import annotations
 
 import os
+from collections.abc import Mapping
 from pathlib import Path
-from typing import TYPE_CHECKING, Any
+from typing import Any, Protocol
 
 from modelgit.config import Config
 from modelgit.git.paths import repo_path
 from modelgit.store import Store
 
-if TYPE_CHECKING:
-    from modelgit.hooks.pre_receive import Push
+
+class PushView(Protocol):
+    """What the quota check reads of a push (the hook's ``Push`` has it), so this module
+    does not import the hooks that call it."""
+
+    @property
+    def cfg(self) -> Config: ...
+    @property
+    def store(self) -> Store: ...
+    @property
+    def model(self) -> dict[str, Any]: ...
+    @property
+    def env(self) -> Mapping[str, str]: ...
 
 
 def dir_size(path: Path | str, skip: Path | None = None) -> int:
@@ -107,7 +119,7 @@ def space_usage(cfg: Config, store: Store, space: str, *, skip: Path | None = No
 
 def format_bytes(n: int | None) -> str:
     """Sizes in messages, in the CLI's units (decimal, like ``--quota 10GB``)."""
-    from modelgit.cli.output import human_size  # only on the refusal path: click is not free
+    from modelgit.units import human_size
 
     return human_size(n)
 
@@ -137,7 +149,7 @@ def lfs_headroom(cfg: Config, store: Store, space: str) -> tuple[int | None, str
     return quota - used, f"{exceeded_message(used, quota)}; {quota_hint(space)}"
 
 
-def check_quota(push: Push) -> list[str]:
+def check_quota(push: PushView) -> list[str]:
     """pre-receive: refuse a push whose new objects would carry the space past its quota.
 
     The new objects are what git quarantined for this push (``GIT_QUARANTINE_PATH``, inside

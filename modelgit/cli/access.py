@@ -1,6 +1,6 @@
 """``access request|list|report|accept|reject|cancel|grant|digest`` (gated models).
 
-The commands run the same gating calls as the HTTP API (``modelgit.gating``), so a request
+The commands run the same gating calls as the HTTP API (``modelgit.services.gating``), so a request
 made here is refused, validated, audited and notified exactly as one made with a key; the
 CLI acts as the server's administrator (decisions are recorded as made by ``cli``).
 """
@@ -12,17 +12,16 @@ import io
 import json
 import sys
 from collections.abc import Callable, Iterable, Mapping
-from typing import Any, TypeVar
+from typing import Any
 
 import click
 
-from modelgit import gating
+from modelgit import gating as rules
 from modelgit.cli.model import require_model
 from modelgit.cli.output import Ctx, done, emit, handle_errors
 from modelgit.cli.user import require_user
 from modelgit.errors import Refused
-
-T = TypeVar("T")
+from modelgit.services import gating
 
 REVIEWER = "cli"
 """Recorded as ``granted_by`` and in the audit for decisions made from the CLI."""
@@ -41,15 +40,6 @@ that failed to send. Run it from cron once a day, as the service user, e.g.:
 
 Exit status 1 when some digest could not be sent (the requests stay queued for the next run).
 """
-
-
-def _gating(call: Callable[[], T]) -> T:
-    """Run a gating call; its refusals become the CLI's one-line errors with exit 1."""
-    try:
-        return call()
-    except gating.GatingError as exc:
-        lines = str(exc).splitlines() or ["refused"]
-        raise Refused("\n  ".join(lines), status=exc.status) from exc
 
 
 def parse_field_options(values: Iterable[str]) -> dict[str, str]:
@@ -74,8 +64,7 @@ def request_access(ctx: Ctx, model_id: str, user: str, fields: Mapping[str, str]
     """Ask for access on behalf of ``user``: the same checks as the API's requester call."""
     model = require_model(ctx, model_id)
     require_user(ctx, user)
-    outcome = _gating(lambda: gating.request(ctx.store, ctx.cfg, model, user, fields,
-                                             actor=REVIEWER))
+    outcome = gating.request(ctx.store, ctx.cfg, model, user, fields, actor=REVIEWER)
     return outcome.message
 
 
@@ -91,26 +80,12 @@ def decide_request(ctx: Ctx, model_id: str, user: str, action: str,
         "cancel": lambda: gating.cancel_request(store, model, user, REVIEWER),
         "grant": lambda: gating.grant_request(store, model, user, REVIEWER),
     }
-    return _gating(calls[action]).message
-
-
-def all_requests(ctx: Ctx, model_id: str, status: str | None = None) -> list[dict[str, Any]]:
-    """Every request of the model (optionally in one status), oldest first."""
-    out: list[dict[str, Any]] = []
-    after = 0
-    while True:
-        page = ctx.store.list_requests(model_id, status=status, after_id=after, limit=1000)
-        out.extend(page)
-        if len(page) < 1000:
-            return out
-        after = int(page[-1]["id"])
+    return calls[action]().message
 
 
 def report_rows(ctx: Ctx, model_id: str) -> list[dict[str, Any]]:
     """The report rows, the same as the API's ``user-access-report`` download."""
-    from modelgit.http.api import report_item
-
-    return [report_item(row) for row in all_requests(ctx, model_id)]
+    return [gating.report_item(row) for row in gating.requests(ctx.store, model_id)]
 
 
 def _cell(value: Any) -> str:
@@ -162,14 +137,14 @@ def register(cli: click.Group) -> None:
 
     @access.command("list")
     @click.argument("model_id", metavar="ID")
-    @click.option("--status", type=click.Choice(gating.STATUSES), default=None)
+    @click.option("--status", type=click.Choice(rules.STATUSES), default=None)
     @click.pass_obj
     @handle_errors
     def list_cmd(ctx: Ctx, model_id: str, status: str | None) -> None:
         """The model's access requests, oldest first."""
         require_model(ctx, model_id)
         rows = []
-        for row in all_requests(ctx, model_id, status):
+        for row in gating.requests(ctx.store, model_id, status):
             item = {key: row.get(key) for key in (
                 "id", "user", "fullname", "email", "status", "timestamp", "reviewed_at",
                 "granted_by", "reason", "fields")}
@@ -196,7 +171,7 @@ def register(cli: click.Group) -> None:
     @click.argument("model_id", metavar="ID")
     @click.argument("user")
     @click.option("--reason", default=None,
-                  help=f"Shown to the user (at most {gating.MAX_REASON_CHARS} characters).")
+                  help=f"Shown to the user (at most {rules.MAX_REASON_CHARS} characters).")
     @click.pass_obj
     @handle_errors
     def reject_cmd(ctx: Ctx, model_id: str, user: str, reason: str | None) -> None:

@@ -2,26 +2,15 @@
 
 from __future__ import annotations
 
+from typing import Any
+
 import click
 
 from modelgit.authz import keys
 from modelgit.cli.output import Ctx, confirm, done, emit, handle_errors, yes_option
 from modelgit.cli.user import require_user
-from modelgit.errors import Refused
+from modelgit.services import keys as key_service
 from modelgit.store import now_iso
-
-
-def create_key(ctx: Ctx, user: str, scope: str, expires: int | None) -> str:
-    require_user(ctx, user)
-    try:
-        when = keys.expiry(expires)
-    except ValueError as exc:
-        raise Refused(str(exc)) from None
-    new = keys.make_key()
-    ctx.store.add_key(new.key_id, user, new.digest, scope, when)
-    ctx.store.audit("key.create", actor="cli", target=user,
-                    detail={"key_id": new.key_id, "scope": scope})
-    return new.key
 
 
 def register(cli: click.Group) -> None:
@@ -42,7 +31,7 @@ def register(cli: click.Group) -> None:
     @handle_errors
     def create(ctx: Ctx, user: str, scope: str, expires: int | None) -> None:
         """Make a key for USER and print it (only the key, only this once)."""
-        click.echo(create_key(ctx, user, scope, expires))
+        click.echo(key_service.create(ctx.store, user, scope, expires))
 
     @key.command("list")
     @click.argument("user")
@@ -66,16 +55,11 @@ def register(cli: click.Group) -> None:
     def revoke(ctx: Ctx, key_id: str, yes: bool) -> None:
         """Revoke one key by its id (as `key list` shows it; asks first unless --yes)."""
         key_id = key_id.rstrip("…").rstrip(".")  # as older versions listed it
-        row = ctx.store.get_key(key_id)
-        if row is None:
-            raise Refused(f"unknown key id {key_id!r}", hint="see `modelgit key list USER`")
-        if row["revoked"]:
-            raise Refused(f"key {key_id} is already revoked")
-        confirm(yes, f"Revoke key {key_id} of {row['user']}? Whatever uses it stops working.",
-                what=f"revoke key {key_id}")
-        if not ctx.store.revoke_key(key_id):
-            raise Refused(f"key {key_id} is already revoked")
-        ctx.store.audit("key.revoke", actor="cli", target=row["user"], detail={"key_id": key_id})
+        def ask(row: dict[str, Any]) -> None:
+            confirm(yes, f"Revoke key {key_id} of {row['user']}? Whatever uses it stops"
+                         " working.", what=f"revoke key {key_id}")
+
+        row = key_service.revoke(ctx.store, key_id, before=ask)
         done(ctx, f"revoked key {key_id} of {row['user']}")
 
     @key.command("regenerate")
@@ -88,16 +72,9 @@ def register(cli: click.Group) -> None:
     def regenerate(ctx: Ctx, user: str, scope: str, expires: int | None, yes: bool) -> None:
         """Revoke all of USER's keys at once and print one new key (asks first unless
         --yes)."""
-        require_user(ctx, user)
-        try:
-            when = keys.expiry(expires)
-        except ValueError as exc:
-            raise Refused(str(exc)) from None
-        confirm(yes, f"Revoke every key of {user} and make one new one?",
-                what=f"regenerate {user}'s keys")
-        new = keys.make_key()
-        revoked = ctx.store.replace_keys(user, new.key_id, new.digest, scope, when)
-        ctx.store.audit("key.regenerate", actor="cli", target=user,
-                        detail={"revoked": revoked, "key_id": new.key_id})
+        new, revoked = key_service.regenerate(
+            ctx.store, user, scope, expires,
+            before=lambda: confirm(yes, f"Revoke every key of {user} and make one new one?",
+                                   what=f"regenerate {user}'s keys"))
         click.echo(f"modelgit: revoked {revoked} key(s) of {user}; the new key:", err=True)
-        click.echo(new.key)
+        click.echo(new)

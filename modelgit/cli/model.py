@@ -6,94 +6,24 @@ from typing import Any
 
 import click
 
-from modelgit import repos, sync
+from modelgit import sync
 from modelgit.authz import roles
 from modelgit.cli.output import Ctx, confirm, done, emit, emit_one, handle_errors, yes_option
-from modelgit.cli.space import require_space
-from modelgit.cli.user import require_user
 from modelgit.errors import Refused
-from modelgit.names import check_model_id
+from modelgit.services import models
 from modelgit.urls import clone_url
 
 
 def require_model(ctx: Ctx, model_id: str) -> dict[str, Any]:
-    check_model_id(model_id)
-    row = ctx.store.get_model(model_id)
-    if row is None:
-        raise Refused(f"unknown model {model_id!r}", hint="see `modelgit model list`",
-                      status=404)
-    return row
-
-
-def create_model(ctx: Ctx, model_id: str, owner: str, display_name: str, public: bool,
-                 gated: str) -> None:
-    """The database row and the bare repository with its hooks, or neither."""
-    space, _ = check_model_id(model_id)
-    require_space(ctx, space)
-    user = require_user(ctx, owner)
-    if not roles.may_create_model(is_admin=bool(user["is_admin"]),
-                                  space_role=ctx.store.space_role(space, owner)):
-        raise Refused(f"{owner} may not create models in space {space}",
-                      hint=f"`modelgit space grant {space} {owner} user` lets them")
-    if ctx.store.get_model(model_id) is not None:
-        raise Refused(f"model {model_id} already exists")
-    if repos.repo_path(ctx.cfg, model_id).exists():
-        raise Refused(f"a repository for {model_id} already exists on disk",
-                      hint="adopt it with `modelgit adopt` or move it away")
-    ctx.store.add_model(model_id, owner, display_name=display_name,
-                        visibility="public" if public else "private", gated=gated)
-    try:
-        repos.create_bare(ctx.cfg, model_id)
-    except Exception:
-        ctx.store.delete_model(model_id)
-        raise
-    ctx.store.audit("model.create", actor="cli", target=model_id,
-                    detail={"owner": owner, "public": public, "gated": gated})
-
-
-def card_of(row: dict[str, Any]) -> dict[str, Any]:
-    import json
-
-    try:
-        card = json.loads(row.get("card") or "{}")
-    except ValueError:
-        return {}
-    return card if isinstance(card, dict) else {}
-
-
-def card_matches(row: dict[str, Any], index: dict[str, Any], *, framework: str | None,
-                 task: str | None, tag: str | None, license_: str | None, search: str | None
-                 ) -> bool:
-    """The search filters of `model list` (and the hub API): all given filters must hold."""
-    def lower(values: object) -> list[str]:
-        if isinstance(values, str):
-            return [values.lower()]
-        return [str(v).lower() for v in values] if isinstance(values, list) else []
-
-    if framework and framework.lower() not in lower(index.get("frameworks")):
-        return False
-    if task and task.lower() not in lower([index.get("task_type") or "",
-                                           index.get("task_algorithm") or "",
-                                           index.get("pipeline_tag") or ""]):
-        return False
-    if tag and tag.lower() not in lower(index.get("tags")):
-        return False
-    if license_ and license_.lower() != str(index.get("license") or "").lower():
-        return False
-    if search:
-        haystack = " ".join([row["id"], row.get("display_name") or "",
-                             *lower(index.get("tags"))]).lower()
-        if search.lower() not in haystack:
-            return False
-    return True
+    return models.require(ctx.store, model_id)
 
 
 def _default_branch_scan(ctx: Ctx, row: dict[str, Any]) -> dict[str, Any] | None:
     """The last scan summary of the default branch's tip (None before any push or scan)."""
-    from modelgit.cli.scan import summary
     from modelgit.git import revisions
     from modelgit.git.errors import RepositoryNotFound
     from modelgit.git.repo import open_model
+    from modelgit.services.scans import summary
 
     try:
         tip = revisions.ref_commit(open_model(ctx.cfg, row["id"]),
@@ -102,7 +32,7 @@ def _default_branch_scan(ctx: Ctx, row: dict[str, Any]) -> dict[str, Any] | None
         return None
     if tip is None:
         return None
-    data = summary(ctx, row["id"], str(tip.id))
+    data = summary(ctx.store, row["id"], str(tip.id))
     if not data["scans"]:
         return None
     return {"commit": data["commit"], "scans": data["scans"], "counts": data["counts"]}
@@ -124,7 +54,8 @@ def register(cli: click.Group) -> None:
     def create(ctx: Ctx, model_id: str, owner: str, display_name: str, public: bool,
                gated: str) -> None:
         """Create SPACE/MODEL and its repository."""
-        create_model(ctx, model_id, owner, display_name, public, gated)
+        models.create(ctx.store, ctx.cfg, model_id, owner, display_name=display_name,
+                      public=public, gated=gated)
         url = clone_url(ctx.cfg, model_id)
         done(ctx, f"created {model_id}; clone it with: git clone {url}", id=model_id,
              clone_url=url)
@@ -140,14 +71,12 @@ def register(cli: click.Group) -> None:
     def list_(ctx: Ctx, framework: str | None, task: str | None, tag: str | None,
               license_: str | None, search: str | None) -> None:
         """Models, filtered by their card (filters combine; case-insensitive)."""
-        rows = []
-        for row in ctx.store.list_models():
-            index = card_of(row).get("index", {})
-            if card_matches(row, index, framework=framework, task=task, tag=tag,
-                            license_=license_, search=search):
-                rows.append({**row, "frameworks": ", ".join(index.get("frameworks") or []),
-                             "task": index.get("task_algorithm") or index.get("task_type"),
-                             "license": index.get("license")})
+        wanted = models.CardFilter(framework=framework, task=task, tag=tag, license=license_,
+                                   search=search)
+        rows = [{**row, "frameworks": ", ".join(index.get("frameworks") or []),
+                 "task": index.get("task_algorithm") or index.get("task_type"),
+                 "license": index.get("license")}
+                for row, index in models.search(ctx.store, wanted)]
         for row in rows:
             row.pop("card", None)
         emit(ctx, rows, ["id", "display_name", "visibility", "gated", "frameworks", "task",
@@ -161,7 +90,7 @@ def register(cli: click.Group) -> None:
         row = require_model(ctx, model_id)
         obj = {**row, "clone_url": clone_url(ctx.cfg, model_id),
                "roles": ctx.store.model_roles(model_id)}
-        card = card_of(row)
+        card = models.card_of(row)
         obj.pop("card", None)
         index = card.get("index", {})
         obj["card"] = index
@@ -219,11 +148,7 @@ def register(cli: click.Group) -> None:
                 values["notify_email"] = ", ".join(parse_addresses(notify_email))
             except ValueError as exc:
                 raise Refused(f"--notify-email: {exc}") from exc
-        if not values:
-            raise Refused("nothing to change", hint="give --public/--private, --gated, --name,"
-                                                    " --notify or --notify-email")
-        ctx.store.update_model(model_id, **values)
-        ctx.store.audit("model.set", actor="cli", target=model_id, detail=values)
+        models.update(ctx.store, model_id, values)
         done(ctx, f"{model_id}: " + ", ".join(f"{k}={v}" for k, v in values.items()))
 
     @model.command("delete")
@@ -239,9 +164,7 @@ def register(cli: click.Group) -> None:
         require_model(ctx, model_id)
         confirm(yes, f"Delete {model_id} with its repository, roles and access requests?"
                      " This cannot be undone.", what=f"delete {model_id}")
-        ctx.store.delete_model(model_id)
-        repos.remove(ctx.cfg, model_id)
-        ctx.store.audit("model.delete", actor="cli", target=model_id)
+        models.delete(ctx.store, ctx.cfg, model_id)
         done(ctx, f"deleted {model_id}")
 
     @cli.command("grant")
@@ -252,17 +175,7 @@ def register(cli: click.Group) -> None:
     @handle_errors
     def grant(ctx: Ctx, model_id: str, user: str, role: str) -> None:
         """Give USER a ROLE on the model (one role per user)."""
-        row = require_model(ctx, model_id)
-        require_user(ctx, user)
-        ruling = roles.may_grant_model_role(
-            actor_role=None, actor_is_admin=True, role=role,
-            target_current=ctx.store.model_role(model_id, user),
-            target_is_owner=user == row["owner"])
-        if not ruling.allowed:
-            raise Refused(ruling.reason)
-        ctx.store.set_model_role(model_id, user, role)
-        ctx.store.audit("role.grant", actor="cli", target=model_id,
-                        detail={"user": user, "role": role})
+        models.grant(ctx.store, model_id, user, role)
         done(ctx, f"{user} is now {role} on {model_id}")
 
     @cli.command("revoke")
@@ -273,18 +186,11 @@ def register(cli: click.Group) -> None:
     @handle_errors
     def revoke(ctx: Ctx, model_id: str, user: str, yes: bool) -> None:
         """Take USER's role on the model away (asks first unless --yes)."""
-        row = require_model(ctx, model_id)
-        current = ctx.store.model_role(model_id, user)
-        ruling = roles.may_revoke_model_role(
-            actor_role=None, actor_is_admin=True, target_current=current,
-            target_is_owner=user == row["owner"])
-        if not ruling.allowed:
-            raise Refused(ruling.reason)
-        if current is not None:
+        def ask(current: str) -> None:
             confirm(yes, f"Take {user}'s role {current} on {model_id} away?",
                     what=f"revoke {user} on {model_id}")
-        ctx.store.remove_model_role(model_id, user)
-        ctx.store.audit("role.revoke", actor="cli", target=model_id, detail={"user": user})
+
+        models.revoke(ctx.store, model_id, user, before=ask)
         done(ctx, f"{user} has no role on {model_id} any more")
 
     @cli.command("roles")
@@ -293,11 +199,5 @@ def register(cli: click.Group) -> None:
     @handle_errors
     def roles_(ctx: Ctx, model_id: str) -> None:
         """Who holds which role on the model (the owner and space owners included)."""
-        row = require_model(ctx, model_id)
-        rows = [{"user": row["owner"], "role": "owner", "via": "model owner"}]
-        for r in ctx.store.space_roles(row["space"]):
-            if r["role"] in ("owner", "maintainer") and r["user"] != row["owner"]:
-                rows.append({"user": r["user"], "role": "owner",
-                             "via": f"space {r['role']}"})
-        rows += [{**r, "via": "grant"} for r in ctx.store.model_roles(model_id)]
+        rows = models.holders(ctx.store, model_id)
         emit(ctx, rows, ["user", "role", "via"], f"roles on {model_id}")

@@ -15,14 +15,15 @@ import traceback
 from collections.abc import Callable, Sequence
 from dataclasses import dataclass, field
 from pathlib import Path
-from typing import Any, TypeVar
+from typing import Any, NoReturn, TypeVar
 
 import click
 
 from modelgit.config import Config
-from modelgit.errors import Refused
+from modelgit.errors import ModelgitError, Refused
 from modelgit.names import InvalidName
 from modelgit.store import Store, StoreError
+from modelgit.units import human_size as human_size  # cli/lfs.py still takes it here
 
 F = TypeVar("F", bound=Callable[..., Any])
 
@@ -179,11 +180,8 @@ def handle_errors(fn: F) -> F:
     def wrapper(*args: Any, **kwargs: Any) -> Any:
         try:
             return fn(*args, **kwargs)
-        except Refused as exc:
-            for line in exc.lines():
-                click.echo(f"error: {line}" if not line.startswith("hint:") else line,
-                           err=True)
-            sys.exit(1)
+        except ModelgitError as exc:
+            fail(exc)
         except (InvalidName, StoreError) as exc:
             click.echo(f"error: {exc}", err=True)
             sys.exit(1)
@@ -197,6 +195,16 @@ def handle_errors(fn: F) -> F:
             sys.exit(1)
 
     return wrapper  # type: ignore[return-value]
+
+
+def fail(exc: ModelgitError) -> NoReturn:
+    """The CLI's one rendering of an expected failure: ``error:`` and the first line, the
+    further lines indented under it, ``hint:`` last; exit status 1."""
+    first, *more = exc.message.splitlines() or ["refused"]
+    click.echo("\n  ".join([f"error: {first}", *more]), err=True)
+    if exc.hint:
+        click.echo(f"hint: {exc.hint}", err=True)
+    sys.exit(1)
 
 
 def _log_crash(cfg: Config | None) -> str:
@@ -229,17 +237,6 @@ def parse_size(text: str) -> int:
         raise Refused(f"invalid size {text!r}", hint="use a number with a unit, e.g. 10GB or "
                                                      "500MiB")
     return int(float(match.group(1)) * SIZE_UNITS[unit])
-
-
-def human_size(n: int | None) -> str:
-    if n is None:
-        return "none"
-    value = float(n)
-    for unit in ("B", "KB", "MB", "GB", "TB"):
-        if value < 1000 or unit == "TB":
-            return f"{value:.0f} {unit}" if unit == "B" else f"{value:.1f} {unit}"
-        value /= 1000
-    return f"{n} B"
 
 
 def data_path(ctx: Ctx, *parts: str) -> Path:

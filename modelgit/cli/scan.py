@@ -2,13 +2,12 @@
 
 from __future__ import annotations
 
-from typing import Any
-
 import click
 
 from modelgit.cli.model import require_model
 from modelgit.cli.output import Ctx, emit, handle_errors
 from modelgit.errors import Refused
+from modelgit.services import scans
 
 
 def _commit(ctx: Ctx, model_id: str, ref: str | None) -> tuple[str, str]:
@@ -71,24 +70,10 @@ def register(cli: click.Group) -> None:
         _show(ctx, model_id, commit)
 
 
-def summary(ctx: Ctx, model_id: str, commit: str | None) -> dict[str, Any]:
-    scans = ctx.store.latest_scans(model_id, commit)
-    findings = ctx.store.scan_findings([s["id"] for s in scans])
-    by_scan = {s["id"]: s["scanner"] for s in scans}
-    counts: dict[str, int] = {}
-    for f in findings:
-        f["scanner"] = by_scan.get(f.pop("scan"), "?")
-        counts[f["severity"]] = counts.get(f["severity"], 0) + 1
-    return {"model": model_id, "commit": scans[0]["commit_sha"] if scans else commit,
-            "scans": [{k: s[k] for k in ("scanner", "status", "started", "finished", "error",
-                                         "findings")} for s in scans],
-            "counts": counts, "findings": findings}
-
-
 def _show(ctx: Ctx, model_id: str, commit: str | None) -> None:
     import json
 
-    data = summary(ctx, model_id, commit)
+    data = scans.summary(ctx.store, model_id, commit)
     if ctx.json:
         click.echo(json.dumps(data, indent=2))
         return

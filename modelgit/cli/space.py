@@ -14,21 +14,15 @@ from modelgit.cli.output import (
     emit,
     emit_one,
     handle_errors,
-    human_size,
     parse_size,
     yes_option,
 )
-from modelgit.cli.user import require_user
-from modelgit.errors import Refused
-from modelgit.names import check_space
+from modelgit.services import spaces
+from modelgit.units import human_size
 
 
 def require_space(ctx: Ctx, name: str) -> dict[str, Any]:
-    check_space(name)
-    row = ctx.store.get_space(name)
-    if row is None:
-        raise Refused(f"unknown space {name!r}", hint="see `modelgit space list`", status=404)
-    return row
+    return spaces.require(ctx.store, name)
 
 
 def register(cli: click.Group) -> None:
@@ -43,17 +37,8 @@ def register(cli: click.Group) -> None:
     @click.pass_obj
     @handle_errors
     def create(ctx: Ctx, name: str, owner: str, quota: str | None) -> None:
-        check_space(name)
-        user = require_user(ctx, owner)
-        if not roles.may_create_space(is_admin=bool(user["is_admin"]),
-                                      space_creator=bool(user["space_creator"])):
-            raise Refused(f"{owner} may not create spaces",
-                          hint="make them a space creator: `modelgit user add --space-creator`"
-                               " or an admin")
-        if ctx.store.get_space(name) is not None:
-            raise Refused(f"space {name!r} already exists")
-        ctx.store.add_space(name, owner, parse_size(quota) if quota else None)
-        ctx.store.audit("space.create", actor="cli", target=name, detail={"owner": owner})
+        size = parse_size(quota) if quota else None
+        spaces.create(ctx.store, name, owner, size)
         done(ctx, f"created space {name} owned by {owner}", space=name)
 
     @space.command("list")
@@ -105,17 +90,7 @@ def register(cli: click.Group) -> None:
     @click.pass_obj
     @handle_errors
     def grant(ctx: Ctx, name: str, user: str, role: str) -> None:
-        row = require_space(ctx, name)
-        require_user(ctx, user)
-        ruling = roles.may_grant_space_role(
-            actor_space_role=None, actor_is_admin=True, role=role,
-            target_current=ctx.store.space_role(name, user),
-            target_is_creator=user == row["owner"])
-        if not ruling.allowed:
-            raise Refused(ruling.reason)
-        ctx.store.set_space_role(name, user, role)
-        ctx.store.audit("space.grant", actor="cli", target=name,
-                        detail={"user": user, "role": role})
+        spaces.grant(ctx.store, name, user, role)
         done(ctx, f"{user} is now {role} of space {name}")
 
     @space.command("revoke")
@@ -126,17 +101,11 @@ def register(cli: click.Group) -> None:
     @handle_errors
     def revoke(ctx: Ctx, name: str, user: str, yes: bool) -> None:
         """Take USER's role in the space away (asks first unless --yes)."""
-        row = require_space(ctx, name)
-        current = ctx.store.space_role(name, user)
-        ruling = roles.may_revoke_space_role(
-            actor_space_role=None, actor_is_admin=True, target_current=current,
-            target_is_creator=user == row["owner"])
-        if not ruling.allowed:
-            raise Refused(ruling.reason)
-        confirm(yes, f"Take {user}'s role {current} in space {name} away?",
-                what=f"revoke {user} in space {name}")
-        ctx.store.remove_space_role(name, user)
-        ctx.store.audit("space.revoke", actor="cli", target=name, detail={"user": user})
+        def ask(current: str | None) -> None:
+            confirm(yes, f"Take {user}'s role {current} in space {name} away?",
+                    what=f"revoke {user} in space {name}")
+
+        spaces.revoke(ctx.store, name, user, before=ask)
         done(ctx, f"{user} has no role in space {name} any more")
 
     @space.command("set")
@@ -147,6 +116,5 @@ def register(cli: click.Group) -> None:
     def set_(ctx: Ctx, name: str, quota: str) -> None:
         require_space(ctx, name)
         value = None if quota.lower() == "none" else parse_size(quota)
-        ctx.store.set_space_quota(name, value)
-        ctx.store.audit("space.set", actor="cli", target=name, detail={"quota_bytes": value})
+        spaces.set_quota(ctx.store, name, value)
         done(ctx, f"space {name} quota: {human_size(value)}")

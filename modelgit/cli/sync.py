@@ -14,8 +14,9 @@ from typing import Any
 import click
 
 from modelgit.cli.model import require_model
-from modelgit.cli.output import Ctx, done, emit, handle_errors, human_size
+from modelgit.cli.output import Ctx, done, emit, handle_errors
 from modelgit.errors import Refused
+from modelgit.units import human_size
 
 LIST_COLUMNS = ["id", "model", "region", "ref", "commit", "status", "objects", "bytes",
                 "finished", "error"]

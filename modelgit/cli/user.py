@@ -7,26 +7,11 @@ from typing import Any
 import click
 
 from modelgit.cli.output import Ctx, confirm, done, emit, handle_errors, yes_option
-from modelgit.errors import Refused
-from modelgit.names import check_user
-
-
-def add_user(ctx: Ctx, name: str, email: str, fullname: str, admin: bool,
-             space_creator: bool) -> None:
-    check_user(name)
-    if ctx.store.get_user(name) is not None:
-        raise Refused(f"user {name!r} already exists")
-    ctx.store.add_user(name, fullname=fullname, email=email, is_admin=admin,
-                       space_creator=space_creator)
-    ctx.store.audit("user.add", actor="cli", target=name,
-                    detail={"admin": admin, "space_creator": space_creator})
+from modelgit.services import users
 
 
 def require_user(ctx: Ctx, name: str) -> dict[str, Any]:
-    row = ctx.store.get_user(name)
-    if row is None:
-        raise Refused(f"unknown user {name!r}", hint="see `modelgit user list`", status=404)
-    return row
+    return users.require(ctx.store, name)
 
 
 def register(cli: click.Group) -> None:
@@ -45,7 +30,8 @@ def register(cli: click.Group) -> None:
     def add(ctx: Ctx, name: str, email: str, fullname: str, admin: bool,
             space_creator: bool) -> None:
         """Add a user (then give them a key with `modelgit key create`)."""
-        add_user(ctx, name, email, fullname, admin, space_creator)
+        users.add(ctx.store, name, email=email, fullname=fullname, admin=admin,
+                  space_creator=space_creator)
         done(ctx, f"added user {name}", user=name)
 
     @user.command("list")
@@ -65,12 +51,6 @@ def register(cli: click.Group) -> None:
     def remove(ctx: Ctx, name: str, yes: bool) -> None:
         """Remove a user with their keys and roles (not an owner of a space or model; asks
         first unless --yes)."""
-        require_user(ctx, name)
-        owned = ctx.store.user_ownerships(name)
-        if owned:
-            raise Refused(f"{name} owns {', '.join(owned)}; an owner cannot be removed",
-                          hint="delete those models or spaces first")
-        confirm(yes, f"Remove user {name} with their keys and roles?", what=f"remove {name}")
-        ctx.store.remove_user(name)
-        ctx.store.audit("user.remove", actor="cli", target=name)
+        users.remove(ctx.store, name, before=lambda: confirm(
+            yes, f"Remove user {name} with their keys and roles?", what=f"remove {name}"))
         done(ctx, f"removed user {name}")

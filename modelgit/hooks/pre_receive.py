@@ -17,12 +17,12 @@ from pathlib import Path
 from typing import Any, Literal
 
 from modelgit import config as config_mod
-from modelgit.authz.decide import ModelFacts, Subject, decide
 from modelgit.authz.refs import ref_ruling
 from modelgit.hooks.card import check_card_push
 from modelgit.hooks.lfs import check_lfs_objects
 from modelgit.hooks.scan import check_scans
 from modelgit.quota import check_quota
+from modelgit.services import access
 from modelgit.store import Store
 
 log = logging.getLogger("modelgit.hooks")
@@ -96,23 +96,15 @@ def check_pusher(push: Push) -> list[str]:
     if not push.user:
         return [f"modelgit: push to {mid} refused: no authenticated pusher.",
                 "modelgit: push over HTTP with a modelgit key."]
-    row = push.store.get_user(push.user)
-    facts = push.store.access_facts(mid, push.user)
-    if row is None or facts is None:
+    subject = access.subject_for(push.store, push.user, push.scope)
+    model = access.facts(push.store, mid, push.user)
+    if subject is None or model is None:
         return [f"modelgit: push to {mid} refused: unknown user {push.user!r}."]
-    subject = Subject(user=push.user, is_admin=bool(row["is_admin"]), scope=push.scope)
-    decision = decide(subject, _facts(facts), "write")
+    decision = access.check(subject, model, "write")
     push.role = decision.role
     if not decision.allowed:
         return [f"modelgit: push to {mid} refused: {decision.reason}"]
     return []
-
-
-def _facts(row: dict[str, Any]) -> ModelFacts:
-    return ModelFacts(id=row["id"], owner=row["owner"], space_owner=row["space_owner"],
-                      visibility=row["visibility"], gated=row["gated"],
-                      model_role=row["model_role"], space_role=row["space_role"],
-                      request_status=row.get("request_status"))
 
 
 def check_ref_rules(push: Push) -> list[str]:

@@ -25,21 +25,20 @@ client follows it as it is, and ids never shift when a request changes state mid
 Bodies are capped (``MAX_BODY_BYTES``), must be ``application/json`` (which a cross-site HTML
 form cannot send, so a browser holding cached Basic credentials cannot be made to post here),
 and are parsed strictly: duplicate keys, NaN, wrong types and unknown keys are refused.
-
-Also ``explain()``: the text of git's 403 for a gated model (what to do next).
 """
 
 from __future__ import annotations
 
 import json
-import logging
 from collections.abc import Callable, Iterator, Mapping
 from http import HTTPStatus
 from typing import TYPE_CHECKING, Any
 from urllib.parse import urlencode
 
-from modelgit import gating, strictjson
+from modelgit import strictjson
 from modelgit.authz.decide import auth_required
+from modelgit.errors import ModelgitError
+from modelgit.services import gating
 from modelgit.urls import site_url
 
 if TYPE_CHECKING:
@@ -48,28 +47,22 @@ if TYPE_CHECKING:
     from modelgit.authz.decide import Decision
     from modelgit.http.app import App, Request, Response
 
-log = logging.getLogger("modelgit.http.api")
 
 MAX_BODY_BYTES = 64 * 1024
 """Largest JSON body accepted: a gate form with many long answers fits many times over."""
 DEFAULT_LIMIT = 1000
 MAX_LIMIT = 1000
 """Most requests in one page (the hubs' default page size)."""
-REPORT_PAGE = 1000
-"""Rows fetched from the store per step while streaming a report."""
 
 MODEL_API = r"/api/models/(?P<space>[^/]+)/(?P<model>[^/]+)"
 JSON_TYPE = "application/json"
 
 
-class ApiError(Exception):
-    """An answer other than success: HTTP status, message for people, hub error code."""
+class ApiError(ModelgitError):
+    """A refusal of the gating API with its status chosen here (``ModelgitError`` otherwise)."""
 
     def __init__(self, status: int, message: str, code: str | None = None) -> None:
-        super().__init__(message)
-        self.status = status
-        self.message = message
-        self.code = code
+        super().__init__(message, status=status, code=code)
 
 
 # --- responses --------------------------------------------------------------------------------
@@ -91,7 +84,7 @@ def json_response(status: int, obj: Any, headers: list[tuple[str, str]] | None =
     return _status_line(status), hdrs + (headers or []), [body]
 
 
-def error_response(error: ApiError) -> Response:
+def error_response(error: ModelgitError) -> Response:
     """``{"error": ...}``, the first line in ``X-Error-Message``, and the challenge on 401."""
     from modelgit.http.app import CHALLENGE
 
@@ -116,9 +109,7 @@ def _api(handler: Callable[[App, Request, re.Match[str]], Response], app: App
     def run(req: Request, match: re.Match[str]) -> Response:
         try:
             return handler(app, req, match)
-        except gating.GatingError as exc:
-            return error_response(ApiError(exc.status, str(exc)))
-        except ApiError as exc:
+        except ModelgitError as exc:
             return error_response(exc)
 
     return run
@@ -146,9 +137,10 @@ def base_url(app: App, req: Request) -> str:
     return site_url(app.cfg, req.environ)
 
 
-def _refuse(decision: Decision) -> ApiError:
-    code = "RepoNotFound" if decision.status == 404 else None
-    return ApiError(decision.status, decision.reason, code)
+def _refuse(decision: Decision) -> ModelgitError:
+    from modelgit.services.access import refusal
+
+    return refusal(decision)
 
 
 def _reviewable_model(app: App, req: Request, match: re.Match[str]) -> dict[str, Any]:
@@ -172,12 +164,9 @@ def _read_json(req: Request) -> Any:
     ctype = (req.header("content-type") or "").split(";", 1)[0].strip().lower()
     if ctype != JSON_TYPE:
         raise ApiError(415, f"send the body as JSON with 'Content-Type: {JSON_TYPE}'")
-    from modelgit.http.app import BodyError, read_body
+    from modelgit.http.app import read_body
 
-    try:
-        data = read_body(req.environ, MAX_BODY_BYTES)
-    except BodyError as err:
-        raise ApiError(err.status, err.message) from None
+    data = read_body(req.environ, MAX_BODY_BYTES)  # its BodyError is answered as any refusal
     if not data.strip():
         raise ApiError(400, "the body is empty; send a JSON object")
     try:
@@ -238,7 +227,7 @@ def request_item(row: Mapping[str, Any]) -> dict[str, Any]:
         "reviewedAt": row.get("reviewed_at"),
         "fields": dict(row.get("fields") or {}),
     }
-    return _with_decision(item, row)
+    return gating.with_decision(item, row)
 
 
 def list_requests(app: App, req: Request, match: re.Match[str]) -> Response:
@@ -291,31 +280,6 @@ def grant_access(app: App, req: Request, match: re.Match[str]) -> Response:
     return json_response(200, {"message": outcome.message, "user": user, "status": "accepted"})
 
 
-def report_item(row: Mapping[str, Any]) -> dict[str, Any]:
-    """One row of the access report (the hubs' report columns)."""
-    item: dict[str, Any] = {
-        "user": row["user"],
-        "fullname": row.get("fullname") or "",
-        "status": row["status"],
-        "email": row.get("email") or "",
-        "time": row["timestamp"],
-        "reviewedAt": row.get("reviewed_at"),
-        "fields": dict(row.get("fields") or {}),
-    }
-    return _with_decision(item, row)
-
-
-def iter_report_rows(app_store: Any, model_id: str) -> Iterator[dict[str, Any]]:
-    """Every request of the model, in id order, fetched a page at a time."""
-    after = 0
-    while True:
-        rows = app_store.list_requests(model_id, after_id=after, limit=REPORT_PAGE)
-        yield from rows
-        if len(rows) < REPORT_PAGE:
-            return
-        after = int(rows[-1]["id"])
-
-
 def access_report(app: App, req: Request, match: re.Match[str]) -> Response:
     """The whole list as a JSON download, streamed so a large model costs flat memory."""
     model = _reviewable_model(app, req, match)
@@ -326,10 +290,10 @@ def access_report(app: App, req: Request, match: re.Match[str]) -> Response:
     def body() -> Iterator[bytes]:
         yield b"["
         first = True
-        for row in iter_report_rows(app.store, model_id):
+        for row in gating.requests(app.store, model_id):
             prefix = b"\n" if first else b",\n"
             first = False
-            yield prefix + json.dumps(report_item(row), ensure_ascii=False).encode("utf-8")
+            yield prefix + json.dumps(gating.report_item(row), ensure_ascii=False).encode("utf-8")
         yield b"\n]\n"
 
     filename = f"{model_id.replace('/', '-')}-access-report.json"
@@ -371,41 +335,3 @@ def create_request(app: App, req: Request, match: re.Match[str]) -> Response:
         "status": row["status"] if row else None,
         "requestId": str(row["id"]) if row else None,
     })
-
-
-# --- git's 403 --------------------------------------------------------------------------------
-
-
-def explain(app: App, decision: Decision, model_id: str, req: Request) -> Decision:
-    """A gating denial rewritten to say what to do next (git prints it as ``remote:``).
-
-    Other denials pass through untouched and cost nothing. Building the text reads the README
-    from git; if that fails for any reason the plain denial is still a correct answer, so the
-    error is logged and the original decision returned.
-    """
-    if decision.code != "gated":
-        return decision
-    from modelgit.authz.decide import Decision
-
-    try:
-        model = app.store.get_model(model_id)
-        if model is None:
-            return decision
-        user = req.subject.user
-        existing = gating.stored_request(app.store.get_request(model_id, user)) if user else None
-        form = gating.gate_form(app.cfg, model)
-        text = gating.denial_message(model_id, existing, form.prompt, base_url(app, req),
-                                     user=user, spec=form.spec)
-    except Exception:
-        log.exception("could not explain the gating denial on %s", model_id)
-        return decision
-    return Decision(False, decision.status, decision.code, text, decision.role)
-
-
-def _with_decision(item: dict[str, Any], row: Mapping[str, Any]) -> dict[str, Any]:
-    """Who decided and why, on list items and report rows alike (only when there is one)."""
-    if row.get("granted_by"):
-        item["grantedBy"] = row["granted_by"]
-    if row.get("reason"):
-        item["rejectionReason"] = row["reason"]
-    return item

@@ -17,10 +17,11 @@ from typing import Any
 from urllib.parse import parse_qs
 
 from modelgit.authz.brake import Brake
-from modelgit.authz.decide import Decision, ModelFacts, Subject, decide
+from modelgit.authz.decide import Decision, Subject
 from modelgit.config import Config
+from modelgit.errors import ModelgitError, TooMany
 from modelgit.http import auth, git
-from modelgit.names import InvalidName, check_model_id
+from modelgit.services import access
 from modelgit.store import Store
 
 log = logging.getLogger("modelgit.http")
@@ -38,13 +39,11 @@ STATUS_TEXT = {200: "200 OK", 400: "400 Bad Request", 401: "401 Unauthorized",
                507: "507 Insufficient Storage"}
 
 
-class BodyError(Exception):
+class BodyError(ModelgitError):
     """A request body refused before or while reading it; each API words it in its own shape."""
 
     def __init__(self, status: int, message: str) -> None:
-        super().__init__(message)
-        self.status = status
-        self.message = message
+        super().__init__(message, status=status)
 
 
 def content_length(environ: dict[str, Any]) -> int | None:
@@ -139,6 +138,15 @@ def denial(decision: Decision) -> Response:
     return text(decision.status, decision.reason, extra)
 
 
+def refused(err: ModelgitError) -> Response:
+    """A refusal as git shows it: text/plain lines (``remote:``), the challenge on 401,
+    ``Retry-After`` when the error says when to come back."""
+    extra = [CHALLENGE] if err.status == 401 else []
+    if isinstance(err, TooMany):
+        extra.append(("Retry-After", str(err.retry_after)))
+    return text(err.status, "\n".join(err.lines()), extra)
+
+
 def braked(retry: int) -> Response:
     """The brute-force brake's answer: 429 with ``Retry-After``."""
     return text(429, f"modelgit: too many failed sign-ins from your address; try again in"
@@ -225,7 +233,10 @@ class App:
             if req.auth.failed:
                 self.record_failure(req)
                 return wrong_key()
-            return route.handler(req, match)
+            try:
+                return route.handler(req, match)
+            except ModelgitError as err:  # the APIs answer theirs; git's routes land here
+                return refused(err)
         if allowed:
             return text(405, f"modelgit: {method} is not allowed here",
                         [("Allow", ", ".join(sorted(set(allowed))))])
@@ -248,22 +259,9 @@ class App:
     def model_decision(self, req: Request, model_id: str, action: str
                        ) -> tuple[Decision, dict[str, Any] | None]:
         """decide() for a model named in a URL; unknown and invalid names look the same."""
-        try:
-            check_model_id(model_id)
-        except InvalidName:
-            return decide(req.subject, None, action), None
-        row = self.store.access_facts(model_id, req.subject.user)
-        facts = None if row is None else ModelFacts(
-            id=row["id"], owner=row["owner"], space_owner=row["space_owner"],
-            visibility=row["visibility"], gated=row["gated"], model_role=row["model_role"],
-            space_role=row["space_role"], request_status=row.get("request_status"))
-        decision = decide(req.subject, facts, action,
-                          allow_anonymous_read=bool(self.cfg.get("allow_anonymous_read")))
-        if facts is None and decision.status == 404:
-            decision = Decision(False, 404, "not_found",
-                                f"model {model_id} not found: check the name, or ask its owner"
-                                " for access")
-        return decision, row
+        return access.check_model(
+            self.store, req.subject, model_id, action,
+            allow_anonymous_read=bool(self.cfg.get("allow_anonymous_read")))
 
     # -- handlers --------------------------------------------------------------------
     def health(self, req: Request, match: re.Match[str]) -> Response:
@@ -305,7 +303,9 @@ class App:
 
     def explain(self, decision: Decision, model_id: str, req: Request) -> Decision:
         """Richer denial messages (gating adds how to request access)."""
-        from modelgit.http import api
+        from modelgit.services import gating
+        from modelgit.urls import site_url
 
-        return api.explain(self, decision, model_id, req)
+        return gating.explain(self.store, self.cfg, decision, model_id, req.subject.user,
+                              site_url(self.cfg, req.environ))
 

@@ -3,10 +3,9 @@
 Also the habit public hosts accept, ``https://KEY@host/...``: the key as the Basic user name
 with an empty or ``x-oauth-basic`` password authenticates as the key's owner.
 
-Runs on every request: one sha256, one indexed query, a constant-time comparison; the key is
-never logged, and what the client sent as its user name is kept only when it is shaped like a
-user name (a key never is), so a key typed into the wrong field is not recorded either.
-``last_used`` is written at most once a minute per key, so reads stay reads.
+The key itself is checked by :func:`modelgit.services.access.authenticate`; what the client
+sent as its user name is kept only when it is shaped like a user name (a key never is), so a
+key typed into the wrong field is not recorded either.
 """
 
 from __future__ import annotations
@@ -18,9 +17,9 @@ from dataclasses import dataclass
 from modelgit.authz import keys
 from modelgit.authz.brake import user_name_or_empty
 from modelgit.authz.decide import Subject
-from modelgit.store import Store, now_iso
+from modelgit.services import access
+from modelgit.store import Store
 
-TOUCH_EVERY_SECONDS = 60
 ANONYMOUS = Subject(user=None, is_admin=False, scope="read")
 
 
@@ -64,38 +63,16 @@ def parse_authorization(header: str | None) -> tuple[str | None, str] | None:
 
 
 def authenticate(store: Store, header: str | None) -> AuthResult:
+    """The request's subject from its Authorization header (the key check is the service's)."""
     creds = parse_authorization(header)
     if creds is None:
         return AuthResult(ANONYMOUS, presented=False, failed=False)
     claimed, candidate = creds
     basic = header is not None and header.strip()[:6].lower() == "basic "
-    bad = AuthResult(ANONYMOUS, presented=True, failed=True,
-                     claimed_user=user_name_or_empty(claimed) or None,
-                     name_sent=basic and claimed != "")
-    if not keys.looks_like_key(candidate):
-        return bad
-    row = store.key_by_hash(keys.digest(candidate))
-    if row is None or not keys.verify(candidate, row["hash"]):
-        return bad
-    now = now_iso()
-    if not keys.is_live(row, now):
-        return bad
-    # Basic: the username must name the key's owner (git sends what the person typed).
-    if claimed and claimed != row["user"]:
-        return bad
-    last = row.get("last_used")
-    if not last or _seconds_between(last, now) >= TOUCH_EVERY_SECONDS:
-        store.touch_key(row["id"], now)
-    subject = Subject(user=row["user"], is_admin=bool(row["is_admin"]), scope=row["scope"])
-    return AuthResult(subject, presented=True, failed=False, claimed_user=row["user"],
-                      key_id=row["id"])
-
-
-def _seconds_between(earlier: str, later: str) -> float:
-    from datetime import datetime
-
-    fmt = "%Y-%m-%dT%H:%M:%S.%fZ"
-    try:
-        return (datetime.strptime(later, fmt) - datetime.strptime(earlier, fmt)).total_seconds()
-    except ValueError:
-        return float("inf")
+    proved = access.authenticate(store, claimed or None, candidate)
+    if proved is None:
+        return AuthResult(ANONYMOUS, presented=True, failed=True,
+                          claimed_user=user_name_or_empty(claimed) or None,
+                          name_sent=basic and claimed != "")
+    return AuthResult(proved.subject, presented=True, failed=False,
+                      claimed_user=proved.subject.user, key_id=proved.key_id)

@@ -62,6 +62,7 @@ from modelgit.http.app import (
     wrong_key,
 )
 from modelgit.http.auth import AuthResult, authenticate
+from modelgit.services import access
 
 if TYPE_CHECKING:
     from modelgit.authz.decide import Decision
@@ -145,11 +146,10 @@ def _key_only(result: AuthResult, model_id: str, action: str) -> Response:
 def _for_user(app: App, req: Request, model_id: str, action: str) -> Response:
     """The decision for a user the web server authenticated (Apache's group step)."""
     name = req.header("X-Modelgit-User") or ""
-    row = app.store.get_user(name) if name else None
-    if row is None:
+    subject = access.subject_for(app.store, name)
+    if subject is None:
         return _forbidden(f"model {model_id} not found: check the name, or ask its owner for"
                           " access")
-    subject = Subject(user=name, is_admin=bool(row["is_admin"]), scope="write")
     asked = Request(req.environ, AuthResult(subject, presented=True, failed=False,
                                             claimed_user=name))
     decision, _ = app.model_decision(asked, model_id, action)

@@ -55,10 +55,12 @@ from urllib.parse import parse_qs, quote, unquote_to_bytes, urlencode, urlsplit
 
 import pygit2
 
+from modelgit.errors import Forbidden, ModelgitError
 from modelgit.git import commands, revisions, trees
 from modelgit.http import api
-from modelgit.http.api import ApiError, base_url, json_response
-from modelgit.hubcommit import HubError, clean_path
+from modelgit.http.api import base_url, json_response
+from modelgit.hubcommit import HubError as CoreHubError
+from modelgit.hubcommit import clean_path
 
 if TYPE_CHECKING:
     from modelgit.authz.decide import Decision
@@ -100,13 +102,23 @@ _TRUE = ("1", "true", "yes", "on")
 
 
 # --------------------------------------------------------------------------- plumbing
+class HubError(CoreHubError):
+    """A refusal of this front end that also carries response headers (``X-Repo-Commit`` so
+    the client can cache an absence, ``Content-Range`` on a 416): wire details stay here."""
+
+    def __init__(self, status: int, message: str | list[str], code: str | None = None,
+                 headers: list[tuple[str, str]] | None = None) -> None:
+        super().__init__(status, message, code)
+        self.headers = headers or []
+
+
 def _header_text(message: str, limit: int = MAX_HEADER_MESSAGE) -> str:
     """One line of ASCII for a header: headers carry neither newlines nor UTF-8."""
     flat = " ".join(line.strip() for line in message.strip().splitlines() if line.strip())
     return (flat or "error").encode("ascii", "replace").decode("ascii")[:limit]
 
 
-def _error(err: HubError) -> Response:
+def _error(err: ModelgitError) -> Response:
     """``{"error": ...}`` plus the hub headers: a one-line error (or a given header) also in
     ``X-Error-Message``, the Basic challenge on 401 so git-style clients ask for a key.
 
@@ -116,8 +128,10 @@ def _error(err: HubError) -> Response:
     that line twice."""
     from modelgit.http.app import CHALLENGE
 
-    headers = list(err.headers)
-    if not any(name.lower() == "x-error-message" for name, _ in headers) \
+    headers = list(getattr(err, "headers", []))
+    if err.summary:
+        headers.append(("X-Error-Message", _header_text(err.summary)))
+    elif not any(name.lower() == "x-error-message" for name, _ in headers) \
             and len(err.message.splitlines()) <= 1:
         first = err.message or "error"
         headers.append(("X-Error-Message", _header_text(first)))
@@ -136,10 +150,8 @@ def _hub(handler: Callable[[App, Request, re.Match[str]], Response], app: App
     def run(req: Request, match: re.Match[str]) -> Response:
         try:
             status, headers, body = handler(app, req, match)
-        except HubError as err:
+        except ModelgitError as err:
             status, headers, body = _error(err)
-        except ApiError as err:
-            status, headers, body = _error(HubError(err.status, err.message, err.code))
         if req.method == "HEAD":
             close = getattr(body, "close", None)
             if close is not None:
@@ -221,12 +233,9 @@ def _rev_only(req: Request, match: re.Match[str], marker: str) -> str:
 
 
 def _read_body(req: Request, limit: int) -> bytes:
-    from modelgit.http.app import BodyError, read_body
+    from modelgit.http.app import read_body
 
-    try:
-        return read_body(req.environ, limit)
-    except BodyError as err:
-        raise HubError(err.status, err.message) from None
+    return read_body(req.environ, limit)  # its BodyError is answered as any refusal
 
 
 def _json_body(req: Request, limit: int = MAX_SMALL_BODY) -> dict[str, Any]:
@@ -258,12 +267,11 @@ def _allow(app: App, req: Request, model_id: str, action: str) -> dict[str, Any]
 
 
 def _refusal(app: App, req: Request, model_id: str, decision: Decision,
-             facts: dict[str, Any] | None) -> HubError:
+             facts: dict[str, Any] | None) -> ModelgitError:
     if decision.code == "gated":
         explained = app.explain(decision, model_id, req)
-        return HubError(403, explained.reason, "GatedRepo",
-                        [("X-Error-Message", _gated_header(app, req, model_id,
-                                                           explained.reason))])
+        return Forbidden(explained.reason, code="GatedRepo",
+                         summary=_gated_header(app, req, model_id, explained.reason))
     if decision.status == 401:
         if (facts is not None and facts.get("visibility") == "public"
                 and facts.get("gated") in ("auto", "manual")):
@@ -529,8 +537,7 @@ def model_info(app: App, req: Request, match: re.Match[str]) -> Response:
 def list_models(app: App, req: Request, match: re.Match[str]) -> Response:
     """Models the caller may ``retrieve``, filtered by the card index, in id order, paged
     with a ``Link: rel="next"`` cursor (the last id shown)."""
-    from modelgit.authz.decide import ModelFacts, decide
-    from modelgit.cli.model import card_matches, card_of
+    from modelgit.services import models
 
     search = req.arg("search")
     author = req.arg("author")
@@ -545,40 +552,25 @@ def list_models(app: App, req: Request, match: re.Match[str]) -> Response:
     allow_anon = bool(app.cfg.get("allow_anonymous_read"))
     items: list[dict[str, Any]] = []
     more = False
-    after = cursor
-    while not more:
-        rows = app.store.hub_models_for(req.subject.user, after, 500)
-        if not rows:
+    for row in models.visible(app.store, req.subject, after=cursor,
+                              allow_anonymous_read=allow_anon):
+        if author and row["space"] != author:
+            continue
+        card = models.card_of(row)
+        index = card.get("index") or {}
+        if search and not models.card_matches(row, index, models.CardFilter(search=search)):
+            continue
+        if filters and not set(filters) <= _filter_terms(index):
+            continue
+        if pipeline and str(index.get("pipeline_tag") or "").lower() != pipeline:
+            continue
+        if gated_arg in ("true", "false") and (gated_arg == "true") != bool(_gated_value(row)):
+            continue
+        if len(items) == limit:
+            more = True
             break
-        after = rows[-1]["id"]
-        for row in rows:
-            facts = ModelFacts(id=row["id"], owner=row["owner"], space_owner=row["space_owner"],
-                               visibility=row["visibility"], gated=row["gated"],
-                               model_role=row["model_role"], space_role=row["space_role"],
-                               request_status=row.get("request_status"))
-            if not decide(req.subject, facts, "retrieve",
-                          allow_anonymous_read=allow_anon).allowed:
-                continue
-            if author and row["space"] != author:
-                continue
-            index = card_of(row).get("index") or {}
-            if search and not card_matches(row, index, framework=None, task=None, tag=None,
-                                           license_=None, search=search):
-                continue
-            if filters and not set(filters) <= _filter_terms(index):
-                continue
-            if pipeline and str(index.get("pipeline_tag") or "").lower() != pipeline:
-                continue
-            if gated_arg in ("true", "false") and \
-                    (gated_arg == "true") != bool(_gated_value(row)):
-                continue
-            if len(items) == limit:
-                more = True
-                break
-            items.append(_list_item(app, row, index, card_of(row).get("data") or {},
-                                    full=full, with_card=with_card, expand=expand))
-        if len(rows) < 500:
-            break
+        items.append(_list_item(app, row, index, card.get("data") or {},
+                                full=full, with_card=with_card, expand=expand))
     headers: list[tuple[str, str]] = []
     if more and items:
         query = [(k, v) for k, values in req.query.items() if k != "cursor" for v in values]
@@ -855,16 +847,10 @@ def create_repo(app: App, req: Request, match: re.Match[str]) -> Response:
     if not may_create:
         raise HubError(403, f"{user} may not create models in space {space}; ask its owner"
                             f" for the user role (`modelgit space grant {space} {user} user`)")
-    from modelgit.cli.model import create_model
-    from modelgit.cli.output import Ctx
-    from modelgit.errors import Refused
+    from modelgit.services import models
 
-    try:
-        create_model(Ctx(cfg=app.cfg, _store=app.store), model_id, user, "", public, "off")
-    except Refused as exc:
-        raise HubError(409 if "exists" in exc.message else exc.status, exc.message) from None
-    app.store.audit("hub.create", actor=user, target=model_id, address=req.remote_addr,
-                    detail={"public": public})
+    models.create(app.store, app.cfg, model_id, user, public=public, actor=user,
+                  address=req.remote_addr)
     return json_response(200, {"url": url, "name": model_id, "id": model_id})
 
 
@@ -926,12 +912,9 @@ def commit(app: App, req: Request, match: re.Match[str]) -> Response:
     if ctype not in ("application/x-ndjson", "application/jsonl"):
         raise HubError(415, "send the commit as NDJSON with 'Content-Type:"
                             " application/x-ndjson'")
-    from modelgit.http.app import BodyError, content_length
+    from modelgit.http.app import content_length
 
-    try:
-        length = content_length(req.environ)
-    except BodyError as err:
-        raise HubError(err.status, err.message) from None
+    length = content_length(req.environ)
     if length is None:
         raise HubError(411, "a commit needs a Content-Length header")
     stream = req.environ.get("wsgi.input")

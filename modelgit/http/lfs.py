@@ -40,6 +40,7 @@ from typing import IO, TYPE_CHECKING, Any
 
 from modelgit.authz import keys
 from modelgit.authz.decide import Subject
+from modelgit.errors import ModelgitError
 from modelgit.http.app import BodyError, Request, content_length, read_body
 from modelgit.http.auth import AuthResult
 from modelgit.lfs import locks
@@ -52,7 +53,7 @@ from modelgit.lfs.batch import (
     parse_batch_request,
     parse_verify_request,
 )
-from modelgit.lfs.storage import OID_RE, StorageError, storage_for, validate_oid
+from modelgit.lfs.storage import OID_RE, storage_for, validate_oid
 from modelgit.lfs.tokens import Claims, check_claims, load_or_create_secret, make_token
 from modelgit.store import now_iso
 from modelgit.urls import site_url
@@ -224,7 +225,7 @@ class LfsRoutes:
         def run(req: Request, match: re.Match[str]) -> Response:
             try:
                 return handler(req, match)
-            except (StorageError, BatchError, locks.LockError) as err:
+            except ModelgitError as err:  # StorageError, BatchError, LockError, BodyError...
                 return lfs_error(err.status, err.message)
             except Exception:
                 request_id = secrets.token_hex(8)

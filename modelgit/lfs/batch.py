@@ -22,6 +22,7 @@ from dataclasses import dataclass
 from typing import Any
 from urllib.parse import quote
 
+from modelgit.errors import ModelgitError
 from modelgit.lfs.storage import StorageError, validate_oid, validate_size
 
 #: Most objects one batch request may name (issue 9); git-lfs sends 100 per request.
@@ -39,16 +40,14 @@ OPERATIONS = ("upload", "download")
 LFS_MEDIA_TYPE = "application/vnd.git-lfs+json"
 
 
-class BatchError(Exception):
+class BatchError(ModelgitError):
     """A whole-request refusal: the HTTP layer answers ``status`` with :meth:`body`.
 
     Per-object problems are not raised; they become ``error`` entries in the response.
     """
 
     def __init__(self, status: int, message: str) -> None:
-        super().__init__(message)
-        self.status = status
-        self.message = message
+        super().__init__(message, status=status)
 
     def body(self) -> dict[str, Any]:
         """The JSON error body the batch spec defines (``message`` only)."""

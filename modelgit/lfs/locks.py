@@ -12,6 +12,8 @@ from collections.abc import Sequence
 from datetime import UTC, datetime
 from typing import Any
 
+from modelgit.errors import ModelgitError
+
 # Model role ranks (docs/access.md); the integrator maps its role names onto these.
 VISITOR = 0
 USER = 1
@@ -27,13 +29,11 @@ MAX_LOCK_LIMIT = 1000
 MAX_LOCK_PATH = 4096
 
 
-class LockError(Exception):
+class LockError(ModelgitError):
     """A refused lock request; the HTTP layer answers ``status`` with ``{"message"}``."""
 
     def __init__(self, status: int, message: str) -> None:
-        super().__init__(message)
-        self.status = status
-        self.message = message
+        super().__init__(message, status=status)
 
 
 def may_lock(role_rank: int) -> bool:

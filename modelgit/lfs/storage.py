@@ -35,6 +35,8 @@ from typing import TYPE_CHECKING, BinaryIO, Protocol, runtime_checkable
 if TYPE_CHECKING:
     from modelgit.config import Config
 
+from modelgit.errors import ModelgitError
+
 OID_RE = re.compile(r"^[0-9a-f]{64}$")
 
 #: Largest object size accepted anywhere (what a signed 64-bit file offset can address).
@@ -67,16 +69,14 @@ OBJECT_MODE = 0o640
 _NO_SPACE = frozenset({errno.ENOSPC, errno.EDQUOT})
 
 
-class StorageError(Exception):
+class StorageError(ModelgitError):
     """A refusal or failure that the HTTP layer turns into an LFS error with ``status``.
 
     The message is safe to show to the client: it names what was wrong, never a path.
     """
 
     def __init__(self, status: int, message: str) -> None:
-        super().__init__(message)
-        self.status = status
-        self.message = message
+        super().__init__(message, status=status)
 
 
 @dataclass(frozen=True)

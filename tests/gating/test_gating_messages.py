@@ -9,7 +9,13 @@ from datetime import UTC, datetime, timedelta, timezone
 
 import pytest
 
-from modelgit.gating import REJECTED_MESSAGE, Request, denial_message, format_timestamp, iso_now
+from modelgit.gating import (
+    REJECTED_MESSAGE,
+    AccessRequest,
+    denial_message,
+    format_timestamp,
+    iso_now,
+)
 
 MODEL = "acme/bert"
 BASE = "http://127.0.0.1:8080/"
@@ -62,7 +68,7 @@ def test_multiline_prompt_kept_line_by_line() -> None:
 
 
 def test_pending() -> None:
-    text = denial_message(MODEL, Request("alice", "pending", {}, NOW), "prompt", BASE)
+    text = denial_message(MODEL, AccessRequest("alice", "pending", {}, NOW), "prompt", BASE)
     assert "pending review" in text
     assert "modelgit access request" not in text
     assert "prompt" not in text
@@ -70,7 +76,7 @@ def test_pending() -> None:
 
 @pytest.mark.parametrize("reason", [None, "no affiliation given"])
 def test_rejected(reason: str | None) -> None:
-    rejected = Request("alice", "rejected", {}, NOW, NOW, "mo", reason)
+    rejected = AccessRequest("alice", "rejected", {}, NOW, NOW, "mo", reason)
     text = denial_message(MODEL, rejected, "prompt", BASE)
     assert REJECTED_MESSAGE in text
     assert (reason or REJECTED_MESSAGE) in text
@@ -78,7 +84,7 @@ def test_rejected(reason: str | None) -> None:
 
 
 def test_accepted_does_not_blame_gating() -> None:
-    text = denial_message(MODEL, Request("alice", "accepted", {}, NOW), None, BASE)
+    text = denial_message(MODEL, AccessRequest("alice", "accepted", {}, NOW), None, BASE)
     assert "accepted" in text
     assert REJECTED_MESSAGE not in text
 

@@ -19,9 +19,9 @@ from modelgit.gating import (
     MAX_REASON_CHARS,
     REJECTED_MESSAGE,
     STATUSES,
+    AccessRequest,
     GatingError,
     Outcome,
-    Request,
     cancel,
     grant,
     handle,
@@ -37,11 +37,11 @@ NOW = "2026-11-23T14:45:00.123Z"
 FIELDS = {"Company": "ACME"}
 
 
-def row(status: str | None) -> Request | None:
+def row(status: str | None) -> AccessRequest | None:
     """A stored row as the store would hand it over, or ``None`` for "never asked"."""
     if status is None:
         return None
-    return Request(
+    return AccessRequest(
         user=USER,
         status=status,
         fields=dict(FIELDS),
@@ -53,18 +53,18 @@ def row(status: str | None) -> Request | None:
 
 
 def maintainer(
-    action: Callable[[Request | None], Outcome],
-) -> Callable[[str, Request | None], Outcome]:
+    action: Callable[[AccessRequest | None], Outcome],
+) -> Callable[[str, AccessRequest | None], Outcome]:
     """A maintainer endpoint: refuse on an ungated model, then act."""
 
-    def run(gated: str, existing: Request | None) -> Outcome:
+    def run(gated: str, existing: AccessRequest | None) -> Outcome:
         require_gated(gated)
         return action(existing)
 
     return run
 
 
-ACTIONS: dict[str, Callable[[str, Request | None], Outcome]] = {
+ACTIONS: dict[str, Callable[[str, AccessRequest | None], Outcome]] = {
     "request": lambda gated, existing: request_access(gated, existing, USER, FIELDS, NOW),
     "accept": maintainer(lambda e: handle(e, "accepted", REVIEWER, NOW)),
     "reject": maintainer(lambda e: handle(e, "rejected", REVIEWER, NOW)),
@@ -187,9 +187,9 @@ def test_has_access(gated: str, existing: str | None) -> None:
 
 def test_new_requests() -> None:
     auto = request_access("auto", None, USER, FIELDS, NOW).request
-    assert auto == Request(USER, "accepted", FIELDS, NOW, reviewed_at=NOW, granted_by=None)
+    assert auto == AccessRequest(USER, "accepted", FIELDS, NOW, reviewed_at=NOW, granted_by=None)
     manual = request_access("manual", None, USER, FIELDS, NOW).request
-    assert manual == Request(USER, "pending", FIELDS, NOW)
+    assert manual == AccessRequest(USER, "pending", FIELDS, NOW)
 
 
 def test_repeat_requests_say_so() -> None:
@@ -200,7 +200,7 @@ def test_repeat_requests_say_so() -> None:
 
 
 def test_rejected_user_cannot_request_again() -> None:
-    bare = Request(USER, "rejected", {}, FIRST, FIRST, "olga")
+    bare = AccessRequest(USER, "rejected", {}, FIRST, FIRST, "olga")
     with pytest.raises(GatingError) as caught:
         request_access("manual", bare, USER, FIELDS, NOW)
     assert caught.value.status == 403
@@ -240,7 +240,7 @@ def test_decisions_record_who_and_when() -> None:
     assert rejected is not None
     assert rejected.reason == "no affiliation given"
     granted = grant("manual", None, True, "bob", REVIEWER, NOW).request
-    assert granted == Request("bob", "accepted", {}, NOW, NOW, REVIEWER)
+    assert granted == AccessRequest("bob", "accepted", {}, NOW, NOW, REVIEWER)
 
 
 def test_reason_limits() -> None:
@@ -269,9 +269,9 @@ def test_programming_errors_fail_loudly() -> None:
     with pytest.raises(ValueError, match="gating mode"):
         request_access("yes", None, USER, {}, NOW)
     with pytest.raises(ValueError, match="status"):
-        Request(USER, "approved", {}, NOW)
+        AccessRequest(USER, "approved", {}, NOW)
     with pytest.raises(ValueError, match="reason"):
-        Request(USER, "rejected", {}, NOW, reason="x" * (MAX_REASON_CHARS + 1))
+        AccessRequest(USER, "rejected", {}, NOW, reason="x" * (MAX_REASON_CHARS + 1))
     with pytest.raises(ValueError, match="passed for"):
         request_access("manual", row(P), "bob", {}, NOW)
     with pytest.raises(ValueError, match="passed for"):
@@ -298,7 +298,8 @@ STEPS = st.one_of(
 )
 
 
-def apply(gated: str, state: Request | None, step: Step, now: str) -> tuple[str, Request | None]:
+def apply(gated: str, state: AccessRequest | None, step: Step, now: str
+          ) -> tuple[str, AccessRequest | None]:
     """Run one step as the store would: errors leave the row as it was."""
     if step.kind == "switch":
         assert step.arg is not None
@@ -325,7 +326,7 @@ def apply(gated: str, state: Request | None, step: Step, now: str) -> tuple[str,
 @settings(max_examples=400, database=None)
 @given(st.sampled_from(GATED_MODES), st.lists(STEPS, max_size=30))
 def test_random_sequences_keep_the_invariants(gated: str, steps: list[Step]) -> None:
-    state: Request | None = None
+    state: AccessRequest | None = None
     first: str | None = None
     for number, step in enumerate(steps):
         now = f"2026-11-23T14:{number:02d}:00.000Z"
@@ -356,7 +357,7 @@ def test_random_sequences_keep_the_invariants(gated: str, steps: list[Step]) -> 
 )
 def test_rejected_user_never_gets_in_by_requesting(steps: list[Step]) -> None:
     gated: str = "manual"
-    state: Request | None = row(R)
+    state: AccessRequest | None = row(R)
     for step in steps:
         gated, state = apply(gated, state, step, NOW)
         assert state == row(R)

@@ -13,10 +13,11 @@ from typing import Any
 import click
 import pytest
 
-from modelgit import gating, notify
+from modelgit import notify
 from modelgit.cli.access import parse_field_options, report_csv
 from modelgit.config import load
 from modelgit.repos import repo_path
+from modelgit.services import gating
 from modelgit.store import Store
 from tests.conftest import Site, free_port, make_site
 

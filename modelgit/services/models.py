@@ -1,0 +1,225 @@
+"""Models: create, look up, change, delete, grant and revoke roles, list and search by card.
+
+Each operation checks its rules, changes the store (and the repository) and audits itself,
+so the CLI and the hub API create or change a model the same way and neither imports the
+other. Refusals are :mod:`modelgit.errors` types; the front ends word them for their wire.
+"""
+
+from __future__ import annotations
+
+import json
+from collections.abc import Callable, Iterator, Mapping
+from dataclasses import dataclass
+from typing import TYPE_CHECKING, Any
+
+from modelgit.authz import roles
+from modelgit.errors import Conflict, Forbidden, Invalid, NotFound
+from modelgit.names import InvalidName, check_model_id
+from modelgit.services import access, spaces, users
+
+if TYPE_CHECKING:
+    from modelgit.authz.decide import Subject
+    from modelgit.config import Config
+    from modelgit.store import Store
+
+#: Rows fetched from the store per step of a listing.
+LIST_BATCH = 500
+
+
+def _check_id(model_id: str) -> tuple[str, str]:
+    try:
+        return check_model_id(model_id)
+    except InvalidName as exc:
+        raise Invalid(str(exc)) from None
+
+
+def require(store: Store, model_id: str, subject: Subject | None = None, *,
+            allow_anonymous_read: bool = True) -> dict[str, Any]:
+    """The model's row. Without ``subject`` (the CLI, the site's administrator) any model;
+    with one, ``NotFound`` also for a model the subject may not view, so a private model's
+    existence is not revealed."""
+    _check_id(model_id)
+    if subject is not None:
+        decision, _ = access.check_model(store, subject, model_id, "view",
+                                         allow_anonymous_read=allow_anonymous_read)
+        if not decision.allowed:
+            raise access.refusal(decision)
+    row = store.get_model(model_id)
+    if row is None:
+        raise NotFound(f"unknown model {model_id!r}", hint="see `modelgit model list`",
+                       code="RepoNotFound")
+    return row
+
+
+def create(store: Store, cfg: Config, model_id: str, owner: str, *, display_name: str = "",
+           public: bool = False, gated: str = "off", actor: str = "cli",
+           address: str | None = None) -> None:
+    """The database row and the bare repository with its hooks, or neither."""
+    from modelgit import repos
+
+    space, _ = _check_id(model_id)
+    spaces.require(store, space)
+    user = users.require(store, owner)
+    if not roles.may_create_model(is_admin=bool(user["is_admin"]),
+                                  space_role=store.space_role(space, owner)):
+        raise Forbidden(f"{owner} may not create models in space {space}",
+                        hint=f"`modelgit space grant {space} {owner} user` lets them")
+    if store.get_model(model_id) is not None:
+        raise Conflict(f"model {model_id} already exists")
+    if repos.repo_path(cfg, model_id).exists():
+        raise Conflict(f"a repository for {model_id} already exists on disk",
+                       hint="adopt it with `modelgit adopt` or move it away")
+    store.add_model(model_id, owner, display_name=display_name,
+                    visibility="public" if public else "private", gated=gated)
+    try:
+        repos.create_bare(cfg, model_id)
+    except Exception:
+        store.delete_model(model_id)
+        raise
+    store.audit("model.create", actor=actor, target=model_id, address=address,
+                detail={"owner": owner, "public": public, "gated": gated})
+
+
+#: What ``set`` may change, and the flags that change it (for the "nothing to change" hint).
+SETTINGS = ("visibility", "gated", "display_name", "notify", "notify_email")
+
+
+def update(store: Store, model_id: str, values: Mapping[str, str], *,
+           actor: str = "cli") -> None:
+    """Change settings of the model (``SETTINGS``); at least one must be given."""
+    require(store, model_id)
+    unknown = sorted(set(values) - set(SETTINGS))
+    if unknown:
+        raise Invalid(f"not model settings: {', '.join(unknown)}")
+    if not values:
+        raise Invalid("nothing to change", hint="give --public/--private, --gated, --name,"
+                                                " --notify or --notify-email")
+    store.update_model(model_id, **values)
+    store.audit("model.set", actor=actor, target=model_id, detail=dict(values))
+
+
+def delete(store: Store, cfg: Config, model_id: str, *, actor: str = "cli") -> None:
+    """The model, its roles and its repository (LFS objects stay until ``gc``)."""
+    from modelgit import repos
+
+    require(store, model_id)
+    store.delete_model(model_id)
+    repos.remove(cfg, model_id)
+    store.audit("model.delete", actor=actor, target=model_id)
+
+
+def grant(store: Store, model_id: str, user: str, role: str, *, actor: str = "cli") -> None:
+    """Give ``user`` a role on the model (one role per user), as a site administrator."""
+    row = require(store, model_id)
+    users.require(store, user)
+    ruling = roles.may_grant_model_role(
+        actor_role=None, actor_is_admin=True, role=role,
+        target_current=store.model_role(model_id, user), target_is_owner=user == row["owner"])
+    if not ruling.allowed:
+        raise Forbidden(ruling.reason)
+    store.set_model_role(model_id, user, role)
+    store.audit("role.grant", actor=actor, target=model_id, detail={"user": user, "role": role})
+
+
+def revoke(store: Store, model_id: str, user: str, *, actor: str = "cli",
+           before: Callable[[str], None] | None = None) -> None:
+    """Take ``user``'s role on the model away. ``before`` sees the current role (when there
+    is one) once the rules allow it and before anything changes: the CLI asks there."""
+    row = require(store, model_id)
+    current = store.model_role(model_id, user)
+    ruling = roles.may_revoke_model_role(
+        actor_role=None, actor_is_admin=True, target_current=current,
+        target_is_owner=user == row["owner"])
+    if not ruling.allowed:
+        raise Forbidden(ruling.reason)
+    if current is not None and before is not None:
+        before(current)
+    store.remove_model_role(model_id, user)
+    store.audit("role.revoke", actor=actor, target=model_id, detail={"user": user})
+
+
+def holders(store: Store, model_id: str) -> list[dict[str, Any]]:
+    """Who holds which role on the model and why: the owner, space owners and maintainers
+    (owner rights on every model of the space), then the grants."""
+    row = require(store, model_id)
+    rows = [{"user": row["owner"], "role": "owner", "via": "model owner"}]
+    for r in store.space_roles(row["space"]):
+        if r["role"] in ("owner", "maintainer") and r["user"] != row["owner"]:
+            rows.append({"user": r["user"], "role": "owner", "via": f"space {r['role']}"})
+    rows += [{**r, "via": "grant"} for r in store.model_roles(model_id)]
+    return rows
+
+
+# --------------------------------------------------------------------------- the card
+def card_of(row: Mapping[str, Any]) -> dict[str, Any]:
+    """The card stored with the model (``{"index": ..., "data": ...}``; ``{}`` before any)."""
+    try:
+        card = json.loads(row.get("card") or "{}")
+    except ValueError:
+        return {}
+    return card if isinstance(card, dict) else {}
+
+
+@dataclass(frozen=True)
+class CardFilter:
+    """The search filters of ``model list`` and the hub API: all given ones must hold
+    (case-insensitive)."""
+
+    framework: str | None = None
+    task: str | None = None
+    tag: str | None = None
+    license: str | None = None
+    search: str | None = None
+
+
+def card_matches(row: Mapping[str, Any], index: Mapping[str, Any], wanted: CardFilter) -> bool:
+    """Whether a model (its row and card index) passes every given filter."""
+    def lower(values: object) -> list[str]:
+        if isinstance(values, str):
+            return [values.lower()]
+        return [str(v).lower() for v in values] if isinstance(values, list) else []
+
+    if wanted.framework and wanted.framework.lower() not in lower(index.get("frameworks")):
+        return False
+    if wanted.task and wanted.task.lower() not in lower([index.get("task_type") or "",
+                                                         index.get("task_algorithm") or "",
+                                                         index.get("pipeline_tag") or ""]):
+        return False
+    if wanted.tag and wanted.tag.lower() not in lower(index.get("tags")):
+        return False
+    if wanted.license and wanted.license.lower() != str(index.get("license") or "").lower():
+        return False
+    if wanted.search:
+        haystack = " ".join([row["id"], row.get("display_name") or "",
+                             *lower(index.get("tags"))]).lower()
+        if wanted.search.lower() not in haystack:
+            return False
+    return True
+
+
+def search(store: Store, wanted: CardFilter) -> list[tuple[dict[str, Any], dict[str, Any]]]:
+    """Every model that passes the filters, with its card index (the site administrator's
+    view: private models included)."""
+    out = []
+    for row in store.list_models():
+        index = card_of(row).get("index", {})
+        if card_matches(row, index, wanted):
+            out.append((row, index))
+    return out
+
+
+def visible(store: Store, subject: Subject, *, after: str = "",
+            allow_anonymous_read: bool = True) -> Iterator[dict[str, Any]]:
+    """The models ``subject`` may ``retrieve``, in id order after ``after``, fetched a batch
+    at a time (one query per batch, not one per model); stop reading to stop fetching."""
+    while True:
+        rows = store.hub_models_for(subject.user, after, LIST_BATCH)
+        if not rows:
+            return
+        after = rows[-1]["id"]
+        for row in rows:
+            if access.check(subject, access.facts_of(row), "retrieve",
+                            allow_anonymous_read=allow_anonymous_read).allowed:
+                yield row
+        if len(rows) < LIST_BATCH:
+            return

@@ -1,0 +1,81 @@
+"""Spaces: create one, look it up, grant and revoke its roles, set its quota; each change
+audited here.
+
+The rules are :mod:`modelgit.authz.roles`'; this module applies them to the store so that
+every front end changes a space the same way.
+"""
+
+from __future__ import annotations
+
+from collections.abc import Callable
+from typing import TYPE_CHECKING, Any
+
+from modelgit.authz import roles
+from modelgit.errors import Conflict, Forbidden, NotFound
+from modelgit.names import check_space
+from modelgit.services import users
+
+if TYPE_CHECKING:
+    from modelgit.store import Store
+
+
+def require(store: Store, name: str) -> dict[str, Any]:
+    """The space's row, or ``NotFound`` pointing at ``modelgit space list``."""
+    check_space(name)
+    row = store.get_space(name)
+    if row is None:
+        raise NotFound(f"unknown space {name!r}", hint="see `modelgit space list`")
+    return row
+
+
+def create(store: Store, name: str, owner: str, quota_bytes: int | None = None, *,
+           actor: str = "cli") -> None:
+    """A new space; its owner (fixed) must be a site admin or a space creator."""
+    check_space(name)
+    user = users.require(store, owner)
+    if not roles.may_create_space(is_admin=bool(user["is_admin"]),
+                                  space_creator=bool(user["space_creator"])):
+        raise Forbidden(f"{owner} may not create spaces",
+                        hint="make them a space creator: `modelgit user add --space-creator`"
+                             " or an admin")
+    if store.get_space(name) is not None:
+        raise Conflict(f"space {name!r} already exists")
+    store.add_space(name, owner, quota_bytes)
+    store.audit("space.create", actor=actor, target=name, detail={"owner": owner})
+
+
+def grant(store: Store, name: str, user: str, role: str, *, actor: str = "cli") -> None:
+    """Give ``user`` a role in the space (as a site administrator: the CLI)."""
+    row = require(store, name)
+    users.require(store, user)
+    ruling = roles.may_grant_space_role(
+        actor_space_role=None, actor_is_admin=True, role=role,
+        target_current=store.space_role(name, user), target_is_creator=user == row["owner"])
+    if not ruling.allowed:
+        raise Forbidden(ruling.reason)
+    store.set_space_role(name, user, role)
+    store.audit("space.grant", actor=actor, target=name, detail={"user": user, "role": role})
+
+
+def revoke(store: Store, name: str, user: str, *, actor: str = "cli",
+           before: Callable[[str | None], None] | None = None) -> None:
+    """Take ``user``'s role in the space away. ``before`` sees the current role once the
+    rules allow the change and before anything changes (the CLI asks there)."""
+    row = require(store, name)
+    current = store.space_role(name, user)
+    ruling = roles.may_revoke_space_role(
+        actor_space_role=None, actor_is_admin=True, target_current=current,
+        target_is_creator=user == row["owner"])
+    if not ruling.allowed:
+        raise Forbidden(ruling.reason)
+    if before is not None:
+        before(current)
+    store.remove_space_role(name, user)
+    store.audit("space.revoke", actor=actor, target=name, detail={"user": user})
+
+
+def set_quota(store: Store, name: str, quota_bytes: int | None, *, actor: str = "cli") -> None:
+    """A new quota for the space (None: no quota)."""
+    require(store, name)
+    store.set_space_quota(name, quota_bytes)
+    store.audit("space.set", actor=actor, target=name, detail={"quota_bytes": quota_bytes})
