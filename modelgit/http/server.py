@@ -252,9 +252,9 @@ def serve(cfg: Config, *, host: str | None = None, port: int | None = None,
     hooks = HookServer(cfg.data_dir)
     hooks.start()
     threading.Thread(target=warm_up, name="modelgit-warm-up", daemon=True).start()
-    from modelgit import sync
+    from modelgit import tasks
 
-    sync.start_worker(cfg)
+    tasks.start_worker(cfg)
     where = listen_address(server)
     if socket:
         urls.record_address(cfg, socket_path=where)
