@@ -30,6 +30,9 @@ LEASE_SECONDS = 120.0
 RENEW_SECONDS = 10.0
 #: Seconds between two looks at an empty queue (one indexed query) when nothing wakes us.
 POLL_SECONDS = 1.0
+#: Woken by a push in this process, the worker first lets the push's answer go out (its
+#: claim and the report's start would otherwise compete with the hook's reply).
+WAKE_DELAY_SECONDS = 0.05
 #: A task taken over this many times fails instead of being run again.
 MAX_ATTEMPTS = 3
 
@@ -220,8 +223,8 @@ class Worker(threading.Thread):
             except Exception:
                 log.exception("task worker: could not look at the queue")
                 ran = False
-            if not ran:
-                _wake.wait(self.poll_seconds)
+            if not ran and _wake.wait(self.poll_seconds):
+                self.stopping.wait(WAKE_DELAY_SECONDS)
         store.close()
 
 

@@ -254,7 +254,7 @@ def serve(cfg: Config, *, host: str | None = None, port: int | None = None,
     threading.Thread(target=warm_up, name="modelgit-warm-up", daemon=True).start()
     from modelgit import tasks
 
-    tasks.start_worker(cfg)
+    worker = tasks.start_worker(cfg)
     where = listen_address(server)
     if socket:
         urls.record_address(cfg, socket_path=where)
@@ -272,4 +272,9 @@ def serve(cfg: Config, *, host: str | None = None, port: int | None = None,
     finally:
         server.stop()
         hooks.close()
+        if worker is not None:
+            worker.release()  # before its scan process is stopped: the task goes back
+        from modelgit.scanner import pool
+
+        pool.shutdown(kill=True)
         urls.forget_address(cfg)

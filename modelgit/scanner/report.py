@@ -138,26 +138,77 @@ def run_report(cfg: Config, store: Store, model_id: str, ref: str, commit: str,
     return ids
 
 
+#: The pool that runs background reports: one process, so a report never takes more than
+#: one core from the pushes the server is answering.
+REPORT_POOL = "reports"
+#: Seconds between two looks at the lease while a report runs in its process.
+LEASE_CHECK_SECONDS = 1.0
+
+
 def run_scan_task(cfg: Config, store: Store, task: dict[str, Any], lease: Lease) -> None:
-    """The task worker's handler for a pushed ref: scan what the push changed.
+    """The task worker's handler for a pushed ref: scan what the push changed, in a scan
+    worker process (``scanner.pool``), so the server's threads never wait behind it."""
+    from modelgit.scanner import pool
+    from modelgit.tasks import LeaseLost
+
+    executor = pool.executor(REPORT_POOL, 1)
+    try:
+        future = executor.submit(scan_pushed_ref, str(cfg.data_dir), dict(task))
+    except (pool.BrokenProcessPool, RuntimeError):
+        pool.discard(REPORT_POOL, executor)
+        raise
+    while True:
+        try:
+            future.result(timeout=LEASE_CHECK_SECONDS)
+            return
+        except TimeoutError:
+            if lease.lost.is_set():
+                raise LeaseLost from None
+        except pool.BrokenProcessPool:
+            pool.discard(REPORT_POOL, executor)
+            raise RuntimeError("the scan worker process died") from None
+
+
+def scan_pushed_ref(data_dir: str, task: dict[str, Any]) -> None:
+    """In the scan worker process: the report of what the push changed on one ref.
 
     A ref whose new value names no commit (written around the hooks) has nothing a report
     can scan: the task ends with that said, not as a failure.
     """
     import pygit2
 
+    from modelgit import config as config_mod
     from modelgit.repos import repo_path
     from modelgit.scanner.blobs import peel_commit
-    from modelgit.tasks import LeaseLost
+    from modelgit.store import Store
 
-    model_id = str(task["model"])
-    repo = str(repo_path(cfg, model_id))
-    new = str(task["commit_sha"])
-    if peel_commit(pygit2.Repository(repo), new) is None:
-        log.debug("scan task %s: %s -> %s names no commit; not scanned", task["id"],
-                 task["ref"], new[:12])
+    cfg = config_mod.load(data_dir)
+    _log_to_server_log(cfg)
+    store = Store(cfg.db_path)
+    try:
+        model_id = str(task["model"])
+        repo = str(repo_path(cfg, model_id))
+        new = str(task["commit_sha"])
+        if peel_commit(pygit2.Repository(repo), new) is None:
+            log.debug("scan task %s: %s -> %s names no commit; not scanned", task["id"],
+                      task["ref"], new[:12])
+            return
+        blobs = changed_blobs(repo, str(task["old_sha"] or ZERO), new)
+        run_report(cfg, store, model_id, str(task["ref"]), new, blobs)
+    finally:
+        store.close()
+
+
+def _log_to_server_log(cfg: Config) -> None:
+    """A scan worker process starts with no logging set up: its lines go to server.log."""
+    root = logging.getLogger("modelgit")
+    if root.handlers:
         return
-    blobs = changed_blobs(repo, str(task["old_sha"] or ZERO), new)
-    if lease.lost.is_set():
-        raise LeaseLost
-    run_report(cfg, store, model_id, str(task["ref"]), new, blobs)
+    try:
+        cfg.log_dir.mkdir(parents=True, exist_ok=True)
+        handler = logging.FileHandler(cfg.log_dir / "server.log")
+    except OSError:
+        return
+    handler.setFormatter(logging.Formatter("%(asctime)s %(levelname)s %(name)s %(message)s"))
+    root.addHandler(handler)
+    root.setLevel(logging.INFO)
