@@ -210,8 +210,9 @@ def limit_malloc_arenas(count: int = MALLOC_ARENAS) -> None:
 
 
 def warm_up() -> None:
-    """Import what the push checks need before the first push arrives, and bring the hooks'
-    compiled forwarder up to this version (hooks written by an older one run the same file)."""
+    """Import what the push checks need before the first push arrives, start the secret
+    scan's processes, and bring the hooks' compiled forwarder up to this version (hooks
+    written by an older one run the same file)."""
     import importlib
 
     from modelgit.hooks import compiled
@@ -232,6 +233,13 @@ def warm_up() -> None:
         frontmatter.check_card(b"---\nlicense: mit\n---\n")
     except Exception:  # warming is an optimisation; a failure shows up in the real check
         log.debug("card validator warm-up failed", exc_info=True)
+    try:
+        from modelgit.scanner.secrets import warm_workers
+
+        warm_workers()  # the secret scan's processes, before the first large push
+    except Exception:
+        log.warning("the secret scan's processes did not start; a large push starts them",
+                    exc_info=True)
 
 
 def serve(cfg: Config, *, host: str | None = None, port: int | None = None,

@@ -45,12 +45,22 @@ def executor(name: str, workers: int) -> concurrent.futures.ProcessPoolExecutor:
         return pool
 
 
-def discard(name: str, pool: concurrent.futures.ProcessPoolExecutor) -> None:
-    """Drop a pool that broke (a worker died): the next scan makes a new one."""
+def discard(name: str, pool: concurrent.futures.ProcessPoolExecutor, *,
+            kill: bool = False) -> None:
+    """Drop a pool that broke (a worker died) or whose work is abandoned (``kill``: its
+    processes are stopped now): the next scan makes a new one."""
     with _lock:
         if _pools.get(name) is pool:
             del _pools[name]
-    pool.shutdown(wait=False, cancel_futures=True)
+    _stop(pool, kill)
+
+
+def _stop(pool: concurrent.futures.ProcessPoolExecutor, kill: bool) -> None:
+    if kill:
+        # The executor has no public way to stop a running job: its processes are ours.
+        for process in list((getattr(pool, "_processes", None) or {}).values()):
+            process.terminate()
+    pool.shutdown(wait=not kill, cancel_futures=True)
 
 
 def shutdown(*, kill: bool = False) -> None:
@@ -61,8 +71,4 @@ def shutdown(*, kill: bool = False) -> None:
         pools = list(_pools.values())
         _pools.clear()
     for pool in pools:
-        if kill:
-            # The executor has no public way to stop a running job: its processes are ours.
-            for process in list(getattr(pool, "_processes", {}).values()):
-                process.terminate()
-        pool.shutdown(wait=not kill, cancel_futures=True)
+        _stop(pool, kill)
