@@ -251,12 +251,13 @@ def _m0007_tasks(db: Any) -> None:
     with leases: a task whose lease ran out (its worker died or stopped) is taken over by the
     next worker. Sync tasks move here with their ids (``sync_replicas.task`` names them);
     a heartbeat becomes a lease ending when the old staleness limit (120 s) would have.
-    ``old_sha`` is what a scanned ref named before the push (a scan reads what changed).
+    ``old_sha`` is what a scanned ref named before the push (a scan reads what changed);
+    ``gc`` is a repository's ``git gc --auto``, taken off the pusher's time.
     """
     _script(db, """
         CREATE TABLE tasks (
             id INTEGER PRIMARY KEY AUTOINCREMENT,
-            kind TEXT NOT NULL CHECK (kind IN ('sync', 'scan')),
+            kind TEXT NOT NULL CHECK (kind IN ('sync', 'scan', 'gc')),
             model TEXT NOT NULL REFERENCES models(id) ON DELETE CASCADE,
             region TEXT,
             ref TEXT NOT NULL,
@@ -949,6 +950,26 @@ class Store:
                 ids.append(int(cur.lastrowid or 0))
         return ids
 
+    def add_task_once(self, kind: str, model_id: str) -> int | None:
+        """A task of ``kind`` for the model unless one is queued already (None then)."""
+        with self.tx() as c:
+            cur = c.execute(
+                "INSERT INTO tasks (kind, model, ref, commit_sha, status, created)"
+                " SELECT ?, ?, '', '', 'queued', ? WHERE NOT EXISTS (SELECT 1 FROM tasks"
+                " WHERE kind = ? AND model = ? AND status = 'queued')",
+                (kind, model_id, now_iso(), kind, model_id))
+            return int(cur.lastrowid or 0) if cur.rowcount == 1 else None
+
+    def prune_tasks(self, kinds: tuple[str, ...], finished_before: str) -> int:
+        """Delete finished tasks of ``kinds`` older than ``finished_before`` (ISO time)."""
+        marks = ",".join("?" * len(kinds))
+        with self.tx() as c:
+            cur = c.execute(
+                # Safe from injection: only "?" placeholders are formatted in.
+                f"DELETE FROM tasks WHERE kind IN ({marks}) AND status IN"  # noqa: S608  # nosec
+                " ('done', 'failed') AND finished < ?", (*kinds, finished_before))
+            return cur.rowcount
+
     def get_task(self, task_id: int, kind: str | None = None) -> dict[str, Any] | None:
         return self._one("SELECT * FROM tasks WHERE id = :i AND (:k IS NULL OR kind = :k)",
                          {"i": task_id, "k": kind})
@@ -973,7 +994,7 @@ class Store:
         ``max_attempts`` times already fails instead (a task that kills its worker must not
         kill every worker in turn).
         """
-        wanted = kinds or ("sync", "scan")
+        wanted = kinds or ("sync", "scan", "gc")
         marks = ",".join("?" * len(wanted))
         for _ in range(10):
             now = time.time()

@@ -1,4 +1,4 @@
-"""Background tasks (sync, post-push scans): one store table, one worker, leases.
+"""Background tasks (sync, post-push scans, gc): one store table, one worker, leases.
 
 A task is a row in the store, so a restart or a second front end picks up what is left: the
 worker in every ``modelgit serve`` claims the oldest claimable task with a conditional
@@ -33,6 +33,10 @@ POLL_SECONDS = 1.0
 #: Woken by a push in this process, the worker first lets the push's answer go out (its
 #: claim and the report's start would otherwise compete with the hook's reply).
 WAKE_DELAY_SECONDS = 0.05
+#: Finished scan and gc tasks are deleted after this long (sync tasks stay: people list them),
+#: looked at this often.
+KEEP_FINISHED_SECONDS = 7 * 24 * 3600.0
+PRUNE_EVERY_SECONDS = 3600.0
 #: A task taken over this many times fails instead of being run again.
 MAX_ATTEMPTS = 3
 
@@ -96,7 +100,23 @@ def _handler(kind: str) -> Handler:
         from modelgit.scanner.report import run_scan_task
 
         return run_scan_task
+    if kind == "gc":
+        return run_gc
     raise ValueError(f"unknown task kind {kind!r}")
+
+
+def run_gc(cfg: Config, store: Store, task: dict[str, Any], lease: Lease) -> None:
+    """``git gc --auto`` of a model's repository: what receive-pack would run after every push
+    while the pusher waits (the hooks turn it off there, ``receive.autogc``)."""
+    import subprocess
+
+    from modelgit.repos import repo_path
+
+    repo = repo_path(cfg, str(task["model"]))
+    proc = subprocess.run(["git", "--git-dir", str(repo), "gc", "--auto", "--quiet"],
+                          capture_output=True, check=False, timeout=LEASE_SECONDS * 10)
+    if proc.returncode != 0:
+        raise RuntimeError(f"git gc failed: {proc.stderr.decode('utf-8', 'replace')[-300:]}")
 
 
 def run_claimed_task(cfg: Config, store: Store, task: dict[str, Any],
@@ -115,10 +135,13 @@ def run_claimed_task(cfg: Config, store: Store, task: dict[str, Any],
         except LeaseLost:
             outcome = "lost"
         except Exception as exc:
-            log.exception("task %s (%s of %s) failed", task["id"], task["kind"], task["model"])
-            store.update_task(int(task["id"]), token, status="failed", finished=now_iso(),
-                              error=f"{type(exc).__name__}: {str(exc)[:300]}")
-            outcome = "failed"
+            recorded = store.update_task(int(task["id"]), token, status="failed",
+                                         finished=now_iso(),
+                                         error=f"{type(exc).__name__}: {str(exc)[:300]}")
+            if recorded:
+                log.exception("task %s (%s of %s) failed", task["id"], task["kind"],
+                              task["model"])
+            outcome = "failed" if recorded else "lost"  # given back or taken over meanwhile
         else:
             row = store.get_task(int(task["id"])) or {}
             if row.get("worker") != token:
@@ -132,8 +155,8 @@ def run_claimed_task(cfg: Config, store: Store, task: dict[str, Any],
     finally:
         lease.stop()
     if outcome == "lost":
-        log.warning("task %s was taken over by another worker; this attempt stopped",
-                    task["id"])
+        log.warning("task %s is no longer this worker's (given back or taken over); this"
+                    " attempt stopped", task["id"])
     return outcome
 
 
@@ -151,6 +174,11 @@ def queue_scans(store: Store, model_id: str, revs: list[tuple[str, str | None, s
     if not revs:
         return []
     return store.add_tasks("scan", model_id, revs)
+
+
+def queue_gc(store: Store, model_id: str) -> int | None:
+    """Queue the repository's ``git gc --auto`` (once: a queued one covers later pushes)."""
+    return store.add_task_once("gc", model_id)
 
 
 # ------------------------------------------------------------------------------ the worker
@@ -212,11 +240,27 @@ class Worker(threading.Thread):
         log.info("task %s: %s in %.1f s", task["id"], outcome, time.perf_counter() - started)
         return True
 
+    def prune(self, store: Store) -> None:
+        """Drop finished scan and gc tasks older than :data:`KEEP_FINISHED_SECONDS`."""
+        from datetime import UTC, datetime, timedelta
+
+        before = datetime.now(UTC) - timedelta(seconds=KEEP_FINISHED_SECONDS)
+        gone = store.prune_tasks(("scan", "gc"), before.strftime("%Y-%m-%dT%H:%M:%S.000Z"))
+        if gone:
+            log.info("task worker: %s finished scan and gc tasks deleted", gone)
+
     def run(self) -> None:
         from modelgit.store import Store
 
         store = Store(self.cfg.db_path)
+        pruned = 0.0
         while not self.stopping.is_set():
+            if time.monotonic() - pruned > PRUNE_EVERY_SECONDS:
+                pruned = time.monotonic()
+                try:
+                    self.prune(store)
+                except Exception:
+                    log.exception("task worker: could not prune finished tasks")
             _wake.clear()  # before looking: a task queued from here on wakes the next wait
             try:
                 ran = self.run_once(store)

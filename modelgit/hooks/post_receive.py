@@ -29,7 +29,16 @@ def record_push(cfg: config_mod.Config, store: Store, model: dict[str, Any], use
                 detail={"updates": [[u.old, u.new, u.ref] for u in updates]})
 
 
-STEPS: list[Step] = [record_push, index_card, report_push]
+def queue_gc(cfg: config_mod.Config, store: Store, model: dict[str, Any], user: str | None,
+             updates: list[RefUpdate]) -> None:
+    """The repository's ``git gc --auto`` as a task: receive-pack would run it while the
+    pusher waits (the hooks turn that off, ``receive.autogc``; see ``install.py``)."""
+    from modelgit import tasks
+
+    tasks.queue_gc(store, model["id"])
+
+
+STEPS: list[Step] = [record_push, index_card, report_push, queue_gc]
 
 
 def run_steps(cfg: config_mod.Config, store: Store, model: dict[str, Any], user: str | None,

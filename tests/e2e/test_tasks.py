@@ -42,10 +42,21 @@ def test_scan_queued_without_a_server_runs_when_one_starts(tmp_path: Path) -> No
     assert [(t["status"], t["commit_sha"]) for t in queued] == [("queued", commit)]
     assert "wait in the task queue" in (site.data / "log" / "hooks.log").read_text()
     assert store.latest_scans(model) == []
+    # gc is a task too, queued once however many pushes wait for it; receive-pack runs none.
+    bare = site.data / "repos" / f"{model}.git"
+    assert git("config", "--file", str(bare / "config"), "receive.autogc").stdout.strip() \
+        == "false"
+    (gc,) = store.list_tasks("gc", model)
+    repo = tmp_path / "clone"
+    commit_file(repo, "more.txt", "more")
+    git("push", "-q", "origin", "main", cwd=repo, env={"MODELGIT_USER": "owner"})
+    assert [t["id"] for t in store.list_tasks("gc", model)] == [gc["id"]]
+    queued = store.list_tasks("scan", model)[-1:]
 
     site.start()
     try:
         row = _wait_task(store, queued[0]["id"])
+        assert _wait_task(store, gc["id"])["status"] == "done"
     finally:
         site.stop()
     assert row["status"] == "done" and row["attempts"] == 1, row
