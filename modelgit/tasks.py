@@ -113,7 +113,9 @@ def run_gc(cfg: Config, store: Store, task: dict[str, Any], lease: Lease) -> Non
     from modelgit.repos import repo_path
 
     repo = repo_path(cfg, str(task["model"]))
-    proc = subprocess.run(["git", "--git-dir", str(repo), "gc", "--auto", "--quiet"],
+    # niced as the scan processes are (``scanner.pool``): pushes come first
+    proc = subprocess.run(["nice", "-n", "10", "git", "--git-dir", str(repo), "gc", "--auto",
+                           "--quiet"],
                           capture_output=True, check=False, timeout=LEASE_SECONDS * 10)
     if proc.returncode != 0:
         raise RuntimeError(f"git gc failed: {proc.stderr.decode('utf-8', 'replace')[-300:]}")

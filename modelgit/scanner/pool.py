@@ -13,6 +13,7 @@ from __future__ import annotations
 import concurrent.futures
 import logging
 import multiprocessing
+import os
 import signal
 import threading
 from concurrent.futures.process import BrokenProcessPool
@@ -25,22 +26,31 @@ _pools: dict[str, concurrent.futures.ProcessPoolExecutor] = {}
 __all__ = ["BrokenProcessPool", "discard", "executor", "shutdown"]
 
 
-def _worker_start() -> None:
+#: Niceness of background pools' processes: when they compete with the server for a core,
+#: the pushes and requests the server is answering get it first.
+BACKGROUND_NICE = 10
+
+
+def _worker_start(background: bool) -> None:
     """In each worker: die of SIGTERM (the process group is stopped with the server), leave
-    Ctrl-C to the server, which abandons the scan."""
+    Ctrl-C to the server, which abandons the scan; background work yields the CPU."""
     signal.signal(signal.SIGTERM, signal.SIG_DFL)
     signal.signal(signal.SIGINT, signal.SIG_IGN)
+    if background:
+        os.nice(BACKGROUND_NICE)
 
 
-def executor(name: str, workers: int) -> concurrent.futures.ProcessPoolExecutor:
+def executor(name: str, workers: int, *, background: bool = False
+             ) -> concurrent.futures.ProcessPoolExecutor:
     """The pool called ``name`` (one per purpose, so that a long background report never
-    queues a push's scan behind it), made on first use."""
+    queues a push's scan behind it), made on first use; ``background`` pools run niced."""
     with _lock:
         pool = _pools.get(name)
         if pool is None:
             context = multiprocessing.get_context("forkserver")
             pool = concurrent.futures.ProcessPoolExecutor(
-                max_workers=max(1, workers), mp_context=context, initializer=_worker_start)
+                max_workers=max(1, workers), mp_context=context, initializer=_worker_start,
+                initargs=(background,))
             _pools[name] = pool
         return pool
 

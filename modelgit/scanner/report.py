@@ -151,7 +151,7 @@ def run_scan_task(cfg: Config, store: Store, task: dict[str, Any], lease: Lease)
     from modelgit.scanner import pool
     from modelgit.tasks import LeaseLost
 
-    executor = pool.executor(REPORT_POOL, 1)
+    executor = pool.executor(REPORT_POOL, 1, background=True)
     try:
         future = executor.submit(scan_pushed_ref, str(cfg.data_dir), dict(task))
     except (pool.BrokenProcessPool, RuntimeError):
