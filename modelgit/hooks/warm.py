@@ -102,8 +102,9 @@ def _client(env: dict[str, str]) -> str:
     return "the compiled forwarder" if env.get("MODELGIT_HOOK_CLIENT") == "compiled" else "Python"
 
 
-#: Threads that run hooks; they stay, with their store connections, from push to push.
-HOOK_THREADS = 16
+#: Threads that run hooks; they stay, with their store connections, from push to push. More
+#: than the HTTP server's: on an existing host pushes reach the hooks through nginx.
+HOOK_THREADS = 64
 
 
 class HookServer(socketserver.UnixStreamServer):
