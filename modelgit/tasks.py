@@ -163,12 +163,13 @@ def run_claimed_task(cfg: Config, store: Store, task: dict[str, Any],
 
 
 # ------------------------------------------------------------------------------ queueing
-_wake = threading.Event()
+_wakers: list[threading.Event] = []
 
 
 def wake() -> None:
-    """Tell this process's worker that a task was just queued (no wait for the next poll)."""
-    _wake.set()
+    """Tell this process's workers that a task was just queued (no wait for the next poll)."""
+    for event in list(_wakers):
+        event.set()
 
 
 def queue_scans(store: Store, model_id: str, revs: list[tuple[str, str | None, str]]) -> list[int]:
@@ -199,11 +200,13 @@ class Worker(threading.Thread):
         self.renew_seconds = renew_seconds
         self.kinds = kinds
         self.stopping = threading.Event()
+        self.woken = threading.Event()
+        _wakers.append(self.woken)
         self.current: tuple[int, str] | None = None  # (task id, claim token) being run
 
     def stop(self) -> None:
         self.stopping.set()
-        _wake.set()
+        self.woken.set()
 
     def release(self) -> None:
         """At process exit: stop claiming, and give the task in hand back to the queue, so
@@ -263,15 +266,17 @@ class Worker(threading.Thread):
                     self.prune(store)
                 except Exception:
                     log.exception("task worker: could not prune finished tasks")
-            _wake.clear()  # before looking: a task queued from here on wakes the next wait
+            self.woken.clear()  # before looking: a task queued from now on ends the next wait
             try:
                 ran = self.run_once(store)
             except Exception:
                 log.exception("task worker: could not look at the queue")
                 ran = False
-            if not ran and _wake.wait(self.poll_seconds):
+            if not ran and self.woken.wait(self.poll_seconds):
                 self.stopping.wait(WAKE_DELAY_SECONDS)
         store.close()
+        if self.woken in _wakers:
+            _wakers.remove(self.woken)
 
 
 def settings(cfg: Config) -> dict[str, Any]:
@@ -284,16 +289,26 @@ def settings(cfg: Config) -> dict[str, Any]:
     return out
 
 
-def start_worker(cfg: Config) -> Worker | None:
-    """Start this front end's worker (None: turned off with ``tasks: {worker: false}``, for
+#: The workers a server runs, by the kinds they claim: a sync can take hours, and the reports
+#: of the pushes meanwhile must not wait for it.
+LANES: tuple[tuple[str, tuple[str, ...]], ...] = (("modelgit-tasks-sync", ("sync",)),
+                                                  ("modelgit-tasks", ("scan", "gc")))
+
+
+def start_workers(cfg: Config) -> list[Worker]:
+    """Start this front end's workers (none: turned off with ``tasks: {worker: false}``, for
     front ends that should not run background work)."""
     chosen = settings(cfg)
     if chosen["worker"] is False:
         log.info("task worker off (tasks.worker: false): queued tasks wait for another server")
-        return None
+        return []
     import atexit
 
-    worker = Worker(cfg, poll_seconds=float(chosen["poll_seconds"] or POLL_SECONDS))
-    worker.start()
-    atexit.register(worker.release)
-    return worker
+    workers = []
+    for name, kinds in LANES:
+        worker = Worker(cfg, name=name, kinds=kinds,
+                        poll_seconds=float(chosen["poll_seconds"] or POLL_SECONDS))
+        worker.start()
+        atexit.register(worker.release)
+        workers.append(worker)
+    return workers

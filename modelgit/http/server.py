@@ -262,7 +262,7 @@ def serve(cfg: Config, *, host: str | None = None, port: int | None = None,
     threading.Thread(target=warm_up, name="modelgit-warm-up", daemon=True).start()
     from modelgit import tasks
 
-    worker = tasks.start_worker(cfg)
+    workers = tasks.start_workers(cfg)
     where = listen_address(server)
     if socket:
         urls.record_address(cfg, socket_path=where)
@@ -280,7 +280,7 @@ def serve(cfg: Config, *, host: str | None = None, port: int | None = None,
     finally:
         server.stop()
         hooks.close()
-        if worker is not None:
+        for worker in workers:
             worker.release()  # before its scan process is stopped: the task goes back
         from modelgit.scanner import pool
 
