@@ -42,6 +42,7 @@ from __future__ import annotations
 
 import bisect
 import codecs
+import collections
 import concurrent.futures
 import contextlib
 import hashlib
@@ -889,8 +890,8 @@ def _scan_pooled(units: list[_Unit], order: list[int], workers: int) -> dict[int
 
     The processes come from a forkserver (``scanner.pool``), made once and kept, never forked
     from this threaded process; units go to them in batches through the pool's pipe (a push's
-    blobs are in this process's memory only), largest first, each process taking the next
-    batch when it is done. This thread only waits: it holds no GIL the pool's own threads need
+    blobs are in this process's memory only), largest first, two batches per process in
+    flight, each process taking the next batch when it is done. This thread only waits: it holds no GIL the pool's own threads need
     to keep the processes fed (scanning here too made the whole scan slower), and a server's
     other threads go on answering. Fails closed: if a scan process fails or dies, or the wait
     is interrupted, this raises (and the push is refused), and the pool is stopped at once
@@ -909,17 +910,25 @@ def _scan_pooled(units: list[_Unit], order: list[int], workers: int) -> dict[int
         size += units[index].size
     target = _IN_WORKER
     found: dict[int, Found] = {}
+    waiting = collections.deque(batches)
+    jobs: dict[concurrent.futures.Future[list[Found]], list[int]] = {}
     try:
-        jobs = {executor.submit(_call, target, [(units[i].path, bytes(units[i].data()))
-                                                for i in batch]): batch
-                for batch in batches}
-        for job in concurrent.futures.as_completed(jobs):
-            batch = jobs[job]
-            results = job.result()
-            if len(results) != len(batch):
-                raise RuntimeError(f"a scan process sent results for {len(results)} of"
-                                   f" {len(batch)} blobs")
-            found.update(zip(batch, results, strict=True))
+        while waiting or jobs:
+            # Two batches per process in flight: each has the next one at hand, and at most
+            # that many copies of blobs wait in the pool's pipes (a large text's windows are
+            # megabytes each).
+            while waiting and len(jobs) < 2 * workers:
+                batch = waiting.popleft()
+                jobs[executor.submit(_call, target, [(units[i].path, bytes(units[i].data()))
+                                                     for i in batch])] = batch
+            done, _ = concurrent.futures.wait(jobs, return_when="FIRST_COMPLETED")
+            for job in done:
+                batch = jobs.pop(job)
+                results = job.result()
+                if len(results) != len(batch):
+                    raise RuntimeError(f"a scan process sent results for {len(results)} of"
+                                       f" {len(batch)} blobs")
+                found.update(zip(batch, results, strict=True))
     except BaseException as exc:
         pools.discard(SECRETS_POOL, executor, kill=True)
         if isinstance(exc, Exception):
