@@ -891,11 +891,12 @@ def _scan_pooled(units: list[_Unit], order: list[int], workers: int) -> dict[int
     The processes come from a forkserver (``scanner.pool``), made once and kept, never forked
     from this threaded process; units go to them in batches through the pool's pipe (a push's
     blobs are in this process's memory only), largest first, two batches per process in
-    flight, each process taking the next batch when it is done. This thread only waits: it holds no GIL the pool's own threads need
-    to keep the processes fed (scanning here too made the whole scan slower), and a server's
-    other threads go on answering. Fails closed: if a scan process fails or dies, or the wait
-    is interrupted, this raises (and the push is refused), and the pool is stopped at once
-    (its processes killed; the next scan makes a new one).
+    flight, each process taking the next batch when it is done. This thread only waits: it
+    holds no GIL the pool's own threads need to keep the processes fed (scanning here too made
+    the whole scan slower), and a server's other threads go on answering. Fails closed: if a
+    scan process fails or dies, or the wait is interrupted, this raises (and the push is
+    refused), and the pool is stopped at once (its processes killed; the next scan makes a
+    new one).
     """
     from modelgit.scanner import pool as pools
 
