@@ -122,3 +122,30 @@ def test_stopping_server_gives_its_task_back(tmp_path: Path) -> None:
     worker.release()
     row = store.get_task(task_id)
     assert row is not None and row["status"] == "queued" and row["worker"] is None
+
+
+def test_two_front_ends_share_one_queue(tmp_path: Path) -> None:
+    """Two servers over one data folder: the tasks queued while both run are each done once,
+    and a task queued while only the second runs is done by it."""
+    from tests.conftest import free_port
+
+    site = make_site(tmp_path)
+    site.user("owner", admin=True)
+    model = site.model("tasks/shared")
+    commit = _offline_push(site, tmp_path, model)
+    store = Store(site.data / "modelgit.db")
+    second = Site(data=site.data, port=free_port())
+    site.start()
+    second.start()
+    try:
+        ids = [store.add_task("scan", model, "refs/heads/main", commit) for _ in range(6)]
+        rows = [_wait_task(store, i) for i in ids]
+        assert all(r["status"] == "done" and r["attempts"] == 1 for r in rows), rows
+        site.stop()
+        late = store.add_task("scan", model, "refs/heads/main", commit)
+        row = _wait_task(store, late)
+        assert row["status"] == "done" and row["attempts"] == 1, row
+        assert row["worker"].split(":")[1] == str(second.proc.pid)  # type: ignore[union-attr]
+    finally:
+        second.stop()
+        site.stop()
