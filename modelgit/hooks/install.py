@@ -52,7 +52,20 @@ def render(data_dir: Path, model_id: str, python: str | None = None,
     ])
     head, rest = text.split(START, 1)
     _, tail = rest.split(END, 1)
+    if forward and _shebang_safe(forward):
+        # The forwarder is the interpreter: no /bin/sh before it (see forward.c, --hook).
+        head = head.replace("#!/bin/sh\n", f"#!{forward} --hook\n", 1)
     return head + region + tail
+
+
+#: Longest first line every Linux kernel reads whole (older ones stop at 127 bytes).
+MAX_SHEBANG = 120
+
+
+def _shebang_safe(path: str) -> bool:
+    line = f"#!{path} --hook"
+    return (os.path.isabs(path) and len(line) <= MAX_SHEBANG
+            and not any(c.isspace() for c in path))
 
 
 def is_ours(path: Path) -> bool:
