@@ -149,3 +149,19 @@ def test_two_front_ends_share_one_queue(tmp_path: Path) -> None:
     finally:
         second.stop()
         site.stop()
+
+
+def test_finished_scan_and_gc_tasks_are_pruned_sync_tasks_kept(tmp_path: Path) -> None:
+    site = make_site(tmp_path)
+    site.user("owner", admin=True)
+    model = site.model("tasks/prune")
+    store = Store(site.data / "modelgit.db")
+    ids = {kind: store.add_task(kind, model, "refs/heads/main", "1" * 40, region="eu")
+           for kind in ("scan", "gc", "sync")}
+    fresh = store.add_task("scan", model, "refs/heads/main", "2" * 40)
+    with store.tx() as c:
+        c.execute("UPDATE tasks SET status = 'done', finished = '2020-01-01T00:00:00.000Z'"
+                  " WHERE id IN (?, ?, ?)", tuple(ids.values()))
+    assert store.prune_tasks(("scan", "gc"), "2021-01-01T00:00:00.000Z") == 2
+    left = {t["id"] for t in store.list_tasks(model_id=model)}
+    assert left == {ids["sync"], fresh}
