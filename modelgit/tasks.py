@@ -1,10 +1,11 @@
 """Background tasks (sync, post-push scans, gc): one store table, one worker, leases.
 
 A task is a row in the store, so a restart or a second front end picks up what is left: the
-worker in every ``modelgit serve`` claims the oldest claimable task with a conditional
-update, holds it under a lease it renews while the task runs, and a task whose lease ran out
-(its worker died) is taken over by the next claim. Work done twice is harmless for both kinds
-(sync sends only what the target lacks; a scan stores a newer report).
+worker in every ``modelgit serve`` (two lanes: sync, and scans with gc) claims the oldest
+claimable task with a conditional update, holds it under a lease it renews while the task
+runs, and a task whose lease ran out (its worker died) is taken over by the next claim. Work
+done twice is harmless for every kind (sync sends only what the target lacks; a scan stores
+a newer report; gc is idempotent).
 """
 
 from __future__ import annotations
