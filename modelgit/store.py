@@ -250,7 +250,8 @@ def _m0007_tasks(db: Any) -> None:
     """One task table for every kind of background work (sync, post-push scans), claimed
     with leases: a task whose lease ran out (its worker died or stopped) is taken over by the
     next worker. Sync tasks move here with their ids (``sync_replicas.task`` names them);
-    a heartbeat becomes a lease ending when the old staleness limit (120 s) would have.
+    a heartbeat becomes a lease ending when the old staleness limit (120 s) would have (a
+    running task without one had none: its lease has run out).
     ``old_sha`` is what a scanned ref named before the push (a scan reads what changed);
     ``gc`` is a repository's ``git gc --auto``, taken off the pusher's time.
     """
@@ -282,7 +283,7 @@ def _m0007_tasks(db: Any) -> None:
             worker, lease_until)
         SELECT id, 'sync', model, region, ref, commit_sha, status, objects_total, bytes_total,
             objects_sent, bytes_sent, attempts, created, started, finished, error, worker,
-            heartbeat + 120 FROM sync_tasks;
+            COALESCE(heartbeat, 0) + 120 FROM sync_tasks;
         DROP TABLE sync_tasks;
         CREATE INDEX tasks_claim ON tasks(status, id);
         CREATE INDEX tasks_model ON tasks(kind, model, id)
