@@ -48,12 +48,17 @@ def _which(name: str) -> str | None:
 
 
 def _cpu_ticks(pid: int) -> int:
-    """utime + stime of a process (all its threads), in clock ticks."""
-    try:
-        fields = Path(f"/proc/{pid}/stat").read_text().rsplit(")", 1)[1].split()
-    except OSError:
-        return 0
-    return int(fields[11]) + int(fields[12])
+    """utime + stime of a process and of everything in its process group (the server's
+    scan processes run the background reports), in clock ticks."""
+    total = 0
+    for stat in Path("/proc").glob("[0-9]*/stat"):
+        try:
+            fields = stat.read_text().rsplit(")", 1)[1].split()
+        except (OSError, IndexError):
+            continue  # ended while we looked
+        if int(fields[2]) == pid or stat.parent.name == str(pid):
+            total += int(fields[11]) + int(fields[12])
+    return total
 
 
 # ------------------------------------------------------------------------------ modelgit
@@ -147,8 +152,8 @@ class ModelgitServer:
         stop_process(self.proc)
 
     def wait_idle(self, timeout: float = 120) -> float:
-        """Wait until the server's own threads stop using CPU (the reporting scans that
-        post-receive starts in the background after a push); returns the seconds waited.
+        """Wait until the server and its scan processes stop using CPU (the reporting scans
+        that post-receive queues after a push); returns the seconds waited.
         Timed steps start from a quiet server, so each pays only for its own work."""
         assert self.proc is not None
         start = time.monotonic()

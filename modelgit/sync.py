@@ -15,9 +15,10 @@ key_file}}``). A *task* replicates one commit of one model to the same ``space/m
    ``refs/heads/sync/<sha>``), so nobody on the target can clone a pointer whose object is
    not there yet; the target's pre-receive checks apply as to any push.
 
-Tasks live in the store (docs/architecture.md): ``modelgit serve``'s worker thread claims queued
-tasks with a conditional UPDATE, so several front ends over one database never run a task twice,
-and ``sync start --wait`` creates its task already claimed, so no worker races it.
+Tasks live in the store's task table (``modelgit.tasks``): any ``modelgit serve``'s worker
+claims a queued task under a lease, so several front ends over one database never run a task
+twice and a task whose worker died is taken over; ``sync start --wait`` creates its task
+already claimed, so no worker races it.
 
 The region key is read from ``key_file`` when a task runs and only ever held in memory: it is
 never written to the database, a log line, an error message (errors are scrubbed of it) or a
@@ -37,11 +38,8 @@ import json
 import logging
 import os
 import re
-import socket
 import ssl
-import threading
 import time
-import uuid
 from collections.abc import Callable
 from dataclasses import dataclass
 from pathlib import Path
@@ -56,12 +54,6 @@ if TYPE_CHECKING:
 
 log = logging.getLogger("modelgit.sync")
 
-#: Seconds between two looks at the queue when it is empty (one indexed query).
-POLL_SECONDS = 1.0
-#: A running task's runner writes its heartbeat this often...
-HEARTBEAT_SECONDS = 10.0
-#: ...and a running task whose heartbeat is older than this is presumed dead (retryable).
-STALE_SECONDS = 120.0
 #: Piece size of an LFS upload: the only object memory a transfer holds.
 CHUNK = 1 << 20
 #: Objects per batch request (git-lfs sends 100; the server takes up to 1000).
@@ -326,8 +318,10 @@ class _Target:
 
 # --------------------------------------------------------------------------- running a task
 def new_worker_token() -> str:
-    """A claim token: which host and process runs a task, unique per claim."""
-    return f"{socket.gethostname()}:{os.getpid()}:{uuid.uuid4().hex[:12]}"
+    """A claim token (``modelgit.tasks.new_token``)."""
+    from modelgit.tasks import new_token
+
+    return new_token()
 
 
 def _one_line(text: str) -> str:
@@ -404,10 +398,10 @@ class _Runner:
             self._save(objects_sent=self.state["objects_sent"],
                        bytes_sent=self.state["bytes_sent"],
                        objects_total=self.state["objects_total"],
-                       bytes_total=self.state["bytes_total"], heartbeat=time.time())
+                       bytes_total=self.state["bytes_total"])
 
     def _save(self, **values: Any) -> None:
-        if not self.store.update_sync_task(self.task["id"], self.worker, **values):
+        if not self.store.update_task(self.task["id"], self.worker, **values):
             raise _Lost
 
     def _phase(self, phase: str) -> None:
@@ -564,45 +558,22 @@ class _Runner:
                                 proc.stdout.decode("utf-8", "replace"))
 
 
-class _Heartbeat(threading.Thread):
-    """Keeps a running task's heartbeat fresh while a long upload or push is under way, so
-    nobody declares it stale; its own store connection (connections are per thread)."""
-
-    def __init__(self, store: Store, task_id: int, worker: str) -> None:
-        super().__init__(name=f"modelgit-sync-heartbeat-{task_id}", daemon=True)
-        self.store = store
-        self.task_id = task_id
-        self.worker = worker
-        self.done = threading.Event()
-
-    def run(self) -> None:
-        try:
-            while not self.done.wait(HEARTBEAT_SECONDS):
-                try:
-                    self.store.update_sync_task(self.task_id, self.worker, heartbeat=time.time())
-                except Exception:  # a busy database must not kill the heartbeat
-                    log.warning("sync task %s: heartbeat not written", self.task_id,
-                                exc_info=True)
-        finally:
-            self.store.close()
-
-
 def run_task(cfg: Config, store: Store, task_id: int, progress: Progress | None = None, *,
              worker: str | None = None) -> dict[str, Any]:
-    """Run one task to ``done`` or ``failed`` and return its row.
+    """Run one task to ``done`` or ``failed`` in this process and return its row.
 
     A ``queued`` task is claimed first (atomically: if another worker got it, ``Refused``);
-    a ``running`` one only with its claim token ``worker`` (as ``sync start --wait`` and the
-    background worker pass it). Failures are recorded, not raised.
+    a ``running`` one only with its claim token ``worker`` (as ``sync start --wait`` passes
+    it). The lease is renewed while it runs. Failures are recorded, not raised.
     """
-    from modelgit.store import now_iso
+    from modelgit import tasks
 
-    task = store.get_sync_task(task_id)
+    task = store.get_task(task_id, "sync")
     if task is None:
         raise Refused(f"no sync task {task_id}", hint="see `modelgit sync list`", status=404)
     if task["status"] == "queued" and worker is None:
         worker = new_worker_token()
-        claimed = store.claim_sync_task(worker, task_id=task_id)
+        claimed = store.claim_task(worker, tasks.LEASE_SECONDS, task_id=task_id)
         if claimed is None:
             raise Refused(f"sync task {task_id} was just claimed by another worker")
         task = claimed
@@ -610,61 +581,89 @@ def run_task(cfg: Config, store: Store, task_id: int, progress: Progress | None 
         raise Refused(f"sync task {task_id} is {task['status']}"
                       + (" elsewhere" if task["status"] == "running" else ""),
                       hint=f"`modelgit sync retry {task_id}` re-runs a failed task")
+    lease = tasks.Lease(_own_store(store), task_id, worker)
+    lease.start()
+    try:
+        _attempt(cfg, store, task, worker, progress)
+    except tasks.LeaseLost:
+        pass
+    finally:
+        lease.stop()
+    return task_view(store.get_task(task_id) or task)
+
+
+def run_claimed(cfg: Config, store: Store, task: dict[str, Any], lease: Any) -> None:
+    """The task worker's handler (``modelgit.tasks``): one attempt, its outcome recorded."""
+    _attempt(cfg, store, task, str(task["worker"]), None)
+
+
+def _own_store(store: Store) -> Store:
+    from modelgit.store import Store as StoreClass
+
+    return StoreClass(store.path)
+
+
+def _attempt(cfg: Config, store: Store, task: dict[str, Any], worker: str,
+             progress: Progress | None) -> None:
+    """Run the claimed task; record ``done`` or ``failed`` (fenced by ``worker``) and audit
+    it. ``LeaseLost`` when another worker took the task over meanwhile."""
+    from modelgit.store import now_iso
+    from modelgit.tasks import LeaseLost
+
+    task_id = int(task["id"])
     runner = _Runner(cfg, store, task, worker, progress)
-    beat = _Heartbeat(store, task_id, worker)
-    beat.start()
     outcome = "failed"
     try:
-        try:
-            runner.run()
-            outcome = "done"
-            store.update_sync_task(task_id, worker, status="done", finished=now_iso(),
-                                   error=None, heartbeat=time.time(),
-                                   objects_sent=runner.state["objects_sent"],
-                                   bytes_sent=runner.state["bytes_sent"])
-            store.record_replica(task["model"], task["region"], task["ref"],
-                                 task["commit_sha"], task_id)
-        except _Lost:
-            log.warning("sync task %s was taken over by another worker; this attempt stops",
-                        task_id)
-            outcome = "lost"
-        except SyncFailure as exc:
-            _fail(store, task_id, worker, _scrub(exc.message, runner.key), runner)
-        except KeyboardInterrupt:
-            # Ctrl-C on `sync --wait`: retryable now, not after STALE_SECONDS of silence.
-            _fail(store, task_id, worker, f"interrupted; `modelgit sync retry {task_id}` runs"
-                                          " it again", runner)
-            raise
-        except Exception as exc:
-            import traceback
+        runner.run()
+        outcome = "done"
+        if not store.update_task(task_id, worker, status="done", finished=now_iso(),
+                                 error=None, objects_sent=runner.state["objects_sent"],
+                                 bytes_sent=runner.state["bytes_sent"]):
+            raise _Lost
+        store.record_replica(task["model"], task["region"], task["ref"],
+                             task["commit_sha"], task_id)
+    except _Lost:
+        log.warning("sync task %s was taken over by another worker; this attempt stops",
+                    task_id)
+        raise LeaseLost from None
+    except SyncFailure as exc:
+        _fail(store, task_id, worker, _scrub(exc.message, runner.key), runner)
+    except KeyboardInterrupt:
+        # Ctrl-C on `sync --wait`: retryable now, not when the lease runs out.
+        _fail(store, task_id, worker, f"interrupted; `modelgit sync retry {task_id}` runs"
+                                      " it again", runner)
+        raise
+    except Exception as exc:
+        import traceback
 
-            # The traceback is formatted here so that it is scrubbed like every message.
-            log.error("sync task %s failed unexpectedly:\n%s", task_id,
-                      _scrub(traceback.format_exc(), runner.key))
-            _fail(store, task_id, worker,
-                  _scrub(f"internal error: {type(exc).__name__}: {_one_line(str(exc))}"
-                         " (details in the log)", runner.key), runner)
-    finally:
-        beat.done.set()
-        beat.join(timeout=5)
-    row = store.get_sync_task(task_id) or task
-    if outcome != "lost":
-        store.audit(f"sync.{outcome}", actor="sync", target=task["model"],
-                    detail={"task": task_id, "region": task["region"], "ref": task["ref"],
-                            "commit": task["commit_sha"], "objects_sent": row["objects_sent"],
-                            "bytes_sent": row["bytes_sent"], "error": row["error"]})
-    return task_view(row)
+        # The traceback is formatted here so that it is scrubbed like every message.
+        log.error("sync task %s failed unexpectedly:\n%s", task_id,
+                  _scrub(traceback.format_exc(), runner.key))
+        _fail(store, task_id, worker,
+              _scrub(f"internal error: {type(exc).__name__}: {_one_line(str(exc))}"
+                     " (details in the log)", runner.key), runner)
+    row = store.get_task(task_id) or task
+    store.audit(f"sync.{outcome if row['status'] == 'done' else 'failed'}", actor="sync",
+                target=task["model"],
+                detail={"task": task_id, "region": task["region"], "ref": task["ref"],
+                        "commit": task["commit_sha"], "objects_sent": row["objects_sent"],
+                        "bytes_sent": row["bytes_sent"], "error": row["error"]})
+    if row["status"] == "done":
+        log.info("sync task %s: done, %s of %s LFS objects sent (%s bytes)", task_id,
+                 row["objects_sent"], row["objects_total"], row["bytes_sent"])
+    else:
+        log.warning("sync task %s: %s: %s", task_id, row["status"], row["error"])
 
 
 def _fail(store: Store, task_id: int, worker: str, message: str, runner: _Runner) -> None:
     from modelgit.store import now_iso
 
-    store.update_sync_task(task_id, worker, status="failed", finished=now_iso(),
-                           error=_one_line(message), heartbeat=time.time(),
-                           objects_sent=runner.state["objects_sent"],
-                           bytes_sent=runner.state["bytes_sent"],
-                           objects_total=runner.state["objects_total"],
-                           bytes_total=runner.state["bytes_total"])
+    store.update_task(task_id, worker, status="failed", finished=now_iso(),
+                      error=_one_line(message),
+                      objects_sent=runner.state["objects_sent"],
+                      bytes_sent=runner.state["bytes_sent"],
+                      objects_total=runner.state["objects_total"],
+                      bytes_total=runner.state["bytes_total"])
 
 
 # --------------------------------------------------------------------------- tasks (API)
@@ -674,33 +673,38 @@ def create_task(cfg: Config, store: Store, model_id: str, region: str, *,
     """Check the model, region and revision now (a mistake is an immediate error, not a
     failed task later) and add the task: queued, or claimed by ``worker`` for a foreground
     run."""
+    from modelgit.tasks import LEASE_SECONDS
+
     model = store.get_model(model_id)
     if model is None:
         raise Refused(f"unknown model {model_id!r}", hint="see `modelgit model list`",
                       status=404)
     get_region(cfg, region)
     full_ref, sha = resolve(cfg, model, ref=ref, commit=commit)
-    return store.add_sync_task(model_id, region, full_ref, sha, worker=worker)
+    return store.add_task("sync", model_id, full_ref, sha, region=region, worker=worker,
+                          lease_seconds=LEASE_SECONDS)
 
 
 def retry_task(store: Store, task_id: int, *, worker: str | None = None) -> None:
-    """Queue a failed (or dead) task again, or claim it for ``worker`` (foreground)."""
-    task = store.get_sync_task(task_id)
+    """Queue a failed (or abandoned) task again, or claim it for ``worker`` (foreground)."""
+    from modelgit.tasks import LEASE_SECONDS
+
+    task = store.get_task(task_id, "sync")
     if task is None:
         raise Refused(f"no sync task {task_id}", hint="see `modelgit sync list`", status=404)
-    if not store.requeue_sync_task(task_id, stale_before=time.time() - STALE_SECONDS,
-                                   worker=worker):
+    if not store.requeue_task(task_id, worker=worker, lease_seconds=LEASE_SECONDS, kind="sync"):
         status = task["status"]
         hint = {"done": "it succeeded; `modelgit sync start` sends newer commits",
                 "queued": "it is waiting for `modelgit serve`'s worker",
-                "running": f"it is running (heartbeat within {STALE_SECONDS:.0f} s)"
+                "running": "it is running (its worker renews its lease; a worker that"
+                           f" stopped loses it within {LEASE_SECONDS:.0f} s)"
                 }.get(status, "look at it with `modelgit sync list`")
         raise Refused(f"sync task {task_id} is {status}; only failed or interrupted tasks"
                       " can be retried", hint=hint)
 
 
 def task_view(row: dict[str, Any]) -> dict[str, Any]:
-    """A task as people and scripts see it (the claim token and heartbeat stay inside)."""
+    """A task as people and scripts see it (the claim token and lease stay inside)."""
     return {"id": row["id"], "model": row["model"], "region": row["region"],
             "ref": row["ref"], "commit": row["commit_sha"], "status": row["status"],
             "objects_sent": row["objects_sent"], "objects_total": row["objects_total"],
@@ -712,7 +716,7 @@ def task_view(row: dict[str, Any]) -> dict[str, Any]:
 def list_tasks(store: Store, model_id: str | None = None, limit: int = 200
                ) -> list[dict[str, Any]]:
     """Tasks newest first."""
-    return [task_view(r) for r in store.list_sync_tasks(model_id, limit=limit)]
+    return [task_view(r) for r in store.list_tasks("sync", model_id, limit=limit)]
 
 
 def replicas(store: Store, model_id: str) -> list[dict[str, Any]]:
@@ -721,85 +725,3 @@ def replicas(store: Store, model_id: str) -> list[dict[str, Any]]:
     return [{"region": r["region"], "ref": r["ref"], "commit": r["commit_sha"],
              "synced": r["synced"], "task": r["task"]}
             for r in store.list_replicas(model_id)]
-
-
-# --------------------------------------------------------------------------- the worker
-class Worker(threading.Thread):
-    """``modelgit serve``'s background runner: claims queued tasks through the store and
-    runs them one at a time. Any number of front ends may run one; the claim decides."""
-
-    def __init__(self, cfg: Config, poll_seconds: float = POLL_SECONDS) -> None:
-        super().__init__(name="modelgit-sync", daemon=True)
-        self.cfg = cfg
-        self.poll_seconds = poll_seconds
-        self.stopping = threading.Event()
-        self.current: tuple[int, str] | None = None  # (task id, claim token) being run
-
-    def stop(self) -> None:
-        self.stopping.set()
-
-    def interrupt(self) -> None:
-        """At process exit: stop claiming, and mark the task in hand ``failed`` (it is
-        retryable at once, instead of after :data:`STALE_SECONDS` of silence)."""
-        from modelgit.store import Store, now_iso
-
-        self.stop()
-        current = self.current
-        if current is None:
-            return
-        task_id, token = current
-        try:
-            Store(self.cfg.db_path).update_sync_task(
-                task_id, token, status="failed", finished=now_iso(),
-                error=f"interrupted: modelgit serve stopped while it ran; `modelgit sync retry"
-                      f" {task_id}` runs it again")
-        except Exception:
-            log.warning("sync task %s: could not record the interruption", task_id,
-                        exc_info=True)
-
-    def run(self) -> None:
-        from modelgit.store import Store
-
-        store = Store(self.cfg.db_path)
-        while not self.stopping.is_set():
-            try:
-                task = store.claim_sync_task(new_worker_token())
-            except Exception:
-                log.exception("sync worker: could not look at the queue")
-                task = None
-            if task is None:
-                self.stopping.wait(self.poll_seconds)
-                continue
-            log.info("sync task %s: %s %s at %s -> region %s", task["id"], task["model"],
-                     task["ref"], task["commit_sha"][:12], task["region"])
-            self.current = (int(task["id"]), str(task["worker"]))
-            try:
-                row = run_task(self.cfg, store, int(task["id"]), worker=task["worker"])
-            except Exception:
-                log.exception("sync task %s: the worker failed", task["id"])
-                continue
-            finally:
-                self.current = None
-            if row["status"] == "done":
-                log.info("sync task %s: done, %s of %s LFS objects sent (%s bytes)",
-                         row["id"], row["objects_sent"], row["objects_total"], row["bytes_sent"])
-            else:
-                log.warning("sync task %s: %s: %s", row["id"], row["status"], row["error"])
-        store.close()
-
-
-def start_worker(cfg: Config) -> threading.Thread | None:
-    """Start the background worker that runs queued sync tasks (None: turned off with
-    ``sync: {worker: false}`` in config.yaml, for front ends that should not run them)."""
-    settings = cfg.settings.get("sync") or {}
-    if isinstance(settings, dict) and settings.get("worker") is False:
-        return None
-    poll = POLL_SECONDS
-    if isinstance(settings, dict) and settings.get("poll_seconds"):
-        poll = float(settings["poll_seconds"])
-    import atexit
-
-    worker = Worker(cfg, poll)
-    worker.start()
-    atexit.register(worker.interrupt)
-    return worker

@@ -319,3 +319,40 @@ def test_a_replaced_database_file_is_read_not_the_old_one(store: Store, db_path:
     db_path.unlink()
     Store.create(db_path)
     assert store.get_user("before") is None
+
+
+def test_sync_tasks_move_to_the_task_table_with_their_ids(db_path: Path,
+                                                         monkeypatch: pytest.MonkeyPatch) -> None:
+    """0007_tasks: every sync task keeps its id (replicas name it) and its state; a heartbeat
+    becomes a lease ending 120 s after it, a running task without one is claimable at once."""
+    import time
+
+    steps = store_mod.MIGRATIONS
+    names = [n for n, _ in steps]
+    monkeypatch.setattr(store_mod, "MIGRATIONS", steps[:names.index("0007_tasks")])
+    old = Store.create(db_path)
+    old.add_user("o")
+    old.add_space("s", "o", None)
+    old.add_model("s/m", "o")
+    beat = time.time()
+    with old.tx() as c:
+        for task_id, status, worker, heartbeat in ((5, "done", None, None),
+                                                   (7, "running", "w:1:a", beat),
+                                                   (9, "running", "w:1:b", None)):
+            c.execute("INSERT INTO sync_tasks (id, model, region, ref, commit_sha, status,"
+                      " created, worker, heartbeat) VALUES (?, 's/m', 'eu', 'refs/heads/main',"
+                      " ?, ?, 'now', ?, ?)", (task_id, "a" * 40, status, worker, heartbeat))
+        c.execute("INSERT INTO sync_replicas (model, region, ref, commit_sha, synced, task)"
+                  " VALUES ('s/m', 'eu', 'refs/heads/main', ?, 'now', 5)", ("a" * 40,))
+    old.close()
+    monkeypatch.setattr(store_mod, "MIGRATIONS", steps)
+    new = Store(db_path)
+    assert new.migrate() == ["0007_tasks"]
+    rows = {t["id"]: t for t in new.list_tasks("sync")}
+    assert sorted(rows) == [5, 7, 9] and rows[5]["status"] == "done"
+    assert rows[7]["lease_until"] == pytest.approx(beat + 120)
+    assert new.list_replicas("s/m")[0]["task"] == 5
+    claimed = new.claim_task("w:2:c", 60)
+    assert claimed is not None and claimed["id"] == 9  # its lease had run out; 7's holds
+    assert new.add_task("scan", "s/m", "refs/heads/main", "b" * 40) > 9
+    new.close()

@@ -39,8 +39,8 @@ def register(cli: click.Group) -> None:
     def run(ctx: Ctx, model_id: str, ref: str | None) -> None:
         """Scan the whole tree at REF now and store the results."""
         from modelgit.git.paths import repo_path
-        from modelgit.hooks.scan import run_report
         from modelgit.scanner.blobs import tree_blobs
+        from modelgit.scanner.report import run_report
 
         rev, commit = _commit(ctx, model_id, ref)
         blobs = list(tree_blobs(str(repo_path(ctx.cfg, model_id)), commit))

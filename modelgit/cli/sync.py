@@ -117,7 +117,7 @@ def register(cli: click.Group) -> None:
         if worker is not None:
             _run_foreground(ctx, task_id, worker)
             return
-        task = sync.task_view(ctx.store.get_sync_task(task_id) or {})
+        task = sync.task_view(ctx.store.get_task(task_id, "sync") or {})
         done(ctx, f"queued sync task {task_id}: {model_id} {task['ref']} at"
                   f" {task['commit'][:12]} -> region {region}; `modelgit serve` runs it"
                   f" (follow it with `modelgit sync list {model_id}`)", task=task)

@@ -7,6 +7,8 @@ visible), with no git process and nothing checked out on disk.
 from __future__ import annotations
 
 import json
+import threading
+from collections import OrderedDict
 from typing import TYPE_CHECKING, Any
 
 if TYPE_CHECKING:
@@ -58,6 +60,9 @@ def check_card_push(push: Push) -> list[str]:
             return [f"modelgit: push rejected: {_too_large(new[1])}"]
         content = repo[new[0]].data if new else None
         result = check_card(content, required=required, schema_path=schema_path)
+        if result.ok and new is not None \
+                and update.ref == f"refs/heads/{push.model['default_branch']}":
+            _remember(push.model["id"], new[0], result.data)
         if not result.ok:
             branch = update.ref.removeprefix("refs/heads/")
             lines = rejection_lines(result.errors)
@@ -66,20 +71,48 @@ def check_card_push(push: Push) -> list[str]:
     return []
 
 
+# Cards pre-receive validated on a default branch, by (model, README blob id): post-receive
+# indexes the same bytes moments later and need not parse them again. Bounded; a miss (another
+# front end ran pre-receive, or the entry was pushed out) parses as before.
+_CHECKED: OrderedDict[tuple[str, str], dict[str, Any] | None] = OrderedDict()
+_CHECKED_MAX = 64
+_checked_lock = threading.Lock()
+
+
+def _remember(model_id: str, blob_id: str, data: dict[str, Any] | None) -> None:
+    with _checked_lock:
+        _CHECKED[(model_id, blob_id)] = data
+        while len(_CHECKED) > _CHECKED_MAX:
+            _CHECKED.popitem(last=False)
+
+
+def _recall(model_id: str, blob_id: str) -> tuple[bool, dict[str, Any] | None]:
+    with _checked_lock:
+        if (model_id, blob_id) not in _CHECKED:
+            return False, None
+        return True, _CHECKED.pop((model_id, blob_id))
+
+
 def index_card(cfg: Config, store: Store, model: dict[str, Any], user: str | None,
                updates: list[RefUpdate]) -> None:
-    """Post-receive: the default branch's card becomes the model's searchable record."""
+    """Post-receive: the default branch's card becomes the model's searchable record (when
+    the push changed its README.md, or created the branch)."""
     from modelgit.git import revisions, trees
     from modelgit.git.repo import open_model
     from modelgit.schema import card_index, parse_front_matter
 
     default = f"refs/heads/{model['default_branch']}"
-    if not any(u.ref == default and not u.is_delete for u in updates):
+    update = next((u for u in updates if u.ref == default and not u.is_delete), None)
+    if update is None:
         return
     repo = open_model(cfg, model["id"])
     readme = _readme(repo, revisions.ref_commit(repo, default))
+    if not update.is_create and readme == _readme(repo, revisions.peel_commit(repo, update.old)):
+        return  # the same README: the indexed card is this one's already
     data = None
     if readme is not None and readme[1] <= MAX_README_BYTES:
-        data = parse_front_matter(trees.read_blob(repo, readme[0])).data
+        known, data = _recall(model["id"], readme[0])
+        if not known:
+            data = parse_front_matter(trees.read_blob(repo, readme[0])).data
     card = {"data": data or {}, "index": card_index(data or {})}
     store.update_model(model["id"], card=json.dumps(card, default=str))

@@ -52,7 +52,20 @@ def render(data_dir: Path, model_id: str, python: str | None = None,
     ])
     head, rest = text.split(START, 1)
     _, tail = rest.split(END, 1)
+    if forward and _shebang_safe(forward):
+        # The forwarder is the interpreter: no /bin/sh before it (see forward.c, --hook).
+        head = head.replace("#!/bin/sh\n", f"#!{forward} --hook\n", 1)
     return head + region + tail
+
+
+#: Longest first line every Linux kernel reads whole (older ones stop at 127 bytes).
+MAX_SHEBANG = 120
+
+
+def _shebang_safe(path: str) -> bool:
+    line = f"#!{path} --hook"
+    return (os.path.isabs(path) and len(line) <= MAX_SHEBANG
+            and not any(c.isspace() for c in path))
 
 
 def is_ours(path: Path) -> bool:
@@ -62,11 +75,27 @@ def is_ours(path: Path) -> bool:
         return False
 
 
+#: Repository settings the hooks need: post-receive queues ``git gc --auto`` as a background
+#: task, so receive-pack must not run it itself while the pusher waits (≈ 3-5 ms a push).
+REPO_SETTINGS = (("receive.autogc", "false"),)
+
+
+def _configure(repo: Path) -> None:
+    """Best effort: where the config cannot be written (a host's repository owned by another
+    user), receive-pack keeps running gc itself, only slower for the pusher."""
+    import subprocess
+
+    for key, value in REPO_SETTINGS:
+        subprocess.run(["git", "config", "--file", str(repo / "config"), key, value],
+                       check=False, capture_output=True)
+
+
 def install(repo: Path, data_dir: Path, model_id: str) -> list[str]:
     """Install (or refresh) both hooks; returns what was done, for the CLI to report."""
     hooks_dir = repo / "hooks"
     hooks_dir.mkdir(exist_ok=True)
     done: list[str] = []
+    _configure(repo)
     # Rendered first: a failure here must not leave a repository whose hook was moved aside
     # and not replaced (a push would then skip every check).
     content = render(data_dir, model_id)
@@ -103,4 +132,9 @@ def uninstall(repo: Path) -> list[str]:
         if legacy.exists() and not target.exists():
             os.replace(legacy, target)
             done.append(f"restored {name}")
+    import subprocess
+
+    for key, _value in REPO_SETTINGS:  # git's own gc after pushes again
+        subprocess.run(["git", "config", "--file", str(repo / "config"), "--unset", key],
+                       check=False, capture_output=True)
     return done

@@ -1,7 +1,7 @@
-"""After git moved the refs: record the push. Later steps (card index, scans) hang here.
+"""After git moved the refs: record the push, index the card, queue the reporting scans.
 
 Nothing here may fail the push (the refs already moved) or keep the client waiting: errors
-are logged, slow work goes to the background.
+are logged, slow work is queued as tasks for the task worker (``modelgit.tasks``).
 """
 
 from __future__ import annotations
@@ -29,7 +29,16 @@ def record_push(cfg: config_mod.Config, store: Store, model: dict[str, Any], use
                 detail={"updates": [[u.old, u.new, u.ref] for u in updates]})
 
 
-STEPS: list[Step] = [record_push, index_card, report_push]
+def queue_gc(cfg: config_mod.Config, store: Store, model: dict[str, Any], user: str | None,
+             updates: list[RefUpdate]) -> None:
+    """The repository's ``git gc --auto`` as a task: receive-pack would run it while the
+    pusher waits (the hooks turn that off, ``receive.autogc``; see ``install.py``)."""
+    from modelgit import tasks
+
+    tasks.queue_gc(store, model["id"])
+
+
+STEPS: list[Step] = [record_push, index_card, report_push, queue_gc]
 
 
 def run_steps(cfg: config_mod.Config, store: Store, model: dict[str, Any], user: str | None,
@@ -47,10 +56,10 @@ def run_steps(cfg: config_mod.Config, store: Store, model: dict[str, Any], user:
     log.info("post-receive %s: %s", model["id"], ", ".join(timings))
 
 
-def main(data_dir: Path, model_id: str, stdin: bytes, env: dict[str, str]) -> None:
+def handle(cfg: config_mod.Config, store: Store, model_id: str, stdin: bytes,
+           env: dict[str, str]) -> None:
+    """The hook with the configuration and store at hand (the server keeps them open)."""
     try:
-        cfg = config_mod.load(data_dir)
-        store = Store(cfg.db_path)
         model = store.get_model(model_id)
         if model is None:
             return
@@ -58,3 +67,19 @@ def main(data_dir: Path, model_id: str, stdin: bytes, env: dict[str, str]) -> No
         run_steps(cfg, store, model, user, parse_updates(stdin))
     except Exception:
         log.exception("post-receive failed on %s", model_id)
+
+
+def main(data_dir: Path, model_id: str, stdin: bytes, env: dict[str, str]) -> None:
+    """The hook process's own run (no server reachable): the scans it queues wait for the
+    next ``modelgit serve``'s worker, which the log says."""
+    try:
+        cfg = config_mod.load(data_dir)
+        store = Store(cfg.db_path)
+    except Exception:
+        log.exception("post-receive failed on %s", model_id)
+        return
+    handle(cfg, store, model_id, stdin, env)
+    queued = [u.ref for u in parse_updates(stdin) if not u.is_delete]
+    if queued:
+        log.info("post-receive %s: no server running; the scans of %s wait in the task queue"
+                 " for the next `modelgit serve`", model_id, ", ".join(queued))

@@ -59,6 +59,8 @@ class Push:
     scope: str = "write"
     #: How the pushed commits came: ``git`` push, or a ``hub`` API upload (the advice differs).
     via: Literal["git", "hub"] = "git"
+    #: Checked in the running server (warm), where slow imports are already paid.
+    warm: bool = False
     notes: dict[str, Any] = field(default_factory=dict)
     #: Lines shown to the pusher when every check passes (findings that do not refuse).
     warnings: list[str] = field(default_factory=list)
@@ -194,12 +196,24 @@ def run_checks(push: Push, checks: list[Check] | None = None) -> list[str]:
 
 
 def main(data_dir: Path, model_id: str, stdin: bytes, env: dict[str, str],
-         say: Callable[[list[str]], None]) -> int:
+         say: Callable[[list[str]], None], *, warm: bool = False) -> int:
     """The hook: 0 lets git move the refs, anything else refuses the whole push."""
-    warnings: list[str] = []
     try:
         cfg = config_mod.load(data_dir)
         store = Store(cfg.db_path)
+    except Exception:
+        log.exception("pre-receive failed on %s", model_id)
+        say([f"modelgit: push to {model_id} refused: an internal error happened (details in"
+             " the server log); nothing was changed."])
+        return 1
+    return handle(cfg, store, model_id, stdin, env, say, warm=warm)
+
+
+def handle(cfg: config_mod.Config, store: Store, model_id: str, stdin: bytes,
+           env: dict[str, str], say: Callable[[list[str]], None], *, warm: bool = False) -> int:
+    """The hook with the configuration and store at hand (the server keeps them open)."""
+    warnings: list[str] = []
+    try:
         model = store.get_model(model_id)
         if model is None:
             say([f"modelgit: {model_id} is not a model of this server; push refused."])
@@ -208,7 +222,7 @@ def main(data_dir: Path, model_id: str, stdin: bytes, env: dict[str, str],
                     user=env.get("MODELGIT_USER") or env.get("REMOTE_USER") or None,
                     role=None, updates=parse_updates(stdin),
                     repo=Path(env.get("GIT_DIR", ".")).resolve(), env=env,
-                    scope=env.get("MODELGIT_KEY_SCOPE", "write"))
+                    scope=env.get("MODELGIT_KEY_SCOPE", "write"), warm=warm)
         lines = run_checks(push)
         warnings = push.warnings
     except Exception:

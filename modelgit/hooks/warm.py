@@ -13,6 +13,7 @@ the hook process itself.
 
 from __future__ import annotations
 
+import concurrent.futures
 import logging
 import os
 import socketserver
@@ -22,7 +23,10 @@ from collections.abc import Callable
 from pathlib import Path
 from typing import Any
 
+from modelgit import config as config_mod
+from modelgit.config import Config
 from modelgit.hooks import forward
+from modelgit.store import Store
 
 log = logging.getLogger("modelgit.hooks")
 
@@ -98,11 +102,22 @@ def _client(env: dict[str, str]) -> str:
     return "the compiled forwarder" if env.get("MODELGIT_HOOK_CLIENT") == "compiled" else "Python"
 
 
-class HookServer(socketserver.ThreadingMixIn, socketserver.UnixStreamServer):
-    daemon_threads = True
+#: Threads that run hooks; they stay, with their store connections, from push to push. More
+#: than the HTTP server's: on an existing host pushes reach the hooks through nginx.
+HOOK_THREADS = 64
+
+
+class HookServer(socketserver.UnixStreamServer):
+    """Runs each hook request on a thread of a lasting pool (a thread per request would open
+    a database connection per hook), with the configuration read once and re-read only when
+    config.yaml changes."""
 
     def __init__(self, data_dir: Path) -> None:
         self.data_dir = data_dir
+        self._pool = concurrent.futures.ThreadPoolExecutor(HOOK_THREADS,
+                                                           thread_name_prefix="modelgit-hook")
+        self._lock = threading.Lock()
+        self._loaded: tuple[object, Config, Store] | None = None
         path = socket_path(data_dir)
         path.parent.mkdir(parents=True, exist_ok=True)
         path.parent.chmod(0o700)
@@ -110,13 +125,44 @@ class HookServer(socketserver.ThreadingMixIn, socketserver.UnixStreamServer):
         super().__init__(str(path), _Handler)
         path.chmod(0o600)
 
+    def process_request(self, request: Any, client_address: Any) -> None:
+        self._pool.submit(self._process, request, client_address)
+
+    def _process(self, request: Any, client_address: Any) -> None:
+        try:
+            self.finish_request(request, client_address)
+        except Exception:
+            self.handle_error(request, client_address)
+        finally:
+            self.shutdown_request(request)
+
+    def settings(self) -> tuple[Config, Store]:
+        """The configuration and store, loaded again when config.yaml changed (one stat)."""
+        try:
+            st = (self.data_dir / "config.yaml").stat()
+            stamp: object = (st.st_mtime_ns, st.st_size, st.st_ino)
+        except FileNotFoundError:
+            stamp = None
+        with self._lock:
+            if self._loaded is None or self._loaded[0] != stamp:
+                cfg = config_mod.load(self.data_dir)
+                self._loaded = (stamp, cfg, Store(cfg.db_path))
+            return self._loaded[1], self._loaded[2]
+
     def run_hook(self, hook: str, model_id: str, stdin: bytes, env: dict[str, str],
                  say: Callable[[list[str]], None]) -> int:
         if hook == "pre-receive":
             from modelgit.hooks import pre_receive
 
             started = time.perf_counter()
-            rc = pre_receive.main(self.data_dir, model_id, stdin, env, say)
+            try:
+                cfg, store = self.settings()
+            except Exception:
+                log.exception("pre-receive %s: configuration or store unreadable", model_id)
+                say([f"modelgit: push to {model_id} refused: an internal error happened"
+                     " (details in the server log); nothing was changed."])
+                return 1
+            rc = pre_receive.handle(cfg, store, model_id, stdin, env, say, warm=True)
             log.info("pre-receive %s on %s: rc=%s (warm) via %s, %.1f ms", model_id,
                      env.get("GIT_DIR"), rc, _client(env), _ms(started))
             return rc
@@ -124,7 +170,8 @@ class HookServer(socketserver.ThreadingMixIn, socketserver.UnixStreamServer):
             from modelgit.hooks import post_receive
 
             started = time.perf_counter()
-            post_receive.main(self.data_dir, model_id, stdin, env)
+            cfg, store = self.settings()
+            post_receive.handle(cfg, store, model_id, stdin, env)
             log.info("post-receive %s (warm) via %s, %.1f ms", model_id, _client(env),
                      _ms(started))
             return 0
@@ -139,4 +186,5 @@ class HookServer(socketserver.ThreadingMixIn, socketserver.UnixStreamServer):
     def close(self) -> None:
         self.shutdown()
         self.server_close()
+        self._pool.shutdown(wait=False, cancel_futures=True)
         socket_path(self.data_dir).unlink(missing_ok=True)

@@ -21,9 +21,9 @@ provably cannot produce a finding:
    what they see in the CLI. Each prefilter is tied to a fingerprint of the plugin regexes it
    was derived from; if an upgrade changes a plugin (or adds one), the prefilter is switched off
    and every line is analysed: slower, never wrong.
-3. Parallel scanning when the push is big enough to pay for it: the process forks children
-   that inherit the blobs, detect-secrets' settings and the prefilter, and it scans alongside
-   them, each taking the largest blob left until none is (see `_scan_forked`).
+3. Parallel scanning when the push is big enough to pay for it: scan processes (made once,
+   from a forkserver, never forked from the threaded server) take batches of blobs, largest
+   first, each taking the next when it is done (`_scan_pooled`).
 4. Large text and LFS (see `scanner.windows`): a blob over `max_blob_bytes` that is text is
    scanned in overlapping windows, each a unit of the parallel scan, up to `max_scan_bytes`
    (reported `skipped-too-large` above it, unread); an LFS pointer stands for its stored
@@ -42,25 +42,26 @@ from __future__ import annotations
 
 import bisect
 import codecs
+import collections
+import concurrent.futures
+import contextlib
 import hashlib
+import importlib
 import io
 import itertools
 import json
 import logging
 import math
-import mmap
-import multiprocessing
 import os
 import re
-import signal
 import string
 import threading
 import traceback
 from collections.abc import Callable, Iterable, Iterator
-from contextlib import contextmanager, suppress
+from contextlib import contextmanager
 from dataclasses import dataclass
 from functools import lru_cache, partial
-from typing import TYPE_CHECKING, Any, BinaryIO, NoReturn
+from typing import TYPE_CHECKING, Any, BinaryIO
 
 from modelgit.scanner.findings import Finding, too_large
 from modelgit.scanner.quiet import relay_logs
@@ -76,8 +77,8 @@ DEFAULT_MAX_BLOB_BYTES = 5 * 1024 * 1024
 # DEFAULT_MAX_BLOB_BYTES (config scan.max_secret_scan_bytes).
 DEFAULT_MAX_SCAN_BYTES = 100 * 1024 * 1024
 BASELINE_FILENAME = ".secrets.baseline"
-# Below this many bytes forking a child costs more (fork, copy-on-write faults, the results'
-# round trip) than it saves.
+# Below this many bytes handing blobs to a scan process costs more (the copy through its pipe,
+# the results' round trip) than it saves.
 PARALLEL_MIN_BYTES = 1024 * 1024
 
 # What `detect-secrets scan` uses when given no baseline (`detect-secrets scan --all-files` in an
@@ -257,8 +258,8 @@ _settings_lock = threading.Lock()
 def _detect_secrets_settings() -> Iterator[None]:
     """detect-secrets' global settings set to SETTINGS for the duration (restored after).
 
-    Held for the whole of a scan, so the children `_scan_forked` starts inherit them in their
-    copy of memory and need no setting up of their own.
+    Held for the whole of a scan; a scan process enters it once and keeps it
+    (`scan_in_worker`).
     """
     from detect_secrets.settings import get_settings, transient_settings
 
@@ -645,21 +646,8 @@ def scan_text(path: str, data: bytes | memoryview) -> list[tuple[int, str, str]]
     return [(line, kind, digest) for (kind, digest), line in out.items()]
 
 
-# The blobs of the scan under way, read by the parent before it forks: the children see them in
-# their copy of its memory, so no blob goes through a pipe.
-_SHARED: list[tuple[str, bytes | memoryview]] = []
-_SHARED_LOCK = threading.Lock()
-
 # What scan_text gives for one blob.
 Found = list[tuple[int, str, str]]
-
-
-def _scan_shared(index: int) -> Found:
-    """scan_text on one blob of the scan under way, in the parent and the children alike.
-
-    Looked up as a module global at every call, so that a test can make a child fail mid-scan.
-    """
-    return scan_text(*_SHARED[index])
 
 
 # --- baseline ---------------------------------------------------------------------------------
@@ -877,152 +865,107 @@ def _default_workers() -> int:
 
 
 def _run(units: list[_Unit], workers: int | None) -> list[Found]:
-    """scan_text over the units, with forked children sharing the work when there is enough."""
+    """scan_text over the units, in scan processes when there is enough to share."""
     workers = _default_workers() if workers is None else max(1, workers)
     if workers == 1 or len(units) < 2 or sum(unit.size for unit in units) < PARALLEL_MIN_BYTES:
         return [scan_text(unit.path, unit.data()) for unit in units]
     # Largest first, so that one big file does not start last and finish alone.
     order = sorted(range(len(units)), key=lambda i: -units[i].size)
-    with _SHARED_LOCK:
-        _SHARED[:] = [(unit.path, unit.data()) for unit in units]
-        try:
-            found = _scan_forked(order, children=min(workers, len(units)) - 1)
-        finally:
-            _SHARED.clear()
+    found = _scan_pooled(units, order, workers)
     return [found[i] for i in range(len(units))]
 
 
-class _Claims:
-    """The blobs' indices in scan order, each handed out once, to whichever process asks first.
+#: The scan processes of the secret scan (``scanner.pool``): one per core.
+SECRETS_POOL = "secrets"
+#: Bytes of units handed to a scan process at a time (one job per small file would cost more
+#: in the pool's queues than scanning it).
+BATCH_BYTES = 256 * 1024
+#: The function a scan process runs on a unit (a module global, so that a test can make a
+#: scan process fail mid-scan by naming a function of its own).
+_IN_WORKER = "modelgit.scanner.secrets:scan_in_worker"
 
-    Made before the fork, so that the parent and its children share the counter (a MAP_SHARED
-    page) and its lock. Taking one blob at a time, rather than a share fixed in advance, keeps
-    every process busy to the end, however unevenly the time per byte is spread.
+
+def _scan_pooled(units: list[_Unit], order: list[int], workers: int) -> dict[int, Found]:
+    """scan_text's results for the units in `order`, from `workers` scan processes.
+
+    The processes come from a forkserver (``scanner.pool``), made once and kept, never forked
+    from this threaded process; units go to them in batches through the pool's pipe (a push's
+    blobs are in this process's memory only), largest first, two batches per process in
+    flight, each process taking the next batch when it is done. This thread only waits: it
+    holds no GIL the pool's own threads need to keep the processes fed (scanning here too made
+    the whole scan slower), and a server's other threads go on answering. Fails closed: if a
+    scan process fails or dies, or the wait is interrupted, this raises (and the push is
+    refused), and the pool is stopped at once (its processes killed; the next scan makes a
+    new one).
     """
+    from modelgit.scanner import pool as pools
 
-    def __init__(self, order: list[int]) -> None:
-        self._order = order
-        self._page = mmap.mmap(-1, 8)  # anonymous memory, shared with the children
-        self._next = memoryview(self._page).cast("q")
-        # A fork context's lock is a bare semaphore: unlinked at once, no resource tracker.
-        self._lock = multiprocessing.get_context("fork").Lock()
-
-    def take(self) -> int | None:
-        """The next blob's index, or None when every blob has been taken."""
-        with self._lock:
-            at = self._next[0]
-            self._next[0] = at + 1
-        return self._order[at] if at < len(self._order) else None
-
-    def close(self) -> None:
-        self._next.release()
-        self._page.close()
-
-
-def _scan_claimed(claims: _Claims) -> list[tuple[int, Found]]:
-    done = []
-    while (index := claims.take()) is not None:
-        done.append((index, _scan_shared(index)))
-    return done
-
-
-def _scan_forked(order: list[int], children: int) -> dict[int, Found]:
-    """scan_text's results for the blobs in `order`, from this process and `children` forks.
-
-    Forked by hand rather than through a multiprocessing pool: setting a pool up and tearing it
-    down took about 25 ms, a sixth of a 2 MB scan, while this process sat idle; a fork costs a
-    millisecond or two and this process scans its own share. The children start with all a scan
-    needs in their copy of memory (the blobs in _SHARED, detect-secrets imported and configured,
-    the prefilter built), send their results back as JSON through a pipe, and leave through
-    os._exit so that nothing of the caller's - its stack, atexit handlers, buffered files - runs
-    in them.
-
-    Fails closed: if a child fails, dies or sends anything but the results of exactly the blobs
-    it took, this raises (and the push is refused). Children are reaped and pipes closed on
-    every way out; if this process's own share raises, the children are killed, not waited for.
-    """
-    _prefilter()  # built once here rather than once per child
-    claims = _Claims(order)
-    pipes: dict[int, int] = {}  # child pid -> the read end of the pipe its results come down
-    ended: dict[int, tuple[int, bytes]] = {}  # child pid -> (exit code, what it sent)
+    executor = pools.executor(SECRETS_POOL, workers)
+    batches: list[list[int]] = [[]]
+    size = 0
+    for index in order:
+        if size >= BATCH_BYTES:
+            batches.append([])
+            size = 0
+        batches[-1].append(index)
+        size += units[index].size
+    target = _IN_WORKER
+    found: dict[int, Found] = {}
+    waiting = collections.deque(batches)
+    jobs: dict[concurrent.futures.Future[list[Found]], list[int]] = {}
     try:
-        for _ in range(children):
-            read_end, write_end = os.pipe()
-            try:
-                pid = os.fork()
-            except OSError as exc:  # out of processes or memory: the others take its share
-                os.close(read_end)
-                os.close(write_end)
-                log.warning("secret scan: cannot fork (%s); fewer processes scan", exc)
-                break
-            if pid == 0:
-                _child(claims, write_end, inherited=[read_end, *pipes.values()])
-            pipes[pid] = read_end
-            os.close(write_end)
-        found = _scan_claimed(claims)
-        for pid, read_end in pipes.items():
-            sent = _read_all(read_end)
-            _, status = os.waitpid(pid, 0)
-            ended[pid] = (os.waitstatus_to_exitcode(status), sent)
-    finally:
-        for pid, read_end in pipes.items():
-            os.close(read_end)
-            if pid not in ended:
-                with suppress(ProcessLookupError):
-                    os.kill(pid, signal.SIGKILL)
-                with suppress(ChildProcessError):
-                    os.waitpid(pid, 0)
-        claims.close()
-    for pid, (code, sent) in ended.items():
-        found += _child_results(pid, code, sent)
-    if sorted(index for index, _ in found) != sorted(order):
+        while waiting or jobs:
+            # Two batches per process in flight: each has the next one at hand, and at most
+            # that many copies of blobs wait in the pool's pipes (a large text's windows are
+            # megabytes each).
+            while waiting and len(jobs) < 2 * workers:
+                batch = waiting.popleft()
+                jobs[executor.submit(_call, target, [(units[i].path, bytes(units[i].data()))
+                                                     for i in batch])] = batch
+            done, _ = concurrent.futures.wait(jobs, return_when="FIRST_COMPLETED")
+            for job in done:
+                batch = jobs.pop(job)
+                results = job.result()
+                if len(results) != len(batch):
+                    raise RuntimeError(f"a scan process sent results for {len(results)} of"
+                                       f" {len(batch)} blobs")
+                found.update(zip(batch, results, strict=True))
+    except BaseException as exc:
+        pools.discard(SECRETS_POOL, executor, kill=True)
+        if isinstance(exc, Exception):
+            detail = "".join(traceback.format_exception_only(exc)).strip()
+            raise RuntimeError(f"secret scan: a scan process failed: {detail}") from exc
+        raise
+    if sorted(found) != sorted(order):
         raise RuntimeError("secret scan: not every blob was scanned exactly once")
-    return dict(found)
+    return found
 
 
-def _child(claims: _Claims, write_end: int, inherited: list[int]) -> NoReturn:
-    """A forked child's whole life: scan the blobs it can take, send the results, _exit.
-
-    It must never return into the caller's stack (the rest of the push would be handled twice),
-    so every way out goes through os._exit. Forked from ``modelgit serve``, it inherits a
-    SIGTERM handler that raises KeyboardInterrupt: it takes the default action (dies) instead,
-    and leaves Ctrl-C to the parent, which kills it if the scan is abandoned.
-    """
-    status = 1
-    try:
-        signal.signal(signal.SIGTERM, signal.SIG_DFL)
-        signal.signal(signal.SIGINT, signal.SIG_IGN)
-        for fd in inherited:  # the other children's pipes, and its own read end
-            os.close(fd)
-        try:
-            sent, ok = json.dumps(_scan_claimed(claims)).encode(), True
-        except Exception:
-            # Sent instead of results, so that the parent's error says what went wrong.
-            sent, ok = traceback.format_exc().encode(), False
-        with open(write_end, "wb") as pipe:
-            pipe.write(sent)
-        status = 0 if ok else 1
-    finally:
-        os._exit(status)
+def _call(target: str, work: list[tuple[str, bytes]]) -> list[Found]:
+    module, _, name = target.partition(":")
+    function: Callable[[str, bytes], Found] = getattr(importlib.import_module(module), name)
+    return [function(path, data) for path, data in work]
 
 
-def _read_all(fd: int) -> bytes:
-    chunks = []
-    while chunk := os.read(fd, 1 << 20):
-        chunks.append(chunk)
-    return b"".join(chunks)
+_worker_settings: list[contextlib.ExitStack] = []
 
 
-def _child_results(pid: int, code: int, sent: bytes) -> list[tuple[int, Found]]:
-    """What a child sent back, if it ended well; otherwise an exception, never a partial list."""
-    if code != 0:
-        how = f"was killed by signal {-code}" if code < 0 else f"exited with status {code}"
-        detail = sent.decode(errors="replace").strip() if code > 0 else ""
-        raise RuntimeError(f"secret scan: child {pid} {how}" + (f"\n{detail}" if detail else ""))
-    try:
-        # JSON, not pickle: plain data needs no code to decode.
-        return [(int(index), [(int(line), str(kind), str(digest))
-                              for line, kind, digest in found])
-                for index, found in json.loads(sent)]
-    except Exception as exc:
-        raise RuntimeError(f"secret scan: child {pid} sent unreadable results") from exc
+def scan_in_worker(path: str, data: bytes) -> Found:
+    """scan_text in a scan process, under detect-secrets' settings (entered once per process
+    and kept: the process does nothing else)."""
+    if not _worker_settings:
+        stack = contextlib.ExitStack()
+        stack.enter_context(_detect_secrets_settings())
+        _worker_settings.append(stack)
+    return scan_text(path, data)
+
+
+def warm_workers() -> None:
+    """Start the scan processes and build their prefilter before the first large push."""
+    from modelgit.scanner import pool as pools
+
+    executor = pools.executor(SECRETS_POOL, _default_workers())
+    jobs = [executor.submit(_call, _IN_WORKER, [("warm.txt", b"warm = 1\n")])
+            for _ in range(_default_workers())]
+    for job in jobs:
+        job.result()

@@ -204,9 +204,9 @@ def check(x):
 
 def test_bandit_report_matches_bandit(site: Site, work: Path, tmp_path: Path) -> None:
     model, repo = _fresh(site, work, "bandit")
-    commit_file(repo, "tools/run.py", BANDIT_FILE, "tools")
+    pushed = commit_file(repo, "tools/run.py", BANDIT_FILE, "tools")
     git("push", "-q", "origin", "main", cwd=repo)
-    data = _wait_for_scans(site, model)
+    data = _wait_for_scans(site, model, pushed)  # the reports run one after another
     ours = sorted(f["rule"] for f in data["findings"] if f["scanner"] == "bandit")
     local = tmp_path / "run.py"
     local.write_text(BANDIT_FILE)
@@ -290,14 +290,14 @@ def test_much_python_is_checked_after_the_push(site: Site, work: Path) -> None:
 
     model, repo = _fresh(site, work, "much-python")
     filler = "".join(f"value_{n} = {n}\n" for n in range(REPORT_PYTHON_BYTES // 12))
-    commit_file(repo, "big.py", filler + EVAL_FILE, "a large module")
+    commit = commit_file(repo, "big.py", filler + EVAL_FILE, "a large module")
     pushed = git("push", "origin", "main", cwd=repo, check=False)
     assert pushed.returncode == 0, pushed.stderr
     said = _remote(pushed.stderr)
     assert any(line.startswith("warning: bandit checks the 1 Python files of this push")
                and line.endswith("after the push: see the report.") for line in said), said
     assert f"modelgit scan show {model} --ref main" in said[-1]
-    data = _wait_for_scans(site, model)
+    data = _wait_for_scans(site, model, commit)  # the reports run one after another
     assert any(f["rule"] == "B307" and f["path"] == "big.py" for f in data["findings"])
 
 

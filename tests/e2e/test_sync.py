@@ -5,7 +5,7 @@ a write key of ``replicator``, a developer of the model on the target. Objects a
 to the source with the real git-lfs client and read back from the target with it.
 
 What the key checks assert, exactly:
-- no ``sync_tasks`` row, and no byte of any file in either data folder (database and WAL,
+- no ``tasks`` row, and no byte of any file in either data folder (database and WAL,
   ``log/``, the servers' own output, repositories), contains the region key;
 - every ``git`` that the source server, the CLI and the test spawn goes through a wrapper
   first in ``PATH`` that records its argv: none contains the key, and the sync's
@@ -257,7 +257,7 @@ def test_sync_tag_then_only_new_objects_then_stopped_target_and_retry(pair: Pair
     # 4. The region key: in no task row, no file of either site, no argv, no ps line.
     key = pair.region_key
     with Store(src.data / "modelgit.db").conn as conn:
-        rows = [dict(r) for r in conn.execute("SELECT * FROM sync_tasks")]
+        rows = [dict(r) for r in conn.execute("SELECT * FROM tasks")]
     assert rows and key not in json.dumps(rows)
     for site in (src, dst):
         checked = 0
@@ -364,13 +364,13 @@ def test_worker_claims_a_task_once(tmp_path: Path) -> None:
     site = make_site(tmp_path)
     site.model("sync/claims")
     store = Store(site.data / "modelgit.db")
-    ids = [store.add_sync_task("sync/claims", "eu", "refs/heads/main", "0" * 40)
+    ids = [store.add_task("sync", "sync/claims", "refs/heads/main", "0" * 40, region="eu")
            for _ in range(30)]
     got: list[list[int]] = [[], [], []]
 
     def claim(slot: int) -> None:
         mine = Store(site.data / "modelgit.db")
-        while (task := mine.claim_sync_task(f"w{slot}")) is not None:
+        while (task := mine.claim_task(f"w{slot}", 60)) is not None:
             got[slot].append(task["id"])
         mine.close()
 
@@ -380,8 +380,10 @@ def test_worker_claims_a_task_once(tmp_path: Path) -> None:
     for t in threads:
         t.join()
     assert sorted(got[0] + got[1] + got[2]) == ids
-    assert store.claim_sync_task("late") is None
-    # A running task is not retryable while its heartbeat is fresh; a stale one is.
-    assert not store.requeue_sync_task(ids[0], stale_before=time.time() - 120)
-    assert store.requeue_sync_task(ids[0], stale_before=time.time() + 1)
-    assert store.get_sync_task(ids[0])["status"] == "queued"
+    assert store.claim_task("late", 60) is None
+    # A running task is not retryable while its lease holds; one whose lease ran out is.
+    assert not store.requeue_task(ids[0])
+    with store.tx() as c:
+        c.execute("UPDATE tasks SET lease_until = ? WHERE id = ?", (time.time() - 1, ids[0]))
+    assert store.requeue_task(ids[0])
+    assert store.get_task(ids[0])["status"] == "queued"

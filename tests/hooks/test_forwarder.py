@@ -189,3 +189,60 @@ def test_a_forwarder_built_from_another_source_is_rebuilt(tmp_path: Path) -> Non
     assert usage.returncode == 2 and b"usage:" in usage.stderr
     assert stamp.read_text() != "0" * 64
     assert [p.name for p in (tmp_path / "bin").iterdir() if p.name.startswith(".")] == []
+
+
+# --------------------------------------------------------------- as the hook's interpreter
+def _hook_file(forwarder: str, repo: Path, data: Path, model: str, name: str,
+               python: str = "/nonexistent/python") -> Path:
+    from modelgit.hooks import install
+
+    hooks = repo / "hooks"
+    hooks.mkdir(parents=True, exist_ok=True)
+    path = hooks / name
+    path.write_text(install.render(data, model, python=python, forward=forwarder))
+    path.chmod(0o755)
+    return path
+
+
+def test_the_hook_file_runs_the_forwarder_without_a_shell(forwarder: str,
+                                                         tmp_path: Path) -> None:
+    """First line #!FORWARDER --hook: the data folder and model come from the file's config
+    lines, quoted as the shell would read them."""
+    data = tmp_path / "d 'q'"  # quoted in the file (and short: a socket path is short)
+    (data / "run").mkdir(parents=True)
+    server = FakeServer(data / "run" / "hooks.sock", b"S checked\nR 0\n")
+    repo = tmp_path / "r.git"
+    hook = _hook_file(forwarder, repo, data, "space/model", "pre-receive")
+    assert hook.read_text().startswith(f"#!{forwarder} --hook\n")
+    done = subprocess.run(["hooks/pre-receive"], cwd=repo, input=STDIN, capture_output=True,
+                          timeout=30, check=False, env={"PATH": "/usr/bin:/bin", "GIT_DIR": "."})
+    server.close()
+    assert done.returncode == 0 and done.stderr == b"checked\n", done.stderr
+    header = server.request.split(b"\n", 1)[1]
+    assert header.split(b"\0")[:2] == [b"pre-receive", b"space/model"]
+    assert server.request.endswith(STDIN)
+
+
+@pytest.mark.parametrize("why", ["no server", "legacy hook", "called again"])
+def test_the_hook_file_falls_back_to_its_shell_part(forwarder: str, tmp_path: Path,
+                                                    why: str) -> None:
+    """Whenever Python must run, the file's own shell part does, and starts it (here a fake
+    Python that shows it ran, with the push's input)."""
+    data = tmp_path / "data"
+    (data / "run").mkdir(parents=True)
+    fake = tmp_path / "python"
+    copy = tmp_path / "stdin-copy"
+    fake.write_text(f"#!/bin/sh\ncat > {copy}\necho \"shim $MODELGIT_FORWARD_SKIP\" >&2\n"
+                    "exit 5\n")
+    fake.chmod(0o755)
+    repo = tmp_path / "r.git"
+    _hook_file(forwarder, repo, data, "space/model", "pre-receive", python=str(fake))
+    env = {"PATH": "/usr/bin:/bin", "GIT_DIR": "."}
+    if why == "legacy hook":
+        (repo / "hooks" / "pre-receive.legacy").write_text("#!/bin/sh\nexit 0\n")
+    if why == "called again":
+        env["MODELGIT_HOOK_ACTIVE"] = "pre-receive"
+    done = subprocess.run(["hooks/pre-receive"], cwd=repo, input=STDIN, capture_output=True,
+                          timeout=30, check=False, env=env)
+    assert done.returncode == 5 and done.stderr == b"shim 1\n", done.stderr
+    assert copy.read_bytes() == STDIN

@@ -4,6 +4,7 @@ from __future__ import annotations
 
 import hashlib
 import re
+import time
 from pathlib import Path
 
 import pytest
@@ -247,14 +248,21 @@ def test_annotated_tag_to_a_commit_is_fine(site: Site, model: str, work: Path) -
     assert _tip(site, model, "refs/tags/v2")
 
 
+def _wait_task(store: Store, task_id: int, timeout: float = 120) -> None:
+    deadline = time.monotonic() + timeout
+    while (store.get_task(task_id) or {}).get("status") in ("queued", "running"):
+        assert time.monotonic() < deadline, store.get_task(task_id)
+        time.sleep(0.1)
+
+
 def test_post_receive_reports_skip_refs_that_name_no_commit(
         site: Site, model: str, caplog: pytest.LogCaptureFixture) -> None:
     """Finding 5: the report step crashed (InvalidSpecError) on a ref to a blob or a tree.
     Such refs can only come from around the hooks now; the rest of the push is reported."""
     import logging
-    import threading
 
     from modelgit import config as config_mod
+    from modelgit import tasks
     from modelgit.hooks import post_receive
     from modelgit.hooks.pre_receive import ZERO, RefUpdate
 
@@ -272,20 +280,25 @@ def test_post_receive_reports_skip_refs_that_name_no_commit(
     row = store.get_model(model)
     assert row is not None
     with caplog.at_level(logging.DEBUG, logger="modelgit"):
-        # A hook thread of the server, as warm.py runs it: the report goes to a thread.
-        hook = threading.Thread(target=post_receive.run_steps, name="test-hook",
-                                args=(cfg, store, row, "owner", updates))
-        hook.start()
-        hook.join(60)
-        for thread in threading.enumerate():
-            if thread.name == "modelgit-scan":
-                thread.join(120)
+        post_receive.run_steps(cfg, store, row, "owner", updates)
+        queued = [t for t in store.list_tasks("scan", model) if t["status"] == "queued"]
+        assert {t["ref"] for t in queued} >= {"refs/tags/blob", "refs/tags/tree",
+                                              "refs/heads/copy"}
+        # Run here what the server's worker has not claimed yet; wait for the rest.
+        for task in queued:
+            claimed = store.claim_task(tasks.new_token(), 60, task_id=task["id"])
+            if claimed is not None:
+                assert tasks.run_claimed_task(cfg, store, claimed) == "done"
+        for task in queued:
+            _wait_task(store, task["id"])
     problems = [r.getMessage() for r in caplog.records
                 if r.levelno >= logging.WARNING and r.name.startswith("modelgit")]
     assert problems == []
-    skipped = [r.getMessage() for r in caplog.records if "names no commit" in r.getMessage()]
-    assert len(skipped) == 2 and all(r.levelno == logging.DEBUG for r in caplog.records
-                                     if "names no commit" in r.getMessage())
+    for task in queued:
+        assert store.get_task(task["id"])["status"] == "done"
+    assert store.latest_scans(model, blob) == [] and store.latest_scans(model, tree) == []
+    assert all(r.levelno == logging.DEBUG for r in caplog.records
+               if "names no commit" in r.getMessage())
     scanned = {s["scanner"] for s in store.latest_scans(model, main)}
     assert scanned == {"secrets", "bandit", "pickles"}
 

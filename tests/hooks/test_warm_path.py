@@ -93,3 +93,27 @@ def test_shim_imports_nothing_heavy() -> None:
     for heavy in ("pygit2", "yaml", "jsonschema", "detect_secrets", "logging", "typing", "re",
                   "json", "socket", "sqlite3"):
         assert heavy not in out, f"the hook shim imports {heavy}"
+
+
+def test_server_hooks_follow_config_changes(tmp_path: Path, work: Path) -> None:
+    """The hook server keeps its configuration between pushes, and reads config.yaml again
+    when it changed: a site that starts requiring a card refuses the next push without one."""
+    import yaml
+
+    from tests.conftest import TEST_SETTINGS
+
+    own = make_site(tmp_path)
+    own.user("owner", admin=True)
+    model = own.model("warm/config")
+    own.start()
+    try:
+        git("clone", "-q", own.clone_url(model, "owner"), str(work / "c"))
+        commit_file(work / "c", "a.txt", "a")
+        git("push", "-q", "origin", "main", cwd=work / "c")
+        (own.data / "config.yaml").write_text(
+            yaml.safe_dump({**TEST_SETTINGS, "card": {"required": True}}))
+        # a new branch is checked for a card
+        refused = git("push", "origin", "main:refs/heads/other", cwd=work / "c", check=False)
+        assert refused.returncode != 0 and "model card" in refused.stderr, refused.stderr
+    finally:
+        own.stop()

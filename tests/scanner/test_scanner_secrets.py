@@ -5,7 +5,6 @@ from __future__ import annotations
 import concurrent.futures
 import dataclasses
 import json
-import multiprocessing
 import os
 import re
 import resource
@@ -14,7 +13,6 @@ import string
 import subprocess
 import sys
 import time
-from collections.abc import Callable
 from pathlib import Path
 
 import pytest
@@ -172,11 +170,8 @@ def test_same_secret_in_later_versions_of_a_file_is_reported_once() -> None:
 
 @pytest.mark.parametrize("workers", [2, 3])
 def test_parallel_and_serial_scans_agree(tmp_path: Path, workers: int) -> None:
-    """Forked children find exactly what one process finds, also forked from a thread.
-
-    Pre-receive scans in a worker thread, so the children are forked from one (where, for
-    instance, resetting their signal handlers must still work).
-    """
+    """Scan processes find exactly what one process finds, also when asked from a thread
+    (pre-receive scans in a hook thread of the server)."""
     make_corpus(tmp_path / "c", total_bytes=1_500_000, seed=11)
     blobs = corpus_blobs(tmp_path / "c")
     assert sum(b.size for b in blobs) >= secrets_mod.PARALLEL_MIN_BYTES  # really in parallel
@@ -186,7 +181,7 @@ def test_parallel_and_serial_scans_agree(tmp_path: Path, workers: int) -> None:
     assert serial == parallel and serial
 
 
-# --- the forked children: failing closed, and reaped ---------------------------------------
+# --- the scan processes: failing closed, never forked from the caller -----------------------
 
 
 def child_processes() -> set[int]:
@@ -203,9 +198,9 @@ def child_processes() -> set[int]:
 
 
 def parallel_blobs() -> list[Blob]:
-    """Enough bytes for the scan to fork (one secret among them)."""
+    """Enough bytes for the scan to use its scan processes (one secret among them)."""
     filler = "".join(f"value_{i} = compute({i}, scale=2)\n" for i in range(12_000))
-    # Four different files: one content at several paths is scanned once (no fork).
+    # Four different files: one content at several paths is scanned once.
     blobs = [Blob.from_bytes(f"pkg/mod{i}.py", f"# module {i}\n{filler}".encode(), "c" * 40)
              for i in range(4)]
     blobs.append(Blob.from_bytes("pkg/pay.py", f"KEY = '{STRIPE}'\n".encode(), "c" * 40))
@@ -213,99 +208,45 @@ def parallel_blobs() -> list[Blob]:
     return blobs
 
 
-@pytest.fixture
-def in_children(monkeypatch: pytest.MonkeyPatch) -> Callable[[Callable[[], object]], None]:
-    """Makes every forked child run `action` on the first blob it takes.
-
-    The parent does not scan until a child has started, so that the child always takes a
-    blob, however the machine schedules them.
-    """
-    parent = os.getpid()
-    started = multiprocessing.get_context("fork").Event()
-    scan = secrets_mod._scan_shared
-
-    def install(action: Callable[[], object]) -> None:
-        def scan_shared(index: int) -> list[tuple[int, str, str]]:
-            if os.getpid() != parent:
-                started.set()
-                action()
-            else:
-                assert started.wait(timeout=30), "no child took a blob"
-            return scan(index)
-
-        monkeypatch.setattr(secrets_mod, "_scan_shared", scan_shared)
-
-    return install
-
-
-def raise_in_scan() -> None:
-    raise ValueError("detect-secrets broke")
-
-
 @pytest.mark.parametrize(("action", "error"), [
-    (lambda: os._exit(3), "exited with status 3"),
-    (lambda: os.kill(os.getpid(), signal.SIGKILL), "killed by signal 9"),
-    (raise_in_scan, "ValueError: detect-secrets broke"),
-    # exits "successfully" without sending its results
-    (lambda: os._exit(0), "sent unreadable results"),
+    ("exit_3", "terminated abruptly"),
+    ("killed", "terminated abruptly"),
+    # `modelgit serve` turns SIGTERM into KeyboardInterrupt; a scan process does not inherit it
+    ("terminated", "terminated abruptly"),
+    ("broken", "ValueError: detect-secrets broke"),
+    ("quiet_exit", "terminated abruptly"),
 ])
-def test_a_failing_child_fails_the_scan_instead_of_dropping_its_blobs(
-    in_children: Callable[[Callable[[], object]], None], action: Callable[[], object],
-    error: str,
+def test_a_failing_scan_process_fails_the_scan_instead_of_dropping_its_blobs(
+    monkeypatch: pytest.MonkeyPatch, action: str, error: str,
 ) -> None:
-    before = child_processes()
-    in_children(action)
-    with pytest.raises(RuntimeError, match=error):
-        scan_secrets(parallel_blobs(), workers=2)
-    assert child_processes() == before  # reaped
-
-
-def test_children_die_of_sigterm_even_when_the_server_handles_it(
-    in_children: Callable[[Callable[[], object]], None],
-) -> None:
-    """`modelgit serve` turns SIGTERM into KeyboardInterrupt; a child must not inherit that."""
-
     def interrupt(signum: int, frame: object) -> None:
         raise KeyboardInterrupt
 
     saved = signal.signal(signal.SIGTERM, interrupt)
     try:
-        in_children(lambda: os.kill(os.getpid(), signal.SIGTERM))
-        with pytest.raises(RuntimeError, match="killed by signal 15"):
+        monkeypatch.setattr(secrets_mod, "_IN_WORKER", f"tests.scanner.failing_scans:{action}")
+        with pytest.raises(RuntimeError, match="a scan process failed") as failed:
             scan_secrets(parallel_blobs(), workers=2)
+        assert error in str(failed.value)
     finally:
         signal.signal(signal.SIGTERM, saved)
+    # The failed pool was stopped; the next scan gets working processes.
+    monkeypatch.undo()
+    assert ("pkg/pay.py", "Stripe Access Key") in {
+        (f.path, f.rule) for f in scan_secrets(parallel_blobs(), workers=2)}
 
 
-def test_when_the_parents_share_fails_the_children_are_killed_and_reaped(
-    monkeypatch: pytest.MonkeyPatch,
-) -> None:
-    parent = os.getpid()
-    started = multiprocessing.get_context("fork").Event()
+def test_scan_processes_are_not_forked_from_the_caller() -> None:
+    """The caller is a threaded server: its scan processes come from a forkserver."""
+    from modelgit.scanner import pool
 
-    def scan_shared(index: int) -> list[tuple[int, str, str]]:
-        if os.getpid() != parent:
-            started.set()
-            time.sleep(60)  # a child stuck in its scan: the parent must kill it, not wait
-        assert started.wait(timeout=30)
-        raise_in_scan()
-        raise AssertionError("unreachable")
-
-    monkeypatch.setattr(secrets_mod, "_scan_shared", scan_shared)
-    before, start = child_processes(), time.monotonic()
-    with pytest.raises(ValueError, match="detect-secrets broke"):
-        scan_secrets(parallel_blobs(), workers=3)
-    assert time.monotonic() - start < 30
-    assert child_processes() == before
-
-
-def test_a_parallel_scan_leaves_no_child_behind() -> None:
     blobs = parallel_blobs()
-    before = child_processes()
     findings = scan_secrets(blobs, workers=3)
-    assert child_processes() == before
     assert findings == scan_secrets(blobs, workers=1)
     assert ("pkg/pay.py", "Stripe Access Key") in {(f.path, f.rule) for f in findings}
+    executor = pool.executor(secrets_mod.SECRETS_POOL, 3)
+    workers = {p.pid for p in executor._processes.values()}  # the pool's own processes
+    assert workers and not workers & child_processes()
 
 
 def test_settings_are_the_clis_defaults_without_network_verification(tmp_path: Path) -> None:
