@@ -111,7 +111,7 @@ def run_gc(cfg: Config, store: Store, task: dict[str, Any], lease: Lease) -> Non
     while the pusher waits (the hooks turn it off there, ``receive.autogc``)."""
     import subprocess
 
-    from modelgit.repos import repo_path
+    from modelgit.git.paths import repo_path
 
     repo = repo_path(cfg, str(task["model"]))
     # niced as the scan processes are (``scanner.pool``): pushes come first

@@ -16,7 +16,7 @@ import pytest
 from modelgit import notify
 from modelgit.cli.access import parse_field_options, report_csv
 from modelgit.config import load
-from modelgit.repos import repo_path
+from modelgit.git.paths import repo_path
 from modelgit.services import gating
 from modelgit.store import Store
 from tests.conftest import Site, free_port, make_site
