@@ -56,6 +56,7 @@ serve: $(RUNTIME_STAMP)
 lint: $(TEST_DEPS)
 	$(BIN)/ruff check modelgit tests bench
 	$(BIN)/mypy modelgit
+	$(BIN)/lint-imports --no-cache
 
 # Our own hygiene: no medium/high bandit finding in the package, and no secret in the tracked
 # files beyond the committed .secrets.baseline (its entries are reviewed false positives and

@@ -98,7 +98,7 @@ def _handler(kind: str) -> Handler:
 
         return run_claimed
     if kind == "scan":
-        from modelgit.scanner.report import run_scan_task
+        from modelgit.services.reports import run_scan_task
 
         return run_scan_task
     if kind == "gc":

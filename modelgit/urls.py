@@ -25,7 +25,7 @@ from pathlib import Path
 from typing import Any
 
 from modelgit.config import Config
-from modelgit.credcheck import normalise_prefix
+from modelgit.git.targets import normalise_prefix
 
 #: WSGI environ key the server layer sets to its real listen address (never from a header).
 LISTEN_URL_KEY = "modelgit.listen_url"

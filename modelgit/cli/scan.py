@@ -40,7 +40,7 @@ def register(cli: click.Group) -> None:
         """Scan the whole tree at REF now and store the results."""
         from modelgit.git.paths import repo_path
         from modelgit.scanner.blobs import tree_blobs
-        from modelgit.scanner.report import run_report
+        from modelgit.services.reports import run_report
 
         rev, commit = _commit(ctx, model_id, ref)
         blobs = list(tree_blobs(str(repo_path(ctx.cfg, model_id)), commit))

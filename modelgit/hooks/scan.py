@@ -96,8 +96,8 @@ def scan_push(cfg: Config, blobs: list[Blob], baseline: bytes | None,
     push's Python now (when it is small); without it the report after the push does."""
     from modelgit.scanner.code import PYTHON_SUFFIXES, scan_python
     from modelgit.scanner.pickles import scan_pickles
-    from modelgit.scanner.report import max_scan_bytes
     from modelgit.scanner.secrets import scan_secrets
+    from modelgit.services.reports import max_scan_bytes
 
     policy = cfg.get("scan")
     cap = int(policy.get("max_blob_bytes", 5 * 1024 * 1024))
@@ -168,7 +168,7 @@ def check_scans(push: Push) -> list[str]:
     (``push.warnings``)."""
     from modelgit.hooks.lfs import pushed_blobs
     from modelgit.scanner import advice
-    from modelgit.scanner.report import lfs_opener
+    from modelgit.services.reports import lfs_opener
 
     budget = float(push.cfg.get("scan.time_budget_seconds"))
     open_lfs = lfs_opener(push.cfg, push.store, push.model["id"])

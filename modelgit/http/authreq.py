@@ -51,7 +51,7 @@ import re
 from typing import TYPE_CHECKING, Any
 
 from modelgit.authz.decide import AUTH_REQUIRED, Subject
-from modelgit.credcheck import git_target, normalise_prefix
+from modelgit.git.targets import git_target, normalise_prefix
 from modelgit.http.app import (
     CHALLENGE,
     UNIX_SOCKET_KEY,

@@ -876,7 +876,7 @@ def _run(units: list[_Unit], workers: int | None) -> list[Found]:
 
 
 #: The scan processes of the secret scan (``scanner.pool``): one per core.
-SECRETS_POOL = "secrets"
+SECRETS_POOL = "secrets"  # pragma: allowlist secret
 #: Bytes of units handed to a scan process at a time (one job per small file would cost more
 #: in the pool's queues than scanning it).
 BATCH_BYTES = 256 * 1024

@@ -24,7 +24,8 @@ from modelgit import credcheck
 from modelgit.authz import keys
 from modelgit.cli.serve import initialise
 from modelgit.config import load
-from modelgit.credcheck import GitTarget, git_target, parse_argv
+from modelgit.credcheck import parse_argv
+from modelgit.git.targets import GitTarget, git_target
 from modelgit.store import Store
 from tests.helpers.wait import wait_for
 
