@@ -208,6 +208,23 @@ def parallel_blobs() -> list[Blob]:
     return blobs
 
 
+@pytest.fixture
+def helpers_in_scan_processes(monkeypatch: pytest.MonkeyPatch) -> None:
+    """Scan processes that can import ``tests.helpers``: the forkserver they fork from has the
+    sys.path it started with, and `pytest` (unlike `python -m pytest`) does not put the
+    repository there. So the repository goes on the path and the forkserver starts again."""
+    import multiprocessing.forkserver
+
+    from modelgit.scanner import pool
+
+    root = str(Path(__file__).resolve().parents[2])
+    if root not in sys.path:
+        monkeypatch.syspath_prepend(root)
+        pool.shutdown(kill=True)
+        multiprocessing.forkserver._forkserver._stop()  # type: ignore[attr-defined]
+
+
+@pytest.mark.usefixtures("helpers_in_scan_processes")
 @pytest.mark.parametrize(("action", "error"), [
     ("exit_3", "terminated abruptly"),
     ("killed", "terminated abruptly"),
@@ -224,7 +241,7 @@ def test_a_failing_scan_process_fails_the_scan_instead_of_dropping_its_blobs(
 
     saved = signal.signal(signal.SIGTERM, interrupt)
     try:
-        monkeypatch.setattr(secrets_mod, "_IN_WORKER", f"tests.scanner.failing_scans:{action}")
+        monkeypatch.setattr(secrets_mod, "_IN_WORKER", f"tests.helpers.failing_scans:{action}")
         with pytest.raises(RuntimeError, match="a scan process failed") as failed:
             scan_secrets(parallel_blobs(), workers=2)
         assert error in str(failed.value)
