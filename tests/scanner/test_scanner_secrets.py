@@ -17,6 +17,7 @@ from pathlib import Path
 
 import pytest
 
+from modelgit.scanner import secret_prefilter as prefilter_mod
 from modelgit.scanner import secrets as secrets_mod
 from modelgit.scanner.blobs import Blob, tree_blobs
 from modelgit.scanner.secrets import scan_secrets
@@ -384,7 +385,7 @@ def test_prefilter_changes_no_finding_on_adversarial_lines(seed: int) -> None:
 
     def all_lines(path: str, data: bytes) -> list[tuple[int, str, str]]:
         with pytest.MonkeyPatch.context() as patch:
-            patch.setattr(secrets_mod, "_prefilter", lambda: None)
+            patch.setattr(prefilter_mod, "_prefilter", lambda: None)
             return secrets_mod.scan_text(path, data)
 
     with secrets_mod._detect_secrets_settings():
@@ -413,7 +414,7 @@ def test_prefilter_keeps_every_discord_token() -> None:
                  + segment(rng.choice((5, 6, 7))) + "." + segment(rng.choice((26, 27, 30))))
         lines.append(rng.choice(around) + token + rng.choice(around))
     (plugin_regex,) = DiscordBotTokenDetector.denylist
-    ((_kind, coarse),) = secrets_mod.PLUGIN_PREFILTERS["DiscordBotTokenDetector"][1]
+    ((_kind, coarse),) = prefilter_mod.PLUGIN_PREFILTERS["DiscordBotTokenDetector"][1]
     found = 0
     for line in lines:
         if plugin_regex.search(line):
@@ -426,7 +427,7 @@ def test_prefilter_keeps_every_discord_token() -> None:
 
     def all_lines(path: str) -> list[tuple[int, str, str]]:
         with pytest.MonkeyPatch.context() as patch:
-            patch.setattr(secrets_mod, "_prefilter", lambda: None)
+            patch.setattr(prefilter_mod, "_prefilter", lambda: None)
             return secrets_mod.scan_text(path, data)
 
     with secrets_mod._detect_secrets_settings():
@@ -447,7 +448,7 @@ def test_the_ascii_view_keeps_what_ignorecase_letters_and_digits_match() -> None
             folds[char] = "".join(c for c in string.ascii_lowercase
                                   if re.fullmatch(f"(?i){c}", char))
         assert bool(re.fullmatch(r"\d", char)) == char.isdecimal(), hex(code)
-    assert folds == secrets_mod.FOLD
+    assert folds == prefilter_mod.FOLD
 
 
 def test_runs_found_within_union_runs_are_the_runs_of_each_class() -> None:
@@ -457,7 +458,7 @@ def test_runs_found_within_union_runs_are_the_runs_of_each_class() -> None:
 
     rng = random.Random(9)
     with secrets_mod._detect_secrets_settings():
-        prefilter = secrets_mod._prefilter()
+        prefilter = prefilter_mod._prefilter()
     assert prefilter is not None and prefilter.runs
     runs_only = dataclasses.replace(prefilter, literals=(), folded_literals=(), quoted_runs=(),
                                     regexes=(), lowered_regexes=())
@@ -469,6 +470,6 @@ def test_runs_found_within_union_runs_are_the_runs_of_each_class() -> None:
         expected = {
             (at, plugins)
             for table, needle, plugins in prefilter.runs
-            for at, _end in secrets_mod._find_runs(lowered.translate(table), needle)
+            for at, _end in prefilter_mod._find_runs(lowered.translate(table), needle)
         }
-        assert set(secrets_mod._hits(text, runs_only)) == expected, text
+        assert set(prefilter_mod._hits(text, runs_only)) == expected, text
