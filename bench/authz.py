@@ -168,7 +168,8 @@ def in_process(folder: Path, users: int, n: int) -> tuple[list[float], dict[str,
     """Seconds per credential check, the server's own code, warm."""
     from modelgit import config as config_mod
     from modelgit.http import auth
-    from modelgit.http.app import App, Request
+    from modelgit.http.app import App
+    from modelgit.http.request import Request
     from modelgit.store import Store
 
     cfg = config_mod.load(folder)

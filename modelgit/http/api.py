@@ -31,13 +31,14 @@ from __future__ import annotations
 
 import json
 from collections.abc import Callable, Iterator, Mapping
-from http import HTTPStatus
 from typing import TYPE_CHECKING, Any
 from urllib.parse import urlencode
 
 from modelgit import strictjson
 from modelgit.authz.decide import auth_required
 from modelgit.errors import ModelgitError
+from modelgit.http.request import int_arg, model_of, read_body
+from modelgit.http.responses import CHALLENGE, Response, json_response, status_line
 from modelgit.services import gating
 from modelgit.urls import site_url
 
@@ -45,7 +46,8 @@ if TYPE_CHECKING:
     import re
 
     from modelgit.authz.decide import Decision
-    from modelgit.http.app import App, Request, Response
+    from modelgit.http.app import App
+    from modelgit.http.request import Request
 
 
 MAX_BODY_BYTES = 64 * 1024
@@ -68,26 +70,8 @@ class ApiError(ModelgitError):
 # --- responses --------------------------------------------------------------------------------
 
 
-def _status_line(status: int) -> str:
-    try:
-        return f"{status} {HTTPStatus(status).phrase}"
-    except ValueError:
-        return f"{status} Error"
-
-
-def json_response(status: int, obj: Any, headers: list[tuple[str, str]] | None = None
-                  ) -> Response:
-    """A complete JSON answer with its length (so clients never wait for a close)."""
-    body = json.dumps(obj, ensure_ascii=False).encode("utf-8")
-    hdrs = [("Content-Type", "application/json; charset=utf-8"),
-            ("Content-Length", str(len(body)))]
-    return _status_line(status), hdrs + (headers or []), [body]
-
-
 def error_response(error: ModelgitError) -> Response:
     """``{"error": ...}``, the first line in ``X-Error-Message``, and the challenge on 401."""
-    from modelgit.http.app import CHALLENGE
-
     headers = [("X-Error-Message", _header_text(error.message))]
     if error.code:
         headers.append(("X-Error-Code", error.code))
@@ -128,9 +112,6 @@ def register(app: App) -> None:
 # --- shared checks ----------------------------------------------------------------------------
 
 
-def _model_id(match: re.Match[str]) -> str:
-    return f"{match.group('space')}/{match.group('model')}"
-
 
 def base_url(app: App, req: Request) -> str:
     """The site's address as the caller sees it (:func:`modelgit.urls.site_url`)."""
@@ -148,7 +129,7 @@ def _reviewable_model(app: App, req: Request, match: re.Match[str]) -> dict[str,
 
     Permission comes first, so that a stranger learns nothing about a model's gating.
     """
-    model_id = _model_id(match)
+    model_id = model_of(match)
     decision, _ = app.model_decision(req, model_id, "edit")
     if not decision.allowed:
         raise _refuse(decision)
@@ -164,8 +145,6 @@ def _read_json(req: Request) -> Any:
     ctype = (req.header("content-type") or "").split(";", 1)[0].strip().lower()
     if ctype != JSON_TYPE:
         raise ApiError(415, f"send the body as JSON with 'Content-Type: {JSON_TYPE}'")
-    from modelgit.http.app import read_body
-
     data = read_body(req.environ, MAX_BODY_BYTES)  # its BodyError is answered as any refusal
     if not data.strip():
         raise ApiError(400, "the body is empty; send a JSON object")
@@ -204,14 +183,6 @@ def _string(body: Mapping[str, Any], key: str, *, required: bool = True) -> str 
     return value
 
 
-def _int_arg(req: Request, name: str, default: int, low: int, high: int) -> int:
-    text = req.arg(name)
-    if text is None:
-        return default
-    if not text.isdigit() or not low <= int(text) <= high:
-        raise ApiError(400, f"{name} must be a whole number from {low} to {high}")
-    return int(text)
-
 
 # --- reviewers --------------------------------------------------------------------------------
 
@@ -234,8 +205,8 @@ def list_requests(app: App, req: Request, match: re.Match[str]) -> Response:
     """One page of a model's requests in one status, oldest first."""
     model = _reviewable_model(app, req, match)
     status = match.group("status")
-    limit = _int_arg(req, "limit", DEFAULT_LIMIT, 1, MAX_LIMIT)
-    after = _int_arg(req, "after", 0, 0, 2**62)
+    limit = int_arg(req, "limit", DEFAULT_LIMIT, 1, MAX_LIMIT)
+    after = int_arg(req, "after", 0, 0, 2**62)
     rows = app.store.list_requests(model["id"], status=status, after_id=after, limit=limit + 1)
     headers: list[tuple[str, str]] = []
     if len(rows) > limit:
@@ -299,7 +270,7 @@ def access_report(app: App, req: Request, match: re.Match[str]) -> Response:
     filename = f"{model_id.replace('/', '-')}-access-report.json"
     headers = [("Content-Type", "application/json; charset=utf-8"),
                ("Content-Disposition", f'attachment; filename="{filename}"')]
-    return _status_line(200), headers, body()
+    return status_line(200), headers, body()
 
 
 # --- requesters -------------------------------------------------------------------------------
@@ -311,7 +282,7 @@ def create_request(app: App, req: Request, match: re.Match[str]) -> Response:
     Any valid key of the user will do, read scope included: asking changes no file, and the
     whole point is for someone who can only read to become able to.
     """
-    model_id = _model_id(match)
+    model_id = model_of(match)
     user = req.subject.user
     if user is None:
         raise _refuse(auth_required())

@@ -14,151 +14,30 @@ import time
 from collections.abc import Callable, Iterable
 from dataclasses import dataclass
 from typing import Any
-from urllib.parse import parse_qs
 
 from modelgit.authz.brake import Brake
-from modelgit.authz.decide import Decision, Subject
+from modelgit.authz.decide import Decision
 from modelgit.config import Config
-from modelgit.errors import ModelgitError, TooMany
+from modelgit.errors import ModelgitError
 from modelgit.http import auth, git
+from modelgit.http.request import BodyError, Request, content_length
+from modelgit.http.responses import (
+    Response,
+    braked,
+    denial,
+    refused,
+    text,
+    wrong_key,
+)
 from modelgit.services import access
 from modelgit.store import Store
 
 log = logging.getLogger("modelgit.http")
 access_log = logging.getLogger("modelgit.access")
 
-Response = tuple[str, list[tuple[str, str]], Iterable[bytes]]
-CHALLENGE = ("WWW-Authenticate", 'Basic realm="modelgit"')
 #: Set to True by the server layer, and only there, when a request came through the unix
 #: socket (a local web server in front: nginx's auth_request and proxy).
 UNIX_SOCKET_KEY = "modelgit.unix_socket"
-STATUS_TEXT = {200: "200 OK", 400: "400 Bad Request", 401: "401 Unauthorized",
-               403: "403 Forbidden", 404: "404 Not Found", 405: "405 Method Not Allowed",
-               409: "409 Conflict", 413: "413 Payload Too Large", 422: "422 Unprocessable Entity",
-               429: "429 Too Many Requests", 500: "500 Internal Server Error",
-               507: "507 Insufficient Storage"}
-
-
-class BodyError(ModelgitError):
-    """A request body refused before or while reading it; each API words it in its own shape."""
-
-    def __init__(self, status: int, message: str) -> None:
-        super().__init__(message, status=status)
-
-
-def content_length(environ: dict[str, Any]) -> int | None:
-    """The request's ``Content-Length``, None when it has none (a chunked body).
-
-    Decimal digits only (``int()`` would also take ``+1`` or ``1_0``; ``isdigit()`` passes a
-    latin-1 superscript that ``int()`` then fails on) and at most 19 of them, so it fits a
-    file offset.
-    """
-    raw = str(environ.get("CONTENT_LENGTH") or "").strip()
-    if not raw:
-        return None
-    if not raw.isdecimal() or len(raw) > 19:
-        raise BodyError(400, "invalid Content-Length")
-    return int(raw)
-
-
-def read_body(environ: dict[str, Any], limit: int) -> bytes:
-    """The whole request body, for the small JSON bodies of the APIs.
-
-    With ``Content-Length`` a body over ``limit`` is refused before a byte is read, and exactly
-    that many bytes are read (WSGI: reading past it may block). A chunked body arrives with no
-    length (the server decodes it as it streams in): it is read to its end and refused as soon
-    as it passes ``limit``, so a hostile client cannot make the server hold more than that.
-    """
-    stream = environ.get("wsgi.input")
-    length = content_length(environ)
-    if length is None:
-        length = limit + 1
-    elif length > limit:
-        raise BodyError(413, f"the body is {length} bytes; the limit is {limit}")
-    parts: list[bytes] = []
-    got = 0
-    while stream is not None and got < length:
-        data = stream.read(min(65536, length - got))
-        if not data:
-            break
-        parts.append(data)
-        got += len(data)
-    if got > limit:
-        raise BodyError(413, f"the body is larger than {limit} bytes")
-    return b"".join(parts)
-
-
-@dataclass
-class Request:
-    environ: dict[str, Any]
-    auth: auth.AuthResult
-
-    @property
-    def method(self) -> str:
-        return str(self.environ.get("REQUEST_METHOD", "GET")).upper()
-
-    @property
-    def path(self) -> str:
-        return str(self.environ.get("PATH_INFO", ""))
-
-    @property
-    def query(self) -> dict[str, list[str]]:
-        return parse_qs(str(self.environ.get("QUERY_STRING", "")), keep_blank_values=True)
-
-    def arg(self, name: str, default: str | None = None) -> str | None:
-        values = self.query.get(name)
-        return values[0] if values else default
-
-    def header(self, name: str) -> str | None:
-        key = "HTTP_" + name.upper().replace("-", "_")
-        if name.lower() == "content-type":
-            key = "CONTENT_TYPE"
-        value = self.environ.get(key)
-        return str(value) if value is not None else None
-
-    @property
-    def subject(self) -> Subject:
-        return self.auth.subject
-
-    @property
-    def remote_addr(self) -> str:
-        return str(self.environ.get("REMOTE_ADDR", ""))
-
-
-def text(status: int, message: str, headers: list[tuple[str, str]] | None = None) -> Response:
-    body = (message.rstrip("\n") + "\n").encode("utf-8")
-    hdrs = [("Content-Type", "text/plain; charset=utf-8"), ("Content-Length", str(len(body)))]
-    return STATUS_TEXT.get(status, f"{status} Error"), hdrs + (headers or []), [body]
-
-
-def denial(decision: Decision) -> Response:
-    """401 carries the Basic challenge so git asks its credential helper (and erases a stale
-    key); 403 and 404 carry a text/plain reason that git prints as ``remote:`` lines."""
-    extra = [CHALLENGE] if decision.status == 401 else []
-    return text(decision.status, decision.reason, extra)
-
-
-def refused(err: ModelgitError) -> Response:
-    """A refusal as git shows it: text/plain lines (``remote:``), the challenge on 401,
-    ``Retry-After`` when the error says when to come back."""
-    extra = [CHALLENGE] if err.status == 401 else []
-    if isinstance(err, TooMany):
-        extra.append(("Retry-After", str(err.retry_after)))
-    return text(err.status, "\n".join(err.lines()), extra)
-
-
-def braked(retry: int) -> Response:
-    """The brute-force brake's answer: 429 with ``Retry-After``."""
-    return text(429, f"modelgit: too many failed sign-ins from your address; try again in"
-                     f" {retry} seconds.", [("Retry-After", str(retry))])
-
-
-def wrong_key() -> Response:
-    """A key that is wrong, expired, revoked or not the named user's: 401 and the challenge,
-    so that git's ``credential reject`` erases it."""
-    return text(401, "modelgit: wrong, expired or revoked key. Use your user name and a valid"
-                     " modelgit key as the password.", [CHALLENGE])
-
 
 Handler = Callable[[Request, "re.Match[str]"], Response]
 

@@ -52,21 +52,16 @@ from typing import TYPE_CHECKING, Any
 
 from modelgit.authz.decide import AUTH_REQUIRED, Subject
 from modelgit.git.targets import git_target, normalise_prefix
-from modelgit.http.app import (
-    CHALLENGE,
-    UNIX_SOCKET_KEY,
-    Request,
-    braked,
-    denial,
-    text,
-    wrong_key,
-)
+from modelgit.http.app import UNIX_SOCKET_KEY
 from modelgit.http.auth import AuthResult, authenticate
+from modelgit.http.request import Request
+from modelgit.http.responses import CHALLENGE, braked, denial, text, wrong_key
 from modelgit.services import access
 
 if TYPE_CHECKING:
     from modelgit.authz.decide import Decision
-    from modelgit.http.app import App, Response
+    from modelgit.http.app import App
+    from modelgit.http.responses import Response
 
 AUTH_PATH = r"/-/auth"
 _METHODS = ("GET", "HEAD", "POST")

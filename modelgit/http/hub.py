@@ -57,14 +57,23 @@ import pygit2
 
 from modelgit.errors import Forbidden, ModelgitError
 from modelgit.git import commands, revisions, trees
-from modelgit.http import api
-from modelgit.http.api import base_url, json_response
+from modelgit.http.api import base_url
+from modelgit.http.request import content_length, int_arg, model_of, read_body
+from modelgit.http.responses import (
+    CHALLENGE,
+    Response,
+    json_response,
+    parse_range,
+    status_line,
+    stream_file,
+)
 from modelgit.hubcommit import HubError as CoreHubError
 from modelgit.hubcommit import clean_path
 
 if TYPE_CHECKING:
     from modelgit.authz.decide import Decision
-    from modelgit.http.app import App, Request, Response
+    from modelgit.http.app import App
+    from modelgit.http.request import Request
 
 log = logging.getLogger("modelgit.hub")
 
@@ -126,8 +135,6 @@ def _error(err: ModelgitError) -> Response:
     duplicates), so a refusal of several lines (a refused commit: the lines ``git push`` shows)
     goes in the body only; with its first line in the header as well, the client would print
     that line twice."""
-    from modelgit.http.app import CHALLENGE
-
     headers = list(getattr(err, "headers", []))
     if err.summary:
         headers.append(("X-Error-Message", _header_text(err.summary)))
@@ -183,9 +190,6 @@ def register(app: App) -> None:
     add(("GET", "HEAD"), FILE_URL, _hub(resolve, app))
 
 
-def _model_id(match: re.Match[str]) -> str:
-    return f"{match.group('space')}/{match.group('model')}"
-
 
 def _flag(req: Request, name: str) -> bool:
     return (req.arg(name) or "").strip().lower() in _TRUE
@@ -225,7 +229,7 @@ def _tail(req: Request, model_id: str, marker: str, fallback: str) -> list[str]:
 
 def _rev_only(req: Request, match: re.Match[str], marker: str) -> str:
     """The revision of ``.../<marker>/<rev>`` (all of the rest, slashes included)."""
-    parts = _tail(req, _model_id(match), marker, match.group("rest"))
+    parts = _tail(req, model_of(match), marker, match.group("rest"))
     rev = "/".join(parts)
     if not rev:
         raise HubError(400, "the URL names no revision")
@@ -233,8 +237,6 @@ def _rev_only(req: Request, match: re.Match[str], marker: str) -> str:
 
 
 def _read_body(req: Request, limit: int) -> bytes:
-    from modelgit.http.app import read_body
-
     return read_body(req.environ, limit)  # its BodyError is answered as any refusal
 
 
@@ -512,7 +514,7 @@ def whoami(app: App, req: Request, match: re.Match[str]) -> Response:
 
 def model_info(app: App, req: Request, match: re.Match[str]) -> Response:
     """``/api/models/<id>`` (default branch) and ``.../revision/<rev>``; ``view`` right."""
-    model_id = _model_id(match)
+    model_id = model_of(match)
     model = _allow(app, req, model_id, "view")
     repo = _repo(app, model_id)
     if "rest" in match.groupdict() and match.group("rest") is not None:
@@ -544,7 +546,7 @@ def list_models(app: App, req: Request, match: re.Match[str]) -> Response:
     filters = [f.strip().lower() for f in req.query.get("filter", []) if f.strip()]
     pipeline = (req.arg("pipeline_tag") or "").strip().lower()
     gated_arg = (req.arg("gated") or "").strip().lower()
-    limit = _int_arg(req, "limit", LIST_PAGE, 1, LIST_PAGE)
+    limit = int_arg(req, "limit", LIST_PAGE, 1, LIST_PAGE, clamp=True)
     cursor = req.arg("cursor") or ""
     full = _flag(req, "full")
     with_card = _flag(req, "cardData")
@@ -598,19 +600,11 @@ def _list_item(app: App, row: dict[str, Any], index: dict[str, Any], data: dict[
     return _expanded(item, expand)
 
 
-def _int_arg(req: Request, name: str, default: int, low: int, high: int) -> int:
-    text = req.arg(name)
-    if text is None or text == "":
-        return default
-    if not text.isdigit() or len(text) > 9:
-        raise HubError(400, f"{name} must be a whole number")
-    return max(low, min(high, int(text)))
-
 
 def tree(app: App, req: Request, match: re.Match[str]) -> Response:
     """``/tree/<rev>[/<path>]``: one page of entries; the next page's link names the commit,
     so a branch that moves between pages does not mix two trees."""
-    model_id = _model_id(match)
+    model_id = model_of(match)
     _allow(app, req, model_id, "view")
     parts = _tail(req, model_id, "tree", match.group("rest"))
     repo = _repo(app, model_id)
@@ -627,8 +621,8 @@ def tree(app: App, req: Request, match: re.Match[str]) -> Response:
     expand = _flag(req, "expand")
     recursive = _flag(req, "recursive")
     page = TREE_PAGE_EXPANDED if expand else TREE_PAGE
-    page = _int_arg(req, "limit", page, 1, page)
-    start = _int_arg(req, "cursor", 0, 0, 10**9)
+    page = int_arg(req, "limit", page, 1, page, clamp=True)
+    start = int_arg(req, "cursor", 0, 0, 10**9, clamp=True)
     items: list[dict[str, Any]] = []
     more = False
     for n, (entry_path, entry) in enumerate(
@@ -653,7 +647,7 @@ def tree(app: App, req: Request, match: re.Match[str]) -> Response:
 
 def refs(app: App, req: Request, match: re.Match[str]) -> Response:
     """``list_repo_refs``: branches and tags with the commits they point to."""
-    model_id = _model_id(match)
+    model_id = model_of(match)
     _allow(app, req, model_id, "view")
     repo = _repo(app, model_id)
     out: dict[str, list[dict[str, str]]] = {"branches": [], "tags": [], "converts": [],
@@ -666,7 +660,7 @@ def refs(app: App, req: Request, match: re.Match[str]) -> Response:
 
 def paths_info(app: App, req: Request, match: re.Match[str]) -> Response:
     """``paths-info``: the entries for the paths that exist (the others are left out)."""
-    model_id = _model_id(match)
+    model_id = model_of(match)
     _allow(app, req, model_id, "view")
     repo = _repo(app, model_id)
     commit = resolve_revision(repo, _rev_only(req, match, "paths-info"), model_id)
@@ -709,7 +703,7 @@ def paths_info(app: App, req: Request, match: re.Match[str]) -> Response:
 def resolve(app: App, req: Request, match: re.Match[str]) -> Response:
     """``resolve`` serves a file's content (LFS objects from the object store); ``raw``
     serves the git blob itself. Both need the ``read`` right, gating included."""
-    model_id = _model_id(match)
+    model_id = model_of(match)
     _allow(app, req, model_id, "read")
     kind = match.group("kind")
     parts = _tail(req, model_id, kind, match.group("rest"))
@@ -743,8 +737,6 @@ def _span(req: Request, size: int, headers: list[tuple[str, str]]
           ) -> tuple[int, int, int]:
     """``(status, first byte, length)`` for the request's ``Range`` (one range), adding
     ``Content-Range`` and ``Content-Length``; an unsatisfiable range is a 416."""
-    from modelgit.http.lfs import parse_range
-
     wanted = req.header("Range")
     if wanted is None:
         headers.append(("Content-Length", str(size)))
@@ -762,7 +754,6 @@ def _span(req: Request, size: int, headers: list[tuple[str, str]]
 def _serve_lfs(app: App, req: Request, model_id: str, path: str, lfs: dict[str, Any],
                headers: list[tuple[str, str]]) -> Response:
     """An LFS file's bytes from the store: only an object linked to this model is served."""
-    from modelgit.http.lfs import _stream_file
     from modelgit.lfs.storage import StorageError, storage_for
 
     oid, size = str(lfs["oid"]), int(lfs["size"])
@@ -776,23 +767,23 @@ def _serve_lfs(app: App, req: Request, model_id: str, path: str, lfs: dict[str, 
                 ("X-Linked-Size", str(size))]
     status, first, length = _span(req, size, headers)
     if req.method == "HEAD":
-        return api._status_line(status), headers, [b""]
+        return status_line(status), headers, [b""]
     try:
         handle = storage.open(oid)
     except StorageError:
         raise HubError(404, f"the LFS object of {path} is missing from the store") from None
-    return api._status_line(status), headers, _stream_file(handle, first, length)
+    return status_line(status), headers, stream_file(handle, first, length)
 
 
 def _serve_blob(app: App, req: Request, model_id: str, repo: pygit2.Repository,
                 oid: pygit2.Oid, size: int, headers: list[tuple[str, str]]) -> Response:
     status, first, length = _span(req, size, headers)
     if req.method == "HEAD":
-        return api._status_line(status), headers, [b""]
+        return status_line(status), headers, [b""]
     if size <= BLOB_IN_MEMORY:
         data = trees.read_blob(repo, oid)
-        return api._status_line(status), headers, [data[first:first + length]]
-    return api._status_line(status), headers, commands.stream_blob(repo.path, str(oid), first,
+        return status_line(status), headers, [data[first:first + length]]
+    return status_line(status), headers, commands.stream_blob(repo.path, str(oid), first,
                                                                    length)
 
 
@@ -888,7 +879,7 @@ def preupload(app: App, req: Request, match: re.Match[str]) -> Response:
     from modelgit.git.paths import repo_path
     from modelgit.hubcommit import parse_upload_files, upload_modes
 
-    model_id = _model_id(match)
+    model_id = model_of(match)
     model = _allow(app, req, model_id, "write")
     branch = _branch_arg(req, match, "preupload")
     files, gitignore = parse_upload_files(_json_body(req))
@@ -905,15 +896,13 @@ def commit(app: App, req: Request, match: re.Match[str]) -> Response:
     from modelgit import hubcommit
     from modelgit.lfs.storage import storage_for
 
-    model_id = _model_id(match)
+    model_id = model_of(match)
     model = _allow(app, req, model_id, "write")
     branch = _branch_arg(req, match, "commit")
     ctype = (req.header("content-type") or "").split(";", 1)[0].strip().lower()
     if ctype not in ("application/x-ndjson", "application/jsonl"):
         raise HubError(415, "send the commit as NDJSON with 'Content-Type:"
                             " application/x-ndjson'")
-    from modelgit.http.app import content_length
-
     length = content_length(req.environ)
     if length is None:
         raise HubError(411, "a commit needs a Content-Length header")
@@ -943,7 +932,7 @@ def xet_token(app: App, req: Request, match: re.Match[str]) -> Response:
     ``X-Error-Message`` for every other client).
     """
     location = f"{base_url(app, req)}{XET_HELP_PATH}"
-    return api._status_line(307), [("Location", location), ("Content-Length", "0"),
+    return status_line(307), [("Location", location), ("Content-Length", "0"),
                                    ("X-Error-Message", _header_text(XET_MESSAGE)),
                                    ("X-Error-Code", "XetNotSupported")], [b""]
 

@@ -34,15 +34,16 @@ import os
 import re
 import secrets
 import time
-from collections.abc import Callable, Iterator
+from collections.abc import Callable
 from http import HTTPStatus
 from typing import IO, TYPE_CHECKING, Any
 
 from modelgit.authz import keys
 from modelgit.authz.decide import Subject
 from modelgit.errors import ModelgitError
-from modelgit.http.app import BodyError, Request, content_length, read_body
 from modelgit.http.auth import AuthResult
+from modelgit.http.request import BodyError, Request, content_length, read_body
+from modelgit.http.responses import parse_range, stream_file
 from modelgit.lfs import locks
 from modelgit.lfs.batch import (
     LFS_MEDIA_TYPE,
@@ -60,7 +61,8 @@ from modelgit.urls import site_url
 
 if TYPE_CHECKING:
     from modelgit.authz.decide import Decision
-    from modelgit.http.app import App, Request, Response
+    from modelgit.http.app import App
+    from modelgit.http.responses import Response
 
 log = logging.getLogger("modelgit.lfs")
 
@@ -69,7 +71,6 @@ TOKEN_HEADER = "X-Modelgit-Lfs-Token"  # noqa: S105 - a header name, not a secre
 _TOKEN_ENVIRON = "HTTP_" + TOKEN_HEADER.upper().replace("-", "_")
 
 #: Pieces a download is streamed in: one piece is all the memory a download holds.
-CHUNK = 1 << 20
 
 #: Largest lock API request body (a lock path is at most 4096 characters).
 MAX_LOCK_BODY = 64 * 1024
@@ -79,7 +80,6 @@ MAX_LOCK_BODY = 64 * 1024
 CHALLENGE = ("WWW-Authenticate", 'Basic realm="modelgit"')
 
 _LFS = r"/info/lfs"
-_RANGE_RE = re.compile(r"^bytes=([0-9]{0,19})-([0-9]{0,19})$")
 _LOCK_ROLE_RANK = {"visitor": locks.VISITOR, "user": locks.USER, "developer": locks.DEVELOPER,
                    "maintainer": locks.MAINTAINER, "owner": locks.OWNER}
 
@@ -140,43 +140,6 @@ class _BoundedReader:
             view[:count] = data
         self._remaining -= count
         return count
-
-
-def parse_range(header: str, size: int) -> tuple[int, int] | None:
-    """``(first, last)`` byte positions (inclusive) of a single byte range, or None when the
-    range cannot be served (the caller answers 416).
-
-    One range only: git-lfs resumes with ``bytes=N-``; multi-range answers are not worth
-    their complexity for object downloads, so they are refused like any unsatisfiable range.
-    """
-    match = _RANGE_RE.fullmatch(header.strip())
-    if match is None or size == 0:
-        return None
-    first_text, last_text = match.groups()
-    if not first_text:
-        if not last_text or int(last_text) == 0:
-            return None
-        return max(0, size - int(last_text)), size - 1
-    first = int(first_text)
-    last = int(last_text) if last_text else size - 1
-    if first >= size or last < first:
-        return None
-    return first, min(last, size - 1)
-
-
-def _stream_file(handle: IO[bytes], first: int, length: int) -> Iterator[bytes]:
-    """Yield ``length`` bytes from ``first`` in :data:`CHUNK` pieces, closing the file."""
-    try:
-        handle.seek(first)
-        remaining = length
-        while remaining > 0:
-            data = handle.read(min(CHUNK, remaining))
-            if not data:
-                break  # the file shrank under us (cannot happen for verified objects)
-            remaining -= len(data)
-            yield data
-    finally:
-        handle.close()
 
 
 # --------------------------------------------------------------------------- routes
@@ -453,7 +416,7 @@ class LfsRoutes:
             if req.method == "HEAD":
                 handle.close()
                 return _status(code), headers, [b""]
-            return _status(code), headers, _stream_file(handle, first, length)
+            return _status(code), headers, stream_file(handle, first, length)
         except BaseException:
             handle.close()
             raise

@@ -15,7 +15,9 @@ import pytest
 from modelgit.config import Config
 from modelgit.errors import ModelgitError, NotFound, TooMany, Unauthorized
 from modelgit.http import api, hub
-from modelgit.http.app import App, Request, Response, Route
+from modelgit.http.app import App, Route
+from modelgit.http.request import Request
+from modelgit.http.responses import Response
 from modelgit.store import Store
 
 

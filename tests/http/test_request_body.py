@@ -6,7 +6,7 @@ import io
 
 import pytest
 
-from modelgit.http.app import BodyError, content_length, read_body
+from modelgit.http.request import BodyError, content_length, read_body
 
 
 @pytest.mark.parametrize("raw", ["+1", "1_0", "-1", "1.0", "0x10", "\xb2", "1" * 20, "1 2"])

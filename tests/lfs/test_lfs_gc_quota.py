@@ -10,7 +10,7 @@ import pytest
 
 from modelgit import config as config_mod
 from modelgit.hooks.pre_receive import Push, RefUpdate
-from modelgit.http.lfs import parse_range
+from modelgit.http.responses import parse_range
 from modelgit.quota import check_quota, dir_size, space_usage
 from modelgit.store import Store
 from tests.conftest import Site, make_site

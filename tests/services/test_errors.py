@@ -8,7 +8,7 @@ import pytest
 from modelgit import errors
 from modelgit.gating import GatingError
 from modelgit.http.api import ApiError
-from modelgit.http.app import BodyError
+from modelgit.http.request import BodyError
 from modelgit.hubcommit import HubError
 from modelgit.lfs.batch import BatchError
 from modelgit.lfs.locks import LockError

@@ -1,0 +1,125 @@
+"""What the HTTP front end reads from a request: the body within a limit, arguments, the model.
+
+One set of rules for every route (git, LFS, the hub and gating APIs), so that a limit or an
+argument means the same everywhere.
+"""
+
+from __future__ import annotations
+
+import re
+from dataclasses import dataclass
+from typing import Any
+from urllib.parse import parse_qs
+
+from modelgit.authz.decide import Subject
+from modelgit.errors import Invalid, ModelgitError
+from modelgit.http import auth
+
+
+class BodyError(ModelgitError):
+    """A request body refused before or while reading it; each API words it in its own shape."""
+
+    def __init__(self, status: int, message: str) -> None:
+        super().__init__(message, status=status)
+
+
+def content_length(environ: dict[str, Any]) -> int | None:
+    """The request's ``Content-Length``, None when it has none (a chunked body).
+
+    Decimal digits only (``int()`` would also take ``+1`` or ``1_0``; ``isdigit()`` passes a
+    latin-1 superscript that ``int()`` then fails on) and at most 19 of them, so it fits a
+    file offset.
+    """
+    raw = str(environ.get("CONTENT_LENGTH") or "").strip()
+    if not raw:
+        return None
+    if not raw.isdecimal() or len(raw) > 19:
+        raise BodyError(400, "invalid Content-Length")
+    return int(raw)
+
+
+def read_body(environ: dict[str, Any], limit: int) -> bytes:
+    """The whole request body, for the small JSON bodies of the APIs.
+
+    With ``Content-Length`` a body over ``limit`` is refused before a byte is read, and exactly
+    that many bytes are read (WSGI: reading past it may block). A chunked body arrives with no
+    length (the server decodes it as it streams in): it is read to its end and refused as soon
+    as it passes ``limit``, so a hostile client cannot make the server hold more than that.
+    """
+    stream = environ.get("wsgi.input")
+    length = content_length(environ)
+    if length is None:
+        length = limit + 1
+    elif length > limit:
+        raise BodyError(413, f"the body is {length} bytes; the limit is {limit}")
+    parts: list[bytes] = []
+    got = 0
+    while stream is not None and got < length:
+        data = stream.read(min(65536, length - got))
+        if not data:
+            break
+        parts.append(data)
+        got += len(data)
+    if got > limit:
+        raise BodyError(413, f"the body is larger than {limit} bytes")
+    return b"".join(parts)
+
+
+@dataclass
+class Request:
+    environ: dict[str, Any]
+    auth: auth.AuthResult
+
+    @property
+    def method(self) -> str:
+        return str(self.environ.get("REQUEST_METHOD", "GET")).upper()
+
+    @property
+    def path(self) -> str:
+        return str(self.environ.get("PATH_INFO", ""))
+
+    @property
+    def query(self) -> dict[str, list[str]]:
+        return parse_qs(str(self.environ.get("QUERY_STRING", "")), keep_blank_values=True)
+
+    def arg(self, name: str, default: str | None = None) -> str | None:
+        values = self.query.get(name)
+        return values[0] if values else default
+
+    def header(self, name: str) -> str | None:
+        key = "HTTP_" + name.upper().replace("-", "_")
+        if name.lower() == "content-type":
+            key = "CONTENT_TYPE"
+        value = self.environ.get(key)
+        return str(value) if value is not None else None
+
+    @property
+    def subject(self) -> Subject:
+        return self.auth.subject
+
+    @property
+    def remote_addr(self) -> str:
+        return str(self.environ.get("REMOTE_ADDR", ""))
+
+
+def model_of(match: re.Match[str]) -> str:
+    """``space/model`` from a route's named groups (the router checked the name rules)."""
+    return f"{match.group('space')}/{match.group('model')}"
+
+
+def int_arg(req: Request, name: str, default: int, low: int, high: int, *,
+            clamp: bool = False) -> int:
+    """A whole-number query argument. Out of ``low..high`` it is refused, or, with ``clamp``
+    (paging limits, where the hub clients ask for more than a page and expect less), brought
+    into range; anything but digits is refused either way."""
+    text = req.arg(name)
+    if text is None or text == "":
+        return default
+    if not text.isdecimal() or len(text) > 9:
+        raise Invalid(f"{name} must be a whole number from {low} to {high}")
+    value = int(text)
+    if clamp:
+        return max(low, min(high, value))
+    if not low <= value <= high:
+        raise Invalid(f"{name} must be a whole number from {low} to {high}")
+    return value

@@ -1,0 +1,123 @@
+"""What the HTTP front end answers: status lines, text and JSON bodies, the challenge, files.
+
+A response is ``(status line, headers, body iterable)``; every module builds it with these, so
+a status reads the same on every route.
+"""
+
+from __future__ import annotations
+
+import json
+import re
+from collections.abc import Iterable, Iterator
+from http import HTTPStatus
+from typing import IO, TYPE_CHECKING, Any
+
+from modelgit.errors import ModelgitError, TooMany
+
+if TYPE_CHECKING:
+    from modelgit.authz.decide import Decision
+
+Response = tuple[str, list[tuple[str, str]], Iterable[bytes]]
+#: The Basic challenge: git asks its credential helper, and `credential reject` forgets a key.
+CHALLENGE = ("WWW-Authenticate", 'Basic realm="modelgit"')
+STATUS_TEXT = {200: "200 OK", 400: "400 Bad Request", 401: "401 Unauthorized",
+               403: "403 Forbidden", 404: "404 Not Found", 405: "405 Method Not Allowed",
+               409: "409 Conflict", 413: "413 Payload Too Large", 422: "422 Unprocessable Entity",
+               429: "429 Too Many Requests", 500: "500 Internal Server Error",
+               507: "507 Insufficient Storage"}
+#: Bytes per piece when a file is streamed.
+CHUNK = 1 << 20
+_RANGE_RE = re.compile(r"^bytes=([0-9]{0,19})-([0-9]{0,19})$")
+
+
+def status_line(status: int) -> str:
+    """``"404 Not Found"``: our wording for the statuses we use, the standard phrase else."""
+    known = STATUS_TEXT.get(status)
+    if known:
+        return known
+    try:
+        return f"{status} {HTTPStatus(status).phrase}"
+    except ValueError:
+        return f"{status} Error"
+
+
+def text(status: int, message: str, headers: list[tuple[str, str]] | None = None) -> Response:
+    """A text/plain answer (what git prints as ``remote:`` lines), with its length."""
+    body = (message.rstrip("\n") + "\n").encode("utf-8")
+    hdrs = [("Content-Type", "text/plain; charset=utf-8"), ("Content-Length", str(len(body)))]
+    return status_line(status), hdrs + (headers or []), [body]
+
+
+def json_response(status: int, obj: Any, headers: list[tuple[str, str]] | None = None
+                  ) -> Response:
+    """A complete JSON answer with its length (so clients never wait for a close)."""
+    body = json.dumps(obj, ensure_ascii=False).encode("utf-8")
+    hdrs = [("Content-Type", "application/json; charset=utf-8"),
+            ("Content-Length", str(len(body)))]
+    return status_line(status), hdrs + (headers or []), [body]
+
+
+def parse_range(header: str, size: int) -> tuple[int, int] | None:
+    """``(first, last)`` byte positions (inclusive) of a single byte range, or None when the
+    range cannot be served (the caller answers 416).
+
+    One range only: git-lfs resumes with ``bytes=N-``; multi-range answers are not worth
+    their complexity for object downloads, so they are refused like any unsatisfiable range.
+    """
+    match = _RANGE_RE.fullmatch(header.strip())
+    if match is None or size == 0:
+        return None
+    first_text, last_text = match.groups()
+    if not first_text:
+        if not last_text or int(last_text) == 0:
+            return None
+        return max(0, size - int(last_text)), size - 1
+    first = int(first_text)
+    last = int(last_text) if last_text else size - 1
+    if first >= size or last < first:
+        return None
+    return first, min(last, size - 1)
+
+
+def stream_file(handle: IO[bytes], first: int, length: int) -> Iterator[bytes]:
+    """Yield ``length`` bytes from ``first`` in :data:`CHUNK` pieces, closing the file."""
+    try:
+        handle.seek(first)
+        remaining = length
+        while remaining > 0:
+            data = handle.read(min(CHUNK, remaining))
+            if not data:
+                break  # the file shrank under us (cannot happen for verified objects)
+            remaining -= len(data)
+            yield data
+    finally:
+        handle.close()
+
+
+def denial(decision: Decision) -> Response:
+    """401 carries the Basic challenge so git asks its credential helper (and erases a stale
+    key); 403 and 404 carry a text/plain reason that git prints as ``remote:`` lines."""
+    extra = [CHALLENGE] if decision.status == 401 else []
+    return text(decision.status, decision.reason, extra)
+
+
+def refused(err: ModelgitError) -> Response:
+    """A refusal as git shows it: text/plain lines (``remote:``), the challenge on 401,
+    ``Retry-After`` when the error says when to come back."""
+    extra = [CHALLENGE] if err.status == 401 else []
+    if isinstance(err, TooMany):
+        extra.append(("Retry-After", str(err.retry_after)))
+    return text(err.status, "\n".join(err.lines()), extra)
+
+
+def braked(retry: int) -> Response:
+    """The brute-force brake's answer: 429 with ``Retry-After``."""
+    return text(429, f"modelgit: too many failed sign-ins from your address; try again in"
+                     f" {retry} seconds.", [("Retry-After", str(retry))])
+
+
+def wrong_key() -> Response:
+    """A key that is wrong, expired, revoked or not the named user's: 401 and the challenge,
+    so that git's ``credential reject`` erases it."""
+    return text(401, "modelgit: wrong, expired or revoked key. Use your user name and a valid"
+                     " modelgit key as the password.", [CHALLENGE])
