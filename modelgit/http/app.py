@@ -63,11 +63,11 @@ class App:
         self.add("POST", MODEL_PATH + r"/(?P<service>git-upload-pack|git-receive-pack)",
                  self.git_service)
         # Feature modules add their routes before the catch-all dumb-protocol route.
-        from modelgit.http import api, authreq, hub, lfs
+        from modelgit.http import authreq, gating_api, hub, lfs
 
         authreq.register(self)
         lfs.register(self)
-        api.register(self)
+        gating_api.register(self)
         hub.register(self)
         self.add(("GET", "HEAD"), MODEL_PATH + r"/(?P<rest>.*)", self.git_dumb)
 

@@ -57,8 +57,7 @@ import pygit2
 
 from modelgit.errors import Forbidden, ModelgitError
 from modelgit.git import commands, revisions, trees
-from modelgit.http.api import base_url
-from modelgit.http.request import content_length, int_arg, model_of, read_body
+from modelgit.http.request import base_url, content_length, int_arg, model_of, read_body
 from modelgit.http.responses import (
     CHALLENGE,
     Response,

@@ -8,12 +8,16 @@ from __future__ import annotations
 
 import re
 from dataclasses import dataclass
-from typing import Any
+from typing import TYPE_CHECKING, Any
 from urllib.parse import parse_qs
 
 from modelgit.authz.decide import Subject
 from modelgit.errors import Invalid, ModelgitError
 from modelgit.http import auth
+from modelgit.urls import site_url
+
+if TYPE_CHECKING:
+    from modelgit.http.app import App
 
 
 class BodyError(ModelgitError):
@@ -123,3 +127,8 @@ def int_arg(req: Request, name: str, default: int, low: int, high: int, *,
     if not low <= value <= high:
         raise Invalid(f"{name} must be a whole number from {low} to {high}")
     return value
+
+
+def base_url(app: App, req: Request) -> str:
+    """The site's address as the caller sees it (:func:`modelgit.urls.site_url`)."""
+    return site_url(app.cfg, req.environ)

@@ -14,7 +14,7 @@ import pytest
 
 from modelgit.config import Config
 from modelgit.errors import ModelgitError, NotFound, TooMany, Unauthorized
-from modelgit.http import api, hub
+from modelgit.http import gating_api, hub
 from modelgit.http.app import App, Route
 from modelgit.http.request import Request
 from modelgit.http.responses import Response
@@ -37,7 +37,7 @@ def call(app: App, path: str, error: ModelgitError, wrap: str = "") -> Answer:
         raise error
 
     if wrap == "api":
-        route = api._api(handler, app)
+        route = gating_api._api(handler, app)
     elif wrap == "hub":
         route = hub._hub(handler, app)
     else:

@@ -7,7 +7,7 @@ import pytest
 
 from modelgit import errors
 from modelgit.gating import GatingError
-from modelgit.http.api import ApiError
+from modelgit.http.gating_api import ApiError
 from modelgit.http.request import BodyError
 from modelgit.hubcommit import HubError
 from modelgit.lfs.batch import BatchError

@@ -37,10 +37,9 @@ from urllib.parse import urlencode
 from modelgit import strictjson
 from modelgit.authz.decide import auth_required
 from modelgit.errors import ModelgitError
-from modelgit.http.request import int_arg, model_of, read_body
+from modelgit.http.request import base_url, int_arg, model_of, read_body
 from modelgit.http.responses import CHALLENGE, Response, json_response, status_line
 from modelgit.services import gating
-from modelgit.urls import site_url
 
 if TYPE_CHECKING:
     import re
@@ -111,11 +110,6 @@ def register(app: App) -> None:
 
 # --- shared checks ----------------------------------------------------------------------------
 
-
-
-def base_url(app: App, req: Request) -> str:
-    """The site's address as the caller sees it (:func:`modelgit.urls.site_url`)."""
-    return site_url(app.cfg, req.environ)
 
 
 def _refuse(decision: Decision) -> ModelgitError:
