@@ -20,7 +20,7 @@ from modelgit.authz.decide import Decision
 from modelgit.config import Config
 from modelgit.errors import ModelgitError
 from modelgit.http import auth, git
-from modelgit.http.request import BodyError, Request, content_length
+from modelgit.http.request import MODEL_PATH, BodyError, Request, content_length
 from modelgit.http.responses import (
     Response,
     braked,
@@ -35,10 +35,6 @@ from modelgit.store import Store
 log = logging.getLogger("modelgit.http")
 access_log = logging.getLogger("modelgit.access")
 
-#: Set to True by the server layer, and only there, when a request came through the unix
-#: socket (a local web server in front: nginx's auth_request and proxy).
-UNIX_SOCKET_KEY = "modelgit.unix_socket"
-
 Handler = Callable[[Request, "re.Match[str]"], Response]
 
 
@@ -48,8 +44,6 @@ class Route:
     pattern: re.Pattern[str]
     handler: Handler
 
-
-MODEL_PATH = r"/(?P<space>[^/]+)/(?P<model>[^/]+?)\.git"
 
 
 class App:

@@ -52,9 +52,8 @@ from typing import TYPE_CHECKING, Any
 
 from modelgit.authz.decide import AUTH_REQUIRED, Subject
 from modelgit.git.targets import git_target, normalise_prefix
-from modelgit.http.app import UNIX_SOCKET_KEY
 from modelgit.http.auth import AuthResult, authenticate
-from modelgit.http.request import Request
+from modelgit.http.request import UNIX_SOCKET_KEY, Request
 from modelgit.http.responses import CHALLENGE, braked, denial, text, wrong_key
 from modelgit.services import access
 

@@ -168,7 +168,7 @@ class LfsRoutes:
         return self._secret
 
     def register(self) -> None:
-        from modelgit.http.app import MODEL_PATH
+        from modelgit.http.request import MODEL_PATH
 
         base = MODEL_PATH + _LFS
         add = self.app.add

@@ -20,6 +20,12 @@ if TYPE_CHECKING:
     from modelgit.http.app import App
 
 
+#: Set to True by the server layer, and only there, when a request came through the unix
+#: socket (a local web server in front: nginx's auth_request and proxy).
+UNIX_SOCKET_KEY = "modelgit.unix_socket"
+#: A model's repository in a path: ``/<space>/<model>.git`` (name rules checked by the router).
+MODEL_PATH = r"/(?P<space>[^/]+)/(?P<model>[^/]+?)\.git"
+
 class BodyError(ModelgitError):
     """A request body refused before or while reading it; each API words it in its own shape."""
 

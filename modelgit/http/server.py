@@ -25,8 +25,9 @@ from typing import Any
 
 from modelgit import urls
 from modelgit.config import Config
-from modelgit.http.app import UNIX_SOCKET_KEY, App
+from modelgit.http.app import App
 from modelgit.http.receive import gateway_class
+from modelgit.http.request import UNIX_SOCKET_KEY
 from modelgit.store import Store
 from modelgit.urls import LISTEN_URL_KEY, http_url, reachable_host
 

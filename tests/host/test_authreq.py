@@ -16,7 +16,8 @@ import pytest
 from modelgit.authz import keys
 from modelgit.cli.serve import initialise
 from modelgit.config import load
-from modelgit.http.app import UNIX_SOCKET_KEY, App
+from modelgit.http.app import App
+from modelgit.http.request import UNIX_SOCKET_KEY
 from modelgit.store import Store
 
 UNIX = {UNIX_SOCKET_KEY: True, "REMOTE_ADDR": "local", "REMOTE_PORT": ""}  # server.peer_middleware
