@@ -33,7 +33,7 @@ def _copy(tmp_path: Path) -> Path:
 def test_the_package_keeps_its_layers(tmp_path: Path) -> None:
     done = _lint(_copy(tmp_path))
     assert done.returncode == 0, done.stdout + done.stderr
-    assert "2 kept, 0 broken" in done.stdout
+    assert "0 broken" in done.stdout and "BROKEN" not in done.stdout
 
 
 def test_a_front_end_importing_another_breaks_the_contract(tmp_path: Path) -> None:
