@@ -28,6 +28,7 @@ with the server, and the quota code (which walks folders) loads on the first upl
 
 from __future__ import annotations
 
+import dataclasses
 import json
 import logging
 import os
@@ -56,6 +57,7 @@ from modelgit.lfs.batch import (
 )
 from modelgit.lfs.storage import OID_RE, storage_for, validate_oid
 from modelgit.lfs.tokens import Claims, check_claims, load_or_create_secret, make_token
+from modelgit.services import access
 from modelgit.store import now_iso
 from modelgit.urls import site_url
 
@@ -274,18 +276,17 @@ class LfsRoutes:
         now, so a key revoked or regenerated, a role revoked or a gate closed since then
         stops the transfer at once."""
         user = claims.user
-        row = self.store.get_user(user) if user else None
-        scope = "read"
+        subject = Subject(user=None, is_admin=False, scope="read")  # an anonymous reader's link
         if user:
-            if row is None:
+            found = access.subject_for(self.store, user)
+            if found is None:
                 return lfs_error(401, "the user of this transfer link is gone")
             key = self.store.get_key(claims.key_id) if claims.key_id else None
             if key is None or key["user"] != user or not keys.is_live(key, now_iso()):
                 return lfs_error(401, "the key this transfer link was made for has been"
                                       " revoked or has expired; run the git lfs command again"
                                       " with a current key")
-            scope = str(key["scope"])
-        subject = Subject(user=user or None, is_admin=bool(row and row["is_admin"]), scope=scope)
+            subject = dataclasses.replace(found, scope=str(key["scope"]))
         as_user = Request(req.environ, AuthResult(subject, presented=bool(user), failed=False))
         _, _, refusal = self._authorize(as_user, model_id, action)
         return refusal
