@@ -71,8 +71,8 @@ from modelgit.hubcommit import clean_path
 
 if TYPE_CHECKING:
     from modelgit.authz.decide import Decision
-    from modelgit.http.app import App
     from modelgit.http.request import Request
+    from modelgit.http.routes import Host
 
 log = logging.getLogger("modelgit.hub")
 
@@ -148,7 +148,7 @@ def _error(err: ModelgitError) -> Response:
     return json_response(err.status, {"error": err.message}, headers)
 
 
-def _hub(handler: Callable[[App, Request, re.Match[str]], Response], app: App
+def _hub(handler: Callable[[Host, Request, re.Match[str]], Response], app: Host
          ) -> Callable[[Request, re.Match[str]], Response]:
     """Bind a handler to the app; refusals become JSON errors; HEAD answers carry no body
     (a server may send whatever the iterable yields)."""
@@ -169,7 +169,7 @@ def _hub(handler: Callable[[App, Request, re.Match[str]], Response], app: App
     return run
 
 
-def register(app: App) -> None:
+def register(app: Host) -> None:
     """Add the hub routes (after the LFS and gating routes, before git's catch-all)."""
     add = app.add
     add("GET", r"/api/whoami-v2", _hub(whoami, app))
@@ -256,7 +256,7 @@ def _json_body(req: Request, limit: int = MAX_SMALL_BODY) -> dict[str, Any]:
 
 
 # --------------------------------------------------------------------------- authorization
-def _allow(app: App, req: Request, model_id: str, action: str) -> dict[str, Any]:
+def _allow(app: Host, req: Request, model_id: str, action: str) -> dict[str, Any]:
     """The model row if ``decide()`` allows ``action``; else the refusal the client expects."""
     decision, facts = app.model_decision(req, model_id, action)
     if not decision.allowed:
@@ -267,7 +267,7 @@ def _allow(app: App, req: Request, model_id: str, action: str) -> dict[str, Any]
     return model
 
 
-def _refusal(app: App, req: Request, model_id: str, decision: Decision,
+def _refusal(app: Host, req: Request, model_id: str, decision: Decision,
              facts: dict[str, Any] | None) -> ModelgitError:
     if decision.code == "gated":
         explained = app.explain(decision, model_id, req)
@@ -286,7 +286,7 @@ def _refusal(app: App, req: Request, model_id: str, decision: Decision,
     return HubError(decision.status, decision.reason)
 
 
-def _gated_header(app: App, req: Request, model_id: str, text: str) -> str:
+def _gated_header(app: Host, req: Request, model_id: str, text: str) -> str:
     """What ``GatedRepoError`` shows: the first line, and the way to ask when it is open."""
     first = text.strip().splitlines()[0] if text.strip() else f"{model_id} is gated"
     if "user-access-request" in text:
@@ -297,7 +297,7 @@ def _gated_header(app: App, req: Request, model_id: str, text: str) -> str:
 
 
 # --------------------------------------------------------------------------- git reading
-def _repo(app: App, model_id: str) -> pygit2.Repository:
+def _repo(app: Host, model_id: str) -> pygit2.Repository:
     from modelgit.git.errors import RepositoryNotFound
     from modelgit.git.repo import open_model
 
@@ -484,7 +484,7 @@ def _expanded(info: dict[str, Any], expand: list[str]) -> dict[str, Any]:
 
 
 # --------------------------------------------------------------------------- read side
-def whoami(app: App, req: Request, match: re.Match[str]) -> Response:
+def whoami(app: Host, req: Request, match: re.Match[str]) -> Response:
     """Who the key belongs to, its scope, and the spaces the user has a role in."""
     user = req.subject.user
     if user is None:
@@ -511,7 +511,7 @@ def whoami(app: App, req: Request, match: re.Match[str]) -> Response:
     })
 
 
-def model_info(app: App, req: Request, match: re.Match[str]) -> Response:
+def model_info(app: Host, req: Request, match: re.Match[str]) -> Response:
     """``/api/models/<id>`` (default branch) and ``.../revision/<rev>``; ``view`` right."""
     model_id = model_of(match)
     model = _allow(app, req, model_id, "view")
@@ -535,7 +535,7 @@ def model_info(app: App, req: Request, match: re.Match[str]) -> Response:
     return json_response(200, _expanded(info, req.query.get("expand", [])))
 
 
-def list_models(app: App, req: Request, match: re.Match[str]) -> Response:
+def list_models(app: Host, req: Request, match: re.Match[str]) -> Response:
     """Models the caller may ``retrieve``, filtered by the card index, in id order, paged
     with a ``Link: rel="next"`` cursor (the last id shown)."""
     from modelgit.services import models
@@ -581,7 +581,7 @@ def list_models(app: App, req: Request, match: re.Match[str]) -> Response:
     return json_response(200, items, headers)
 
 
-def _list_item(app: App, row: dict[str, Any], index: dict[str, Any], data: dict[str, Any], *,
+def _list_item(app: Host, row: dict[str, Any], index: dict[str, Any], data: dict[str, Any], *,
                full: bool, with_card: bool, expand: list[str]) -> dict[str, Any]:
     item = _summary(row, index)
     wants = set(expand)
@@ -600,7 +600,7 @@ def _list_item(app: App, row: dict[str, Any], index: dict[str, Any], data: dict[
 
 
 
-def tree(app: App, req: Request, match: re.Match[str]) -> Response:
+def tree(app: Host, req: Request, match: re.Match[str]) -> Response:
     """``/tree/<rev>[/<path>]``: one page of entries; the next page's link names the commit,
     so a branch that moves between pages does not mix two trees."""
     model_id = model_of(match)
@@ -644,7 +644,7 @@ def tree(app: App, req: Request, match: re.Match[str]) -> Response:
     return json_response(200, items, headers)
 
 
-def refs(app: App, req: Request, match: re.Match[str]) -> Response:
+def refs(app: Host, req: Request, match: re.Match[str]) -> Response:
     """``list_repo_refs``: branches and tags with the commits they point to."""
     model_id = model_of(match)
     _allow(app, req, model_id, "view")
@@ -657,7 +657,7 @@ def refs(app: App, req: Request, match: re.Match[str]) -> Response:
     return json_response(200, out)
 
 
-def paths_info(app: App, req: Request, match: re.Match[str]) -> Response:
+def paths_info(app: Host, req: Request, match: re.Match[str]) -> Response:
     """``paths-info``: the entries for the paths that exist (the others are left out)."""
     model_id = model_of(match)
     _allow(app, req, model_id, "view")
@@ -699,7 +699,7 @@ def paths_info(app: App, req: Request, match: re.Match[str]) -> Response:
 
 
 # --------------------------------------------------------------------------- file bytes
-def resolve(app: App, req: Request, match: re.Match[str]) -> Response:
+def resolve(app: Host, req: Request, match: re.Match[str]) -> Response:
     """``resolve`` serves a file's content (LFS objects from the object store); ``raw``
     serves the git blob itself. Both need the ``read`` right, gating included."""
     model_id = model_of(match)
@@ -750,7 +750,7 @@ def _span(req: Request, size: int, headers: list[tuple[str, str]]
     return 206, first, last - first + 1
 
 
-def _serve_lfs(app: App, req: Request, model_id: str, path: str, lfs: dict[str, Any],
+def _serve_lfs(app: Host, req: Request, model_id: str, path: str, lfs: dict[str, Any],
                headers: list[tuple[str, str]]) -> Response:
     """An LFS file's bytes from the store: only an object linked to this model is served."""
     from modelgit.lfs.storage import StorageError, storage_for
@@ -774,7 +774,7 @@ def _serve_lfs(app: App, req: Request, model_id: str, path: str, lfs: dict[str, 
     return status_line(status), headers, stream_file(handle, first, length)
 
 
-def _serve_blob(app: App, req: Request, model_id: str, repo: pygit2.Repository,
+def _serve_blob(app: Host, req: Request, model_id: str, repo: pygit2.Repository,
                 oid: pygit2.Oid, size: int, headers: list[tuple[str, str]]) -> Response:
     status, first, length = _span(req, size, headers)
     if req.method == "HEAD":
@@ -787,7 +787,7 @@ def _serve_blob(app: App, req: Request, model_id: str, repo: pygit2.Repository,
 
 
 # --------------------------------------------------------------------------- write side
-def create_repo(app: App, req: Request, match: re.Match[str]) -> Response:
+def create_repo(app: Host, req: Request, match: re.Match[str]) -> Response:
     """``create_repo``: ``organization`` is the space (default: a space named like the user),
     ``name`` the model; private unless asked public (modelgit's default). Creating needs the
     rights of ``modelgit model create``; an existing model the caller can see is a 409 with
@@ -844,7 +844,7 @@ def create_repo(app: App, req: Request, match: re.Match[str]) -> Response:
     return json_response(200, {"url": url, "name": model_id, "id": model_id})
 
 
-def validate_yaml(app: App, req: Request, match: re.Match[str]) -> Response:
+def validate_yaml(app: Host, req: Request, match: re.Match[str]) -> Response:
     """The client's early README check before uploading. Problems come back as *warnings*:
     the commit itself is refused by the push checks, with exactly git push's text, so there
     is one judge and one wording."""
@@ -872,7 +872,7 @@ def _branch_arg(req: Request, match: re.Match[str], marker: str) -> str:
     return valid_branch(_rev_only(req, match, marker))
 
 
-def preupload(app: App, req: Request, match: re.Match[str]) -> Response:
+def preupload(app: Host, req: Request, match: re.Match[str]) -> Response:
     """Which files go through LFS (``.gitattributes`` patterns or size) and which are
     ignored; ``write`` right, as the upload that follows."""
     from modelgit.git.paths import repo_path
@@ -889,7 +889,7 @@ def preupload(app: App, req: Request, match: re.Match[str]) -> Response:
     return json_response(200, {"files": answers, "commitOid": tip})
 
 
-def commit(app: App, req: Request, match: re.Match[str]) -> Response:
+def commit(app: Host, req: Request, match: re.Match[str]) -> Response:
     """The NDJSON commit: built with pygit2, checked by the push checks, then the branch
     moves (or a 4xx with git push's text, and nothing moved)."""
     from modelgit import hubcommit
@@ -922,7 +922,7 @@ def commit(app: App, req: Request, match: re.Match[str]) -> Response:
     })
 
 
-def xet_token(app: App, req: Request, match: re.Match[str]) -> Response:
+def xet_token(app: Host, req: Request, match: re.Match[str]) -> Response:
     """modelgit serves Git LFS, not Xet: say so, and how to switch the client over.
 
     The token is fetched by ``hf_xet`` (Rust), which shows only the status and the URL of a
@@ -936,7 +936,7 @@ def xet_token(app: App, req: Request, match: re.Match[str]) -> Response:
                                    ("X-Error-Code", "XetNotSupported")], [b""]
 
 
-def xet_help(app: App, req: Request, match: re.Match[str]) -> Response:
+def xet_help(app: Host, req: Request, match: re.Match[str]) -> Response:
     """Where :func:`xet_token` sends the Xet client: the error, said plainly."""
     raise HubError(501, XET_MESSAGE, "XetNotSupported")
 

@@ -61,8 +61,8 @@ from modelgit.urls import site_url
 
 if TYPE_CHECKING:
     from modelgit.authz.decide import Decision
-    from modelgit.http.app import App
     from modelgit.http.responses import Response
+    from modelgit.http.routes import Host
 
 log = logging.getLogger("modelgit.lfs")
 
@@ -154,7 +154,7 @@ class LfsRoutes:
     token another one signed.
     """
 
-    def __init__(self, app: App) -> None:
+    def __init__(self, app: Host) -> None:
         self.app = app
         self.cfg = app.cfg
         self.store = app.store
@@ -529,6 +529,6 @@ def _cursor(value: object) -> int:
     return cursor
 
 
-def register(app: App) -> None:
+def register(app: Host) -> None:
     """Add the LFS routes to the app (before its catch-all git route)."""
     LfsRoutes(app).register()

@@ -17,7 +17,7 @@ from modelgit.http import auth
 from modelgit.urls import site_url
 
 if TYPE_CHECKING:
-    from modelgit.http.app import App
+    from modelgit.http.routes import Host
 
 
 #: Set to True by the server layer, and only there, when a request came through the unix
@@ -135,6 +135,6 @@ def int_arg(req: Request, name: str, default: int, low: int, high: int, *,
     return value
 
 
-def base_url(app: App, req: Request) -> str:
+def base_url(app: Host, req: Request) -> str:
     """The site's address as the caller sees it (:func:`modelgit.urls.site_url`)."""
     return site_url(app.cfg, req.environ)
