@@ -16,7 +16,7 @@ from collections.abc import Iterator, Mapping
 from typing import IO, TYPE_CHECKING, Any, cast
 
 from modelgit.git.commands import http_backend
-from modelgit.http.request import MODEL_PATH, BodyError, Request, content_length
+from modelgit.http.request import MODEL_PATH, BodyError, Request, content_length, model_of
 from modelgit.http.responses import Response, denial, text
 
 if TYPE_CHECKING:
@@ -163,7 +163,7 @@ def dumb(req: Request, match: re.Match[str]) -> Response:
 
 
 def _serve(host: Host, req: Request, match: re.Match[str], name: str, suffix: str) -> Response:
-    model_id = f"{match.group('space')}/{match.group('model')}"
+    model_id = model_of(match)
     action = "write" if name == "git-receive-pack" else "read"
     decision, row = host.model_decision(req, model_id, action)
     if not decision.allowed:

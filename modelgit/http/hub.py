@@ -57,7 +57,14 @@ import pygit2
 
 from modelgit.errors import Forbidden, ModelgitError
 from modelgit.git import commands, revisions, trees
-from modelgit.http.request import base_url, content_length, int_arg, model_of, read_body
+from modelgit.http.request import (
+    MAX_INT_ARG,
+    base_url,
+    content_length,
+    int_arg,
+    model_of,
+    read_body,
+)
 from modelgit.http.responses import (
     CHALLENGE,
     Response,
@@ -545,7 +552,8 @@ def list_models(app: Host, req: Request, match: re.Match[str]) -> Response:
     filters = [f.strip().lower() for f in req.query.get("filter", []) if f.strip()]
     pipeline = (req.arg("pipeline_tag") or "").strip().lower()
     gated_arg = (req.arg("gated") or "").strip().lower()
-    limit = int_arg(req, "limit", LIST_PAGE, 1, LIST_PAGE, clamp=True)
+    # More than a page is asked for by the hub clients and answered with a page, as the Hub does.
+    limit = min(int_arg(req, "limit", LIST_PAGE, 1, MAX_INT_ARG), LIST_PAGE)
     cursor = req.arg("cursor") or ""
     full = _flag(req, "full")
     with_card = _flag(req, "cardData")
@@ -620,8 +628,8 @@ def tree(app: Host, req: Request, match: re.Match[str]) -> Response:
     expand = _flag(req, "expand")
     recursive = _flag(req, "recursive")
     page = TREE_PAGE_EXPANDED if expand else TREE_PAGE
-    page = int_arg(req, "limit", page, 1, page, clamp=True)
-    start = int_arg(req, "cursor", 0, 0, 10**9, clamp=True)
+    page = min(int_arg(req, "limit", page, 1, MAX_INT_ARG), page)  # a page at most, as above
+    start = int_arg(req, "cursor", 0, 0, MAX_INT_ARG)
     items: list[dict[str, Any]] = []
     more = False
     for n, (entry_path, entry) in enumerate(

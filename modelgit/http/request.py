@@ -25,6 +25,8 @@ if TYPE_CHECKING:
 UNIX_SOCKET_KEY = "modelgit.unix_socket"
 #: A model's repository in a path: ``/<space>/<model>.git`` (name rules checked by the router).
 MODEL_PATH = r"/(?P<space>[^/]+)/(?P<model>[^/]+?)\.git"
+#: The largest whole-number argument :func:`int_arg` reads (nine digits).
+MAX_INT_ARG = 999_999_999
 
 class BodyError(ModelgitError):
     """A request body refused before or while reading it; each API words it in its own shape."""
@@ -117,24 +119,22 @@ def model_of(match: re.Match[str]) -> str:
     return f"{match.group('space')}/{match.group('model')}"
 
 
-def int_arg(req: Request, name: str, default: int, low: int, high: int, *,
-            clamp: bool = False) -> int:
-    """A whole-number query argument. Out of ``low..high`` it is refused, or, with ``clamp``
-    (paging limits, where the hub clients ask for more than a page and expect less), brought
-    into range; anything but digits is refused either way."""
+def int_arg(req: Request, name: str, default: int, low: int, high: int) -> int:
+    """A whole-number query argument, ``default`` when absent. One rule for every API:
+    anything but digits, or a value outside ``low..high``, is refused with 400 naming the range
+    (a handler that answers a smaller page than asked takes ``min`` itself)."""
     text = req.arg(name)
     if text is None or text == "":
         return default
     if not text.isdecimal() or len(text) > 9:
         raise Invalid(f"{name} must be a whole number from {low} to {high}")
     value = int(text)
-    if clamp:
-        return max(low, min(high, value))
     if not low <= value <= high:
         raise Invalid(f"{name} must be a whole number from {low} to {high}")
     return value
 
 
 def base_url(app: Host, req: Request) -> str:
-    """The site's address as the caller sees it (:func:`modelgit.urls.site_url`)."""
+    """Where links point (:func:`modelgit.urls.site_url`): ``public_url`` when set, else this
+    request's own scheme and Host (checked, so a hostile Host cannot add a path)."""
     return site_url(app.cfg, req.environ)
