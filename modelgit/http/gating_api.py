@@ -34,11 +34,16 @@ from collections.abc import Callable, Iterator, Mapping
 from typing import TYPE_CHECKING, Any
 from urllib.parse import urlencode
 
-from modelgit import strictjson
 from modelgit.authz.decide import auth_required
 from modelgit.errors import ModelgitError
-from modelgit.http.request import base_url, int_arg, model_of, read_body
-from modelgit.http.responses import CHALLENGE, Response, json_response, status_line
+from modelgit.http.request import base_url, int_arg, model_of, read_json
+from modelgit.http.responses import (
+    CHALLENGE,
+    Response,
+    header_text,
+    json_response,
+    status_line,
+)
 from modelgit.services import gating
 
 if TYPE_CHECKING:
@@ -71,18 +76,13 @@ class ApiError(ModelgitError):
 
 def error_response(error: ModelgitError) -> Response:
     """``{"error": ...}``, the first line in ``X-Error-Message``, and the challenge on 401."""
-    headers = [("X-Error-Message", _header_text(error.message))]
+    first = error.message.strip().splitlines()[0] if error.message.strip() else "error"
+    headers = [("X-Error-Message", header_text(first, 300))]
     if error.code:
         headers.append(("X-Error-Code", error.code))
     if error.status == 401:
         headers.append(CHALLENGE)
     return json_response(error.status, {"error": error.message}, headers)
-
-
-def _header_text(message: str) -> str:
-    """The first line, ASCII only and bounded: header values cannot carry newlines or UTF-8."""
-    first = message.strip().splitlines()[0] if message.strip() else "error"
-    return first.encode("ascii", "replace").decode("ascii")[:300]
 
 
 def _api(handler: Callable[[Host, Request, re.Match[str]], Response], app: Host
@@ -136,23 +136,7 @@ def _reviewable_model(app: Host, req: Request, match: re.Match[str]) -> dict[str
 
 def _read_json(req: Request) -> Any:
     """The request body as JSON, within ``MAX_BODY_BYTES``, strictly parsed."""
-    ctype = (req.header("content-type") or "").split(";", 1)[0].strip().lower()
-    if ctype != JSON_TYPE:
-        raise ApiError(415, f"send the body as JSON with 'Content-Type: {JSON_TYPE}'")
-    data = read_body(req.environ, MAX_BODY_BYTES)  # its BodyError is answered as any refusal
-    if not data.strip():
-        raise ApiError(400, "the body is empty; send a JSON object")
-    try:
-        return strictjson.loads(data)
-    except (UnicodeDecodeError, ValueError, RecursionError) as exc:
-        raise ApiError(400, f"the body is not valid JSON: {_short(exc)}") from exc
-
-
-
-
-def _short(exc: BaseException) -> str:
-    text = str(exc) or type(exc).__name__
-    return text if len(text) <= 200 else text[:197] + "..."
+    return read_json(req, MAX_BODY_BYTES)  # its BodyError is answered as any refusal
 
 
 def _object(body: Any, allowed: tuple[str, ...]) -> dict[str, Any]:

@@ -11,6 +11,7 @@ from dataclasses import dataclass
 from typing import TYPE_CHECKING, Any
 from urllib.parse import parse_qs
 
+from modelgit import strictjson
 from modelgit.authz.decide import Subject
 from modelgit.errors import Invalid, ModelgitError
 from modelgit.http import auth
@@ -75,6 +76,24 @@ def read_body(environ: dict[str, Any], limit: int) -> bytes:
     if got > limit:
         raise BodyError(413, f"the body is larger than {limit} bytes")
     return b"".join(parts)
+
+
+def read_json(req: Request, limit: int) -> Any:
+    """The body of a JSON API call: ``application/json`` (which a cross-site HTML form cannot
+    send), within ``limit`` bytes, strictly parsed (no duplicate keys, NaN or deep nesting).
+    Refusals are ``BodyError``s, which each API answers in its own shape."""
+    ctype = (req.header("content-type") or "").split(";", 1)[0].strip().lower()
+    if ctype != "application/json":
+        raise BodyError(415, "send the body as JSON with 'Content-Type: application/json'")
+    data = read_body(req.environ, limit)
+    if not data.strip():
+        raise BodyError(400, "the body is empty; send a JSON object")
+    try:
+        return strictjson.loads(data)
+    except (UnicodeDecodeError, ValueError, RecursionError) as exc:
+        detail = str(exc) or type(exc).__name__
+        detail = detail if len(detail) <= 200 else detail[:197] + "..."
+        raise BodyError(400, f"the body is not valid JSON: {detail}") from None
 
 
 @dataclass

@@ -15,16 +15,8 @@ import pygit2
 
 from modelgit.errors import Forbidden, ModelgitError
 from modelgit.git import revisions, trees
-from modelgit.http.request import (
-    base_url,
-    model_of,
-    read_body,
-)
-from modelgit.http.responses import (
-    CHALLENGE,
-    Response,
-    json_response,
-)
+from modelgit.http.request import base_url, model_of, read_body, read_json
+from modelgit.http.responses import CHALLENGE, Response, header_text, json_response
 from modelgit.hubcommit import HubError as CoreHubError
 
 if TYPE_CHECKING:
@@ -52,8 +44,6 @@ BLOB_IN_MEMORY = 32 * 1024 * 1024
 MAX_SMALL_BODY = 4 * 1024 * 1024
 #: Most paths in one paths-info request.
 MAX_PATHS = 10_000
-#: Most bytes of an ``X-Error-Message`` header.
-MAX_HEADER_MESSAGE = 1000
 
 XET_MESSAGE = (
     "modelgit does not speak the Xet protocol. Set HF_HUB_DISABLE_XET=1 in the environment"
@@ -78,12 +68,6 @@ class HubError(CoreHubError):
                  headers: list[tuple[str, str]] | None = None) -> None:
         super().__init__(status, message, code)
         self.headers = headers or []
-
-
-def header_text(message: str, limit: int = MAX_HEADER_MESSAGE) -> str:
-    """One line of ASCII for a header: headers carry neither newlines nor UTF-8."""
-    flat = " ".join(line.strip() for line in message.strip().splitlines() if line.strip())
-    return (flat or "error").encode("ascii", "replace").decode("ascii")[:limit]
 
 
 def error_response(err: ModelgitError) -> Response:
@@ -179,16 +163,9 @@ def small_body(req: Request, limit: int) -> bytes:
 
 
 def json_body(req: Request, limit: int = MAX_SMALL_BODY) -> dict[str, Any]:
-    from modelgit import strictjson
-
-    ctype = (req.header("content-type") or "").split(";", 1)[0].strip().lower()
-    if ctype != "application/json":
-        raise HubError(415, "send the body as JSON with 'Content-Type: application/json'")
-    data = small_body(req, limit)
-    try:
-        body = strictjson.loads(data)
-    except (UnicodeDecodeError, ValueError, RecursionError) as exc:
-        raise HubError(400, f"the body is not valid JSON: {str(exc)[:200]}") from None
+    """A JSON object body (:func:`modelgit.http.request.read_json`, whose refusals are
+    answered as any other)."""
+    body = read_json(req, limit)
     if not isinstance(body, dict):
         raise HubError(400, "the body must be a JSON object")
     return body

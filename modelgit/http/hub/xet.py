@@ -5,10 +5,11 @@ from __future__ import annotations
 import re
 from typing import TYPE_CHECKING
 
-from modelgit.http.hub.common import XET_HELP_PATH, XET_MESSAGE, HubError, header_text
+from modelgit.http.hub.common import XET_HELP_PATH, XET_MESSAGE, HubError
 from modelgit.http.request import base_url
 from modelgit.http.responses import (
     Response,
+    header_text,
     status_line,
 )
 
