@@ -61,7 +61,8 @@ try {
 def transformers_js(tmp_path_factory: pytest.TempPathFactory,
                     request: pytest.FixtureRequest) -> Path:
     folder = tmp_path_factory.mktemp("transformers-js")
-    cache = request.config.cache.mkdir("npm-cache") if request.config.cache else folder / ".npm"
+    config_cache = getattr(request.config, "cache", None)  # absent under -p no:cacheprovider
+    cache = config_cache.mkdir("npm-cache") if config_cache else folder / ".npm"
     (folder / "package.json").write_text('{"name": "modelgit-tjs-test", "private": true,'
                                          ' "type": "module"}\n')
     proc = subprocess.run(
