@@ -10,7 +10,6 @@ from modelgit.store.connection import StoreBase, now_iso
 class Lfs(StoreBase):
     """SQL of ``lfs_objects`` and ``lfs_locks``."""
 
-    # -- LFS objects and locks -------------------------------------------------------
     def link_object(self, model_id: str, oid: str, size: int) -> None:
         """Link an object to a model (idempotent): the model may now serve it."""
         with self.tx() as c:

@@ -138,7 +138,7 @@ class Models(StoreBase):
         )
 
 
-    # -- hub (more) --------------------------------------------------------------------
+    # -- hub listings ----------------------------------------------------------------
     def hub_user_spaces(self, user: str) -> list[dict[str, Any]]:
         """Spaces where the user has a role (owners included), for the hub's ``whoami``."""
         return self._all(

@@ -11,7 +11,6 @@ from modelgit.store.connection import StoreBase
 class AccessRequests(StoreBase):
     """SQL of ``access_requests``."""
 
-    # -- access requests (gating) ----------------------------------------------------
     def get_request(self, model_id: str, user: str) -> dict[str, Any] | None:
         row = self._one("SELECT * FROM access_requests WHERE model = ? AND user = ?",
                         (model_id, user))

@@ -10,7 +10,6 @@ from modelgit.store.connection import StoreBase, now_iso
 class Scans(StoreBase):
     """SQL of ``scans`` and ``findings``."""
 
-    # -- scans -----------------------------------------------------------------------
     def start_scan(self, model_id: str, ref: str, commit: str, scanner: str) -> int:
         with self.tx() as c:
             cur = c.execute(

@@ -178,6 +178,7 @@ class Tasks(StoreBase):
             )
             return cur.rowcount == 1
 
+    # -- sync replicas ---------------------------------------------------------------
     def record_replica(self, model_id: str, region: str, ref: str, commit: str,
                        task_id: int) -> None:
         """The last successful sync of (model, region, ref), for ``model show``."""
