@@ -1,6 +1,7 @@
 """``adopt`` and ``credential-check``: modelgit on an existing git host (docs/architecture.md).
 
-The commands parse and print; adoption itself is :mod:`modelgit.services.adopt`.
+Both only parse and print: adopting is :mod:`modelgit.services.adopt`, the check is
+:mod:`modelgit.credcheck`.
 """
 
 from __future__ import annotations
@@ -11,7 +12,7 @@ from pathlib import Path
 import click
 
 from modelgit.cli.output import Ctx, emit, handle_errors
-from modelgit.services import adopt
+from modelgit.services.adopt import adopt
 
 
 def register(cli: click.Group) -> None:
@@ -29,7 +30,7 @@ def register(cli: click.Group) -> None:
         Idempotent: rerunning links what is missing and refreshes the hooks. A hook already in
         a repository is kept as <hook>.legacy and runs before modelgit's.
         """
-        report = adopt.adopt(ctx.store, ctx.cfg, root, space, owner)
+        report = adopt(ctx.cfg, ctx.store, root, space, owner)
         rows = [vars(r) for r in report]
         emit(ctx, rows, ["repo", "model", "status", "detail"], f"repositories under {root}")
         skipped = [r for r in report if r.status == "skipped"]

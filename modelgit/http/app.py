@@ -1,9 +1,10 @@
 """The WSGI application: a declarative route table, one handler signature, answers as
 docs/access.md says.
 
-``(methods, regex) -> handler(req, match) -> Response``. The model in a path is checked
-against the name rules before anything touches the disk, and every handler error becomes a
-500 with one line for the person and the traceback in the server log.
+``(methods, regex) -> handler(req, match) -> Response``; the feature modules listed in
+``modelgit.http.features`` fill the table, seeing the app only as a ``routes.Host``. The model
+in a path is checked against the name rules before anything touches the disk, and every handler
+error becomes a 500 with one line for the person and the traceback in the server log.
 """
 
 from __future__ import annotations
@@ -12,62 +13,41 @@ import logging
 import re
 import time
 from collections.abc import Callable, Iterable
-from dataclasses import dataclass
 from typing import Any
 
 from modelgit.authz.brake import Brake
 from modelgit.authz.decide import Decision
 from modelgit.config import Config
 from modelgit.errors import ModelgitError
-from modelgit.http import auth, git
-from modelgit.http.request import MODEL_PATH, BodyError, Request, content_length
-from modelgit.http.responses import (
-    Response,
-    braked,
-    denial,
-    refused,
-    text,
-    wrong_key,
-)
+from modelgit.http import auth, routes
+from modelgit.http.features import FEATURES
+from modelgit.http.request import Request
+from modelgit.http.responses import Response, braked, refused, text, wrong_key
+from modelgit.http.routes import Handler, Route
 from modelgit.services import access
 from modelgit.store import Store
 
 log = logging.getLogger("modelgit.http")
 access_log = logging.getLogger("modelgit.access")
 
-Handler = Callable[[Request, "re.Match[str]"], Response]
-
-
-@dataclass(frozen=True)
-class Route:
-    methods: tuple[str, ...]
-    pattern: re.Pattern[str]
-    handler: Handler
-
+__all__ = ["App", "Route"]
 
 
 class App:
+    """The WSGI callable and the ``Host`` its feature modules fill (``modelgit.http.routes``)."""
+
     def __init__(self, cfg: Config, store: Store | None = None) -> None:
         self.cfg = cfg
         self.store = store or Store(cfg.db_path)
         self.brake = Brake.from_config(self.store, cfg)
         self.routes: list[Route] = []
         self.add("GET", r"/-/health", self.health)
-        self.add("GET", MODEL_PATH + r"/info/refs", self.git_info_refs)
-        self.add("POST", MODEL_PATH + r"/(?P<service>git-upload-pack|git-receive-pack)",
-                 self.git_service)
-        # Feature modules add their routes before the catch-all dumb-protocol route.
-        from modelgit.http import authreq, gating_api, hub, lfs
-
-        authreq.register(self)
-        lfs.register(self)
-        gating_api.register(self)
-        hub.register(self)
-        self.add(("GET", "HEAD"), MODEL_PATH + r"/(?P<rest>.*)", self.git_dumb)
+        for register in FEATURES:
+            register(self)
 
     def add(self, methods: str | tuple[str, ...], pattern: str, handler: Handler) -> None:
-        ms = (methods,) if isinstance(methods, str) else methods
-        self.routes.append(Route(ms, re.compile("^" + pattern + "$"), handler))
+        """Append to the route table (``Host.add``): earlier entries win."""
+        self.routes.append(routes.route(methods, pattern, handler))
 
     # -- WSGI ------------------------------------------------------------------------
     def __call__(self, environ: dict[str, Any], start_response: Callable[..., Any]
@@ -139,40 +119,6 @@ class App:
     # -- handlers --------------------------------------------------------------------
     def health(self, req: Request, match: re.Match[str]) -> Response:
         return text(200, "ok")
-
-    def git_info_refs(self, req: Request, match: re.Match[str]) -> Response:
-        service = req.arg("service")
-        if service not in ("git-upload-pack", "git-receive-pack"):
-            return text(403, "modelgit: only git's smart HTTP protocol is served; use git 1.7 or"
-                             " newer")
-        return self._git(req, match, service, "/info/refs")
-
-    def git_service(self, req: Request, match: re.Match[str]) -> Response:
-        service = match.group("service")
-        return self._git(req, match, service, "/" + service)
-
-    def git_dumb(self, req: Request, match: re.Match[str]) -> Response:
-        return text(403, "modelgit: only git's smart HTTP protocol is served")
-
-    def _git(self, req: Request, match: re.Match[str], service: str, suffix: str) -> Response:
-        model_id = f"{match.group('space')}/{match.group('model')}"
-        action = "write" if service == "git-receive-pack" else "read"
-        decision, row = self.model_decision(req, model_id, action)
-        if not decision.allowed:
-            return denial(self.explain(decision, model_id, req))
-        assert row is not None
-        try:
-            length = content_length(req.environ)
-        except BodyError as err:
-            return text(err.status, f"modelgit: {err.message}: send a decimal byte count")
-        user = req.subject.user
-        extra = {"MODELGIT_KEY_SCOPE": req.subject.scope}
-        if user:
-            extra["MODELGIT_USER"] = user
-        env = git.cgi_env(req.environ, project_root=str(self.cfg.repos_dir),
-                          path_info=f"/{model_id}.git{suffix}", remote_user=user, extra=extra,
-                          length=length)
-        return git.run_backend(req.environ, env, length)
 
     def explain(self, decision: Decision, model_id: str, req: Request) -> Decision:
         """Richer denial messages (gating adds how to request access)."""

@@ -59,8 +59,8 @@ from modelgit.services import access
 
 if TYPE_CHECKING:
     from modelgit.authz.decide import Decision
-    from modelgit.http.app import App
     from modelgit.http.responses import Response
+    from modelgit.http.routes import Host
 
 AUTH_PATH = r"/-/auth"
 _METHODS = ("GET", "HEAD", "POST")
@@ -82,7 +82,7 @@ def header_safe(text: str, limit: int = 1000) -> str:
     return _UNSAFE.sub("?", " ".join(text.split()))[:limit]
 
 
-def auth_request(app: App, req: Request) -> Response:
+def auth_request(app: Host, req: Request) -> Response:
     """Decide the request the web server describes; see the module docstring."""
     if not on_unix_socket(req.environ):
         return text(404, "modelgit: not found")
@@ -137,7 +137,7 @@ def _key_only(result: AuthResult, model_id: str, action: str) -> Response:
     return _allowed(subject)
 
 
-def _for_user(app: App, req: Request, model_id: str, action: str) -> Response:
+def _for_user(app: Host, req: Request, model_id: str, action: str) -> Response:
     """The decision for a user the web server authenticated (Apache's group step)."""
     name = req.header("X-Modelgit-User") or ""
     subject = access.subject_for(app.store, name)
@@ -150,7 +150,7 @@ def _for_user(app: App, req: Request, model_id: str, action: str) -> Response:
     return _answer(app, asked, decision, model_id)
 
 
-def _answer(app: App, req: Request, decision: Decision, model_id: str) -> Response:
+def _answer(app: Host, req: Request, decision: Decision, model_id: str) -> Response:
     if decision.allowed:
         return _allowed(req.subject)
     decision = app.explain(decision, model_id, req)
@@ -161,7 +161,7 @@ def _answer(app: App, req: Request, decision: Decision, model_id: str) -> Respon
     return text(500, decision.reason)
 
 
-def _client_answer(app: App, req: Request, decision: Decision, model_id: str) -> Response:
+def _client_answer(app: Host, req: Request, decision: Decision, model_id: str) -> Response:
     """What ``modelgit serve`` answers for the same git request, given that the web server
     refused it: the denial exactly as serve words it (401, 403 or 404)."""
     if not decision.allowed:
@@ -189,6 +189,6 @@ def _forbidden(reason: str) -> Response:
     return text(403, reason, [("X-Modelgit-Reason", header_safe(reason))])
 
 
-def register(app: App) -> None:
+def register(app: Host) -> None:
     """Add the auth_request route to the app."""
     app.add(_METHODS, AUTH_PATH, lambda req, match: auth_request(app, req))

@@ -34,19 +34,24 @@ from collections.abc import Callable, Iterator, Mapping
 from typing import TYPE_CHECKING, Any
 from urllib.parse import urlencode
 
-from modelgit import strictjson
 from modelgit.authz.decide import auth_required
 from modelgit.errors import ModelgitError
-from modelgit.http.request import base_url, int_arg, model_of, read_body
-from modelgit.http.responses import CHALLENGE, Response, json_response, status_line
+from modelgit.http.request import base_url, int_arg, model_of, read_json
+from modelgit.http.responses import (
+    CHALLENGE,
+    Response,
+    header_text,
+    json_response,
+    status_line,
+)
 from modelgit.services import gating
 
 if TYPE_CHECKING:
     import re
 
     from modelgit.authz.decide import Decision
-    from modelgit.http.app import App
     from modelgit.http.request import Request
+    from modelgit.http.routes import Host
 
 
 MAX_BODY_BYTES = 64 * 1024
@@ -71,7 +76,8 @@ class ApiError(ModelgitError):
 
 def error_response(error: ModelgitError) -> Response:
     """``{"error": ...}``, the first line in ``X-Error-Message``, and the challenge on 401."""
-    headers = [("X-Error-Message", _header_text(error.message))]
+    first = error.message.strip().splitlines()[0] if error.message.strip() else "error"
+    headers = [("X-Error-Message", header_text(first, 300))]
     if error.code:
         headers.append(("X-Error-Code", error.code))
     if error.status == 401:
@@ -79,13 +85,7 @@ def error_response(error: ModelgitError) -> Response:
     return json_response(error.status, {"error": error.message}, headers)
 
 
-def _header_text(message: str) -> str:
-    """The first line, ASCII only and bounded: header values cannot carry newlines or UTF-8."""
-    first = message.strip().splitlines()[0] if message.strip() else "error"
-    return first.encode("ascii", "replace").decode("ascii")[:300]
-
-
-def _api(handler: Callable[[App, Request, re.Match[str]], Response], app: App
+def _api(handler: Callable[[Host, Request, re.Match[str]], Response], app: Host
          ) -> Callable[[Request, re.Match[str]], Response]:
     """Bind a handler to the app and turn expected refusals into JSON errors."""
 
@@ -98,7 +98,7 @@ def _api(handler: Callable[[App, Request, re.Match[str]], Response], app: App
     return run
 
 
-def register(app: App) -> None:
+def register(app: Host) -> None:
     """Add the gating routes; more specific paths first (``handle`` before the bare POST)."""
     base = MODEL_API + "/user-access-request"
     app.add("GET", base + r"/(?P<status>pending|accepted|rejected)", _api(list_requests, app))
@@ -118,7 +118,7 @@ def _refuse(decision: Decision) -> ModelgitError:
     return refusal(decision)
 
 
-def _reviewable_model(app: App, req: Request, match: re.Match[str]) -> dict[str, Any]:
+def _reviewable_model(app: Host, req: Request, match: re.Match[str]) -> dict[str, Any]:
     """The model, if the caller may review its requests (``edit``) and it is gated.
 
     Permission comes first, so that a stranger learns nothing about a model's gating.
@@ -136,23 +136,7 @@ def _reviewable_model(app: App, req: Request, match: re.Match[str]) -> dict[str,
 
 def _read_json(req: Request) -> Any:
     """The request body as JSON, within ``MAX_BODY_BYTES``, strictly parsed."""
-    ctype = (req.header("content-type") or "").split(";", 1)[0].strip().lower()
-    if ctype != JSON_TYPE:
-        raise ApiError(415, f"send the body as JSON with 'Content-Type: {JSON_TYPE}'")
-    data = read_body(req.environ, MAX_BODY_BYTES)  # its BodyError is answered as any refusal
-    if not data.strip():
-        raise ApiError(400, "the body is empty; send a JSON object")
-    try:
-        return strictjson.loads(data)
-    except (UnicodeDecodeError, ValueError, RecursionError) as exc:
-        raise ApiError(400, f"the body is not valid JSON: {_short(exc)}") from exc
-
-
-
-
-def _short(exc: BaseException) -> str:
-    text = str(exc) or type(exc).__name__
-    return text if len(text) <= 200 else text[:197] + "..."
+    return read_json(req, MAX_BODY_BYTES)  # its BodyError is answered as any refusal
 
 
 def _object(body: Any, allowed: tuple[str, ...]) -> dict[str, Any]:
@@ -195,7 +179,7 @@ def request_item(row: Mapping[str, Any]) -> dict[str, Any]:
     return gating.with_decision(item, row)
 
 
-def list_requests(app: App, req: Request, match: re.Match[str]) -> Response:
+def list_requests(app: Host, req: Request, match: re.Match[str]) -> Response:
     """One page of a model's requests in one status, oldest first."""
     model = _reviewable_model(app, req, match)
     status = match.group("status")
@@ -211,7 +195,7 @@ def list_requests(app: App, req: Request, match: re.Match[str]) -> Response:
     return json_response(200, [request_item(r) for r in rows], headers)
 
 
-def handle_request(app: App, req: Request, match: re.Match[str]) -> Response:
+def handle_request(app: Host, req: Request, match: re.Match[str]) -> Response:
     """Accept, reject (with a reason) or set back to pending, by user name or request id."""
     model = _reviewable_model(app, req, match)
     body = _object(_read_json(req), ("user", "requestId", "status", "rejectionReason"))
@@ -234,7 +218,7 @@ def handle_request(app: App, req: Request, match: re.Match[str]) -> Response:
     return json_response(200, {"message": outcome.message, "user": user, "status": status})
 
 
-def grant_access(app: App, req: Request, match: re.Match[str]) -> Response:
+def grant_access(app: Host, req: Request, match: re.Match[str]) -> Response:
     """Accept a user who may never have asked (the hub client reads a JSON answer)."""
     model = _reviewable_model(app, req, match)
     body = _object(_read_json(req), ("user",))
@@ -245,7 +229,7 @@ def grant_access(app: App, req: Request, match: re.Match[str]) -> Response:
     return json_response(200, {"message": outcome.message, "user": user, "status": "accepted"})
 
 
-def access_report(app: App, req: Request, match: re.Match[str]) -> Response:
+def access_report(app: Host, req: Request, match: re.Match[str]) -> Response:
     """The whole list as a JSON download, streamed so a large model costs flat memory."""
     model = _reviewable_model(app, req, match)
     model_id = str(model["id"])
@@ -270,7 +254,7 @@ def access_report(app: App, req: Request, match: re.Match[str]) -> Response:
 # --- requesters -------------------------------------------------------------------------------
 
 
-def create_request(app: App, req: Request, match: re.Match[str]) -> Response:
+def create_request(app: Host, req: Request, match: re.Match[str]) -> Response:
     """A user asks for access with the model's form answered: ``{"<label>": answer, ...}``.
 
     Any valid key of the user will do, read scope included: asking changes no file, and the

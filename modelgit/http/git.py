@@ -16,9 +16,14 @@ from collections.abc import Iterator, Mapping
 from typing import IO, TYPE_CHECKING, Any, cast
 
 from modelgit.git.commands import http_backend
+from modelgit.http.request import MODEL_PATH, BodyError, Request, content_length, model_of
+from modelgit.http.responses import Response, denial, text
 
 if TYPE_CHECKING:
     import io
+    import re
+
+    from modelgit.http.routes import Host
 
 log = logging.getLogger("modelgit.http")
 CHUNK = 64 * 1024
@@ -30,7 +35,7 @@ def cgi_env(environ: Mapping[str, Any], *, project_root: str, path_info: str,
             remote_user: str | None, extra: Mapping[str, str],
             length: int | None) -> dict[str, str]:
     """The backend's CGI environment; ``length`` is the request's checked Content-Length
-    (``app.content_length``), never the raw header."""
+    (``request.content_length``), never the raw header."""
     env = {k: v for k in ("PATH", "HOME", "LANG", "TMPDIR") if (v := os.environ.get(k))}
     env.update({
         "GIT_PROJECT_ROOT": project_root,
@@ -125,3 +130,54 @@ def run_backend(environ: Mapping[str, Any], env: dict[str, str], length: int | N
                 pump.join(timeout=5)
 
     return status, headers, body()
+
+
+def register(host: Host) -> None:
+    """Add git's smart HTTP routes (first among the features: they are the hot path)."""
+    host.add("GET", MODEL_PATH + r"/info/refs", lambda req, match: info_refs(host, req, match))
+    host.add("POST", MODEL_PATH + r"/(?P<service>git-upload-pack|git-receive-pack)",
+             lambda req, match: service(host, req, match))
+
+
+def register_fallback(host: Host) -> None:
+    """Add the catch-all under a model's path; last, so every other feature's route wins."""
+    host.add(("GET", "HEAD"), MODEL_PATH + r"/(?P<rest>.*)", dumb)
+
+
+def info_refs(host: Host, req: Request, match: re.Match[str]) -> Response:
+    name = req.arg("service")
+    if name not in ("git-upload-pack", "git-receive-pack"):
+        return text(403, "modelgit: only git's smart HTTP protocol is served; use git 1.7 or"
+                         " newer")
+    return _serve(host, req, match, name, "/info/refs")
+
+
+def service(host: Host, req: Request, match: re.Match[str]) -> Response:
+    name = match.group("service")
+    return _serve(host, req, match, name, "/" + name)
+
+
+def dumb(req: Request, match: re.Match[str]) -> Response:
+    """git's dumb protocol would read the repository's files past every check: refused."""
+    return text(403, "modelgit: only git's smart HTTP protocol is served")
+
+
+def _serve(host: Host, req: Request, match: re.Match[str], name: str, suffix: str) -> Response:
+    model_id = model_of(match)
+    action = "write" if name == "git-receive-pack" else "read"
+    decision, row = host.model_decision(req, model_id, action)
+    if not decision.allowed:
+        return denial(host.explain(decision, model_id, req))
+    assert row is not None
+    try:
+        length = content_length(req.environ)
+    except BodyError as err:
+        return text(err.status, f"modelgit: {err.message}: send a decimal byte count")
+    user = req.subject.user
+    extra = {"MODELGIT_KEY_SCOPE": req.subject.scope}
+    if user:
+        extra["MODELGIT_USER"] = user
+    env = cgi_env(req.environ, project_root=str(host.cfg.repos_dir),
+                  path_info=f"/{model_id}.git{suffix}", remote_user=user, extra=extra,
+                  length=length)
+    return run_backend(req.environ, env, length)

@@ -36,15 +36,21 @@ import re
 import secrets
 import time
 from collections.abc import Callable
-from http import HTTPStatus
 from typing import IO, TYPE_CHECKING, Any
 
 from modelgit.authz import keys
 from modelgit.authz.decide import Subject
 from modelgit.errors import ModelgitError
 from modelgit.http.auth import AuthResult
-from modelgit.http.request import BodyError, Request, content_length, read_body
-from modelgit.http.responses import parse_range, stream_file
+from modelgit.http.request import (
+    BodyError,
+    Request,
+    base_url,
+    content_length,
+    model_of,
+    read_body,
+)
+from modelgit.http.responses import CHALLENGE, parse_range, status_line, stream_file
 from modelgit.lfs import locks
 from modelgit.lfs.batch import (
     LFS_MEDIA_TYPE,
@@ -59,12 +65,11 @@ from modelgit.lfs.storage import OID_RE, storage_for, validate_oid
 from modelgit.lfs.tokens import Claims, check_claims, load_or_create_secret, make_token
 from modelgit.services import access
 from modelgit.store import now_iso
-from modelgit.urls import site_url
 
 if TYPE_CHECKING:
     from modelgit.authz.decide import Decision
-    from modelgit.http.app import App
     from modelgit.http.responses import Response
+    from modelgit.http.routes import Host
 
 log = logging.getLogger("modelgit.lfs")
 
@@ -77,29 +82,18 @@ _TOKEN_ENVIRON = "HTTP_" + TOKEN_HEADER.upper().replace("-", "_")
 #: Largest lock API request body (a lock path is at most 4096 characters).
 MAX_LOCK_BODY = 64 * 1024
 
-#: The Basic challenge, as the app sends it (docs/access.md); repeated here to keep the import
-#: of the app module out of this module's top.
-CHALLENGE = ("WWW-Authenticate", 'Basic realm="modelgit"')
-
 _LFS = r"/info/lfs"
 _LOCK_ROLE_RANK = {"visitor": locks.VISITOR, "user": locks.USER, "developer": locks.DEVELOPER,
                    "maintainer": locks.MAINTAINER, "owner": locks.OWNER}
 
 
 # --------------------------------------------------------------------------- responses
-def _status(code: int) -> str:
-    try:
-        return f"{code} {HTTPStatus(code).phrase}"
-    except ValueError:
-        return f"{code} Error"
-
-
 def lfs_json(code: int, obj: dict[str, Any], headers: list[tuple[str, str]] | None = None
              ) -> Response:
     """A JSON answer in the LFS media type (what git-lfs decodes, errors included)."""
     body = json.dumps(obj, separators=(",", ":")).encode("utf-8")
     hdrs = [("Content-Type", LFS_MEDIA_TYPE), ("Content-Length", str(len(body)))]
-    return _status(code), hdrs + (headers or []), [body]
+    return status_line(code), hdrs + (headers or []), [body]
 
 
 def lfs_error(code: int, message: str, *, request_id: str | None = None,
@@ -156,7 +150,7 @@ class LfsRoutes:
     token another one signed.
     """
 
-    def __init__(self, app: App) -> None:
+    def __init__(self, app: Host) -> None:
         self.app = app
         self.cfg = app.cfg
         self.store = app.store
@@ -203,10 +197,6 @@ class LfsRoutes:
         run.__name__ = handler.__name__
         return run
 
-    @staticmethod
-    def _model_id(match: re.Match[str]) -> str:
-        return f"{match.group('space')}/{match.group('model')}"
-
     def _deny(self, decision: Decision, model_id: str, req: Request) -> Response:
         decision = self.app.explain(decision, model_id, req)
         return lfs_error(decision.status, decision.reason)
@@ -235,11 +225,6 @@ class LfsRoutes:
         if not isinstance(value, dict):
             raise BatchError(422, "request body must be a JSON object")
         return value
-
-    def _base_url(self, req: Request) -> str:
-        """Where hrefs point (:func:`modelgit.urls.site_url`): ``public_url`` when set, else
-        this request's own scheme and Host (checked, so a hostile Host cannot add a path)."""
-        return site_url(self.cfg, req.environ)
 
     def _transfer_auth(self, req: Request, model_id: str, oid: str, op: str, action: str
                        ) -> tuple[Claims | None, Response | None]:
@@ -308,7 +293,7 @@ class LfsRoutes:
         The body is parsed first (bounded, pure) because its operation says which right to
         check: ``write`` for upload, ``read`` for download.
         """
-        model_id = self._model_id(match)
+        model_id = model_of(match)
         parsed = parse_batch_request(self._read_body(req, MAX_BODY_BYTES))
         operation = parsed["operation"]
         _, row, refusal = self._authorize(
@@ -328,7 +313,7 @@ class LfsRoutes:
         seconds = int(self.cfg.get("lfs.token_seconds"))
         issued: dict[tuple[str, str], str] = {}
         ctx = BatchContext(
-            repo=model_id, operation=operation, base_url=self._base_url(req),
+            repo=model_id, operation=operation, base_url=base_url(self.app, req),
             linked=linked.get, stored=self.storage.get_size, quota_left=quota_left,
             quota_message=quota_message, header={}, expires_in=seconds,
             make_token=self._token_maker(model_id, req.subject.user or "",
@@ -351,7 +336,7 @@ class LfsRoutes:
         again here, with that size, before writing (the batch checked it too, but the
         space may have filled up since, or another upload may have raced this one).
         """
-        model_id = self._model_id(match)
+        model_id = model_of(match)
         oid = validate_oid(match.group("oid"))
         claims, refusal = self._transfer_auth(req, model_id, oid, "upload", "write")
         if refusal is not None:
@@ -385,11 +370,11 @@ class LfsRoutes:
         written = self.storage.put(oid, approved, _BoundedReader(stream, length))
         self.store.link_object(model_id, oid, written)
         log.info("lfs upload %s %s %d bytes by %s", model_id, oid, written, claims.user or "-")
-        return _status(200), [("Content-Length", "0")], [b""]
+        return status_line(200), [("Content-Length", "0")], [b""]
 
     def download(self, req: Request, match: re.Match[str]) -> Response:
         """``GET objects/<oid>``: stream a linked object, honouring one ``Range``."""
-        model_id = self._model_id(match)
+        model_id = model_of(match)
         oid = validate_oid(match.group("oid"))
         _, refusal = self._transfer_auth(req, model_id, oid, "download", "read")
         if refusal is not None:
@@ -416,15 +401,15 @@ class LfsRoutes:
             headers.append(("Content-Length", str(length)))
             if req.method == "HEAD":
                 handle.close()
-                return _status(code), headers, [b""]
-            return _status(code), headers, stream_file(handle, first, length)
+                return status_line(code), headers, [b""]
+            return status_line(code), headers, stream_file(handle, first, length)
         except BaseException:
             handle.close()
             raise
 
     def verify(self, req: Request, match: re.Match[str]) -> Response:
         """``POST objects/verify``: the object is stored, linked here, and of that size."""
-        model_id = self._model_id(match)
+        model_id = model_of(match)
         oid, size = parse_verify_request(self._read_body(req, MAX_BODY_BYTES))
         _, refusal = self._transfer_auth(req, model_id, oid, "verify", "write")
         if refusal is not None:
@@ -441,7 +426,7 @@ class LfsRoutes:
     # -- locks -----------------------------------------------------------------------
     def locks(self, req: Request, match: re.Match[str]) -> Response:
         """``GET locks`` lists (read access); ``POST locks`` creates (push access)."""
-        model_id = self._model_id(match)
+        model_id = model_of(match)
         if req.method == "POST":
             return self._create_lock(req, model_id)
         _, _, refusal = self._authorize(req, model_id, "read")
@@ -475,7 +460,7 @@ class LfsRoutes:
 
     def locks_verify(self, req: Request, match: re.Match[str]) -> Response:
         """``POST locks/verify``: git push asks which locks are ours and theirs."""
-        model_id = self._model_id(match)
+        model_id = model_of(match)
         _, _, refusal = self._authorize(req, model_id, "write")
         if refusal is not None:
             return refusal
@@ -487,7 +472,7 @@ class LfsRoutes:
 
     def unlock(self, req: Request, match: re.Match[str]) -> Response:
         """``POST locks/<id>/unlock``: owners of a lock unlock it; maintainers may force."""
-        model_id = self._model_id(match)
+        model_id = model_of(match)
         decision, _, refusal = self._authorize(req, model_id, "write")
         if refusal is not None:
             return refusal
@@ -530,6 +515,6 @@ def _cursor(value: object) -> int:
     return cursor
 
 
-def register(app: App) -> None:
+def register(app: Host) -> None:
     """Add the LFS routes to the app (before its catch-all git route)."""
     LfsRoutes(app).register()

@@ -11,13 +11,14 @@ from dataclasses import dataclass
 from typing import TYPE_CHECKING, Any
 from urllib.parse import parse_qs
 
+from modelgit import strictjson
 from modelgit.authz.decide import Subject
 from modelgit.errors import Invalid, ModelgitError
 from modelgit.http import auth
 from modelgit.urls import site_url
 
 if TYPE_CHECKING:
-    from modelgit.http.app import App
+    from modelgit.http.routes import Host
 
 
 #: Set to True by the server layer, and only there, when a request came through the unix
@@ -25,6 +26,8 @@ if TYPE_CHECKING:
 UNIX_SOCKET_KEY = "modelgit.unix_socket"
 #: A model's repository in a path: ``/<space>/<model>.git`` (name rules checked by the router).
 MODEL_PATH = r"/(?P<space>[^/]+)/(?P<model>[^/]+?)\.git"
+#: The largest whole-number argument :func:`int_arg` reads (nine digits).
+MAX_INT_ARG = 999_999_999
 
 class BodyError(ModelgitError):
     """A request body refused before or while reading it; each API words it in its own shape."""
@@ -75,6 +78,24 @@ def read_body(environ: dict[str, Any], limit: int) -> bytes:
     return b"".join(parts)
 
 
+def read_json(req: Request, limit: int) -> Any:
+    """The body of a JSON API call: ``application/json`` (which a cross-site HTML form cannot
+    send), within ``limit`` bytes, strictly parsed (no duplicate keys, NaN or deep nesting).
+    Refusals are ``BodyError``s, which each API answers in its own shape."""
+    ctype = (req.header("content-type") or "").split(";", 1)[0].strip().lower()
+    if ctype != "application/json":
+        raise BodyError(415, "send the body as JSON with 'Content-Type: application/json'")
+    data = read_body(req.environ, limit)
+    if not data.strip():
+        raise BodyError(400, "the body is empty; send a JSON object")
+    try:
+        return strictjson.loads(data)
+    except (UnicodeDecodeError, ValueError, RecursionError) as exc:
+        detail = str(exc) or type(exc).__name__
+        detail = detail if len(detail) <= 200 else detail[:197] + "..."
+        raise BodyError(400, f"the body is not valid JSON: {detail}") from None
+
+
 @dataclass
 class Request:
     environ: dict[str, Any]
@@ -117,24 +138,22 @@ def model_of(match: re.Match[str]) -> str:
     return f"{match.group('space')}/{match.group('model')}"
 
 
-def int_arg(req: Request, name: str, default: int, low: int, high: int, *,
-            clamp: bool = False) -> int:
-    """A whole-number query argument. Out of ``low..high`` it is refused, or, with ``clamp``
-    (paging limits, where the hub clients ask for more than a page and expect less), brought
-    into range; anything but digits is refused either way."""
+def int_arg(req: Request, name: str, default: int, low: int, high: int) -> int:
+    """A whole-number query argument, ``default`` when absent. One rule for every API:
+    anything but digits, or a value outside ``low..high``, is refused with 400 naming the range
+    (a handler that answers a smaller page than asked takes ``min`` itself)."""
     text = req.arg(name)
     if text is None or text == "":
         return default
     if not text.isdecimal() or len(text) > 9:
         raise Invalid(f"{name} must be a whole number from {low} to {high}")
     value = int(text)
-    if clamp:
-        return max(low, min(high, value))
     if not low <= value <= high:
         raise Invalid(f"{name} must be a whole number from {low} to {high}")
     return value
 
 
-def base_url(app: App, req: Request) -> str:
-    """The site's address as the caller sees it (:func:`modelgit.urls.site_url`)."""
+def base_url(app: Host, req: Request) -> str:
+    """Where links point (:func:`modelgit.urls.site_url`): ``public_url`` when set, else this
+    request's own scheme and Host (checked, so a hostile Host cannot add a path)."""
     return site_url(app.cfg, req.environ)

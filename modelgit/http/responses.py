@@ -41,6 +41,13 @@ def status_line(status: int) -> str:
         return f"{status} Error"
 
 
+def header_text(message: str, limit: int = 1000) -> str:
+    """``message`` as one header value: its lines joined, ASCII only, at most ``limit``
+    characters, since a header carries neither newlines nor UTF-8 ("error" when empty)."""
+    flat = " ".join(line.strip() for line in message.strip().splitlines() if line.strip())
+    return (flat or "error").encode("ascii", "replace").decode("ascii")[:limit]
+
+
 def text(status: int, message: str, headers: list[tuple[str, str]] | None = None) -> Response:
     """A text/plain answer (what git prints as ``remote:`` lines), with its length."""
     body = (message.rstrip("\n") + "\n").encode("utf-8")

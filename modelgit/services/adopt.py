@@ -1,9 +1,9 @@
-"""Adoption: an existing host's bare repositories become models without moving them.
+"""Adopting an existing host's bare repositories as models, in place.
 
 The host keeps its paths, backups and hooks; modelgit links each repository into its own
-``repos/<space>/<model>.git`` (``repos.repo_path`` is lexical for exactly this reason), so the
-web server can serve every model from one root that holds nothing but models. The checks,
-store writes and audit records live here so that any front end adopts the same way.
+``repos/<space>/<model>.git`` (``repo_path`` is lexical for exactly this reason), so the web
+server serves every model from one root that holds nothing but models. The CLI's ``adopt`` and
+install.sh call this; the audit rows are written here.
 """
 
 from __future__ import annotations
@@ -13,10 +13,10 @@ from dataclasses import dataclass
 from pathlib import Path
 from typing import TYPE_CHECKING
 
-from modelgit import repos
 from modelgit.authz import roles
-from modelgit.errors import Forbidden, Invalid
+from modelgit.errors import Refused
 from modelgit.git import commands
+from modelgit.git.paths import repo_path
 from modelgit.hooks import install as hooks_install
 from modelgit.names import InvalidName, check_part, check_space
 from modelgit.services import users
@@ -54,18 +54,20 @@ def _hooks_path_note(repo: Path) -> str:
     return f"; warning: core.hooksPath={value} bypasses the hooks in hooks/" if value else ""
 
 
-def _ensure_space(store: Store, space: str, owner: str, is_admin: bool, actor: str) -> None:
-    if store.get_space(space) is None:
+def _ensure_space(store: Store, space: str, owner: str, is_admin: bool) -> None:
+    row = store.get_space(space)
+    if row is None:
         # Adoption is the site operator's act at install time: the owner of the adopted
         # repositories becomes the owner of the space that holds them.
         store.add_space(space, owner, None)
-        store.audit("space.create", actor=actor, target=space,
-                    detail={"owner": owner, "via": "adopt"})
+        store.audit("space.create", actor="cli", target=space,
+                        detail={"owner": owner, "via": "adopt"})
         return
-    if not roles.may_create_model(is_admin=is_admin, space_role=store.space_role(space, owner)):
-        raise Forbidden(f"{owner} may not create models in space {space}",
-                        hint=f"`modelgit space grant {space} {owner} user` lets them, or adopt"
-                             " into another space")
+    if not roles.may_create_model(is_admin=is_admin,
+                                  space_role=store.space_role(space, owner)):
+        raise Refused(f"{owner} may not create models in space {space}",
+                      hint=f"`modelgit space grant {space} {owner} user` lets them, or adopt"
+                           " into another space")
 
 
 def _link(link: Path, target: Path) -> str | None:
@@ -81,8 +83,7 @@ def _link(link: Path, target: Path) -> str | None:
     return None
 
 
-def adopt(store: Store, cfg: Config, root: Path, space: str, owner: str, *,
-          actor: str = "cli") -> list[Adopted]:
+def adopt(cfg: Config, store: Store, root: Path, space: str, owner: str) -> list[Adopted]:
     """Adopt every ``*.git`` bare repository directly under ``root`` (idempotent).
 
     A repository becomes the private model ``space/<name>`` owned by ``owner``: a link in
@@ -94,12 +95,12 @@ def adopt(store: Store, cfg: Config, root: Path, space: str, owner: str, *,
     user = users.require(store, owner)
     root = root.resolve()
     if not root.is_dir():
-        raise Invalid(f"{root} is not a folder", hint="give the folder that holds the *.git"
-                                                      " repositories")
+        raise Refused(f"{root} is not a folder", hint="give the folder that holds the *.git"
+                                                       " repositories")
     repos_root = cfg.repos_dir.resolve()
     if root == repos_root or repos_root in root.parents:
-        raise Invalid(f"{root} is modelgit's own repository folder; nothing to adopt there")
-    _ensure_space(store, space, owner, bool(user["is_admin"]), actor)
+        raise Refused(f"{root} is modelgit's own repository folder; nothing to adopt there")
+    _ensure_space(store, space, owner, bool(user["is_admin"]))
     report: list[Adopted] = []
     for entry in sorted(root.iterdir()):
         if not entry.name.endswith(".git"):
@@ -115,13 +116,13 @@ def adopt(store: Store, cfg: Config, root: Path, space: str, owner: str, *,
         if not target.is_dir() or not is_bare_repo(target):
             report.append(Adopted(entry.name, model_id, "skipped", "not a bare repository"))
             continue
-        report.append(_adopt_one(store, cfg, model_id, entry.name, target, owner, actor))
+        report.append(_adopt_one(cfg, store, model_id, entry.name, target, owner))
     return report
 
 
-def _adopt_one(store: Store, cfg: Config, model_id: str, name: str, target: Path, owner: str,
-               actor: str) -> Adopted:
-    link = repos.repo_path(cfg, model_id)
+def _adopt_one(cfg: Config, store: Store, model_id: str, name: str, target: Path,
+               owner: str) -> Adopted:
+    link = repo_path(cfg, model_id)
     conflict = _link(link, target)
     if conflict is not None:
         return Adopted(name, model_id, "skipped", conflict)
@@ -131,8 +132,8 @@ def _adopt_one(store: Store, cfg: Config, model_id: str, name: str, target: Path
         branch = default_branch_of(target)
         if branch and branch != "main":
             store.update_model(model_id, default_branch=branch)
-        store.audit("model.adopt", actor=actor, target=model_id,
-                    detail={"owner": owner, "path": str(target)})
+        store.audit("model.adopt", actor="cli", target=model_id,
+                        detail={"owner": owner, "path": str(target)})
         changes.append("model created (private)")
     try:
         changes += hooks_install.install(link, cfg.data_dir, model_id)

@@ -18,6 +18,12 @@ from tests.conftest import Site, make_site
 def braked(tmp_path_factory: pytest.TempPathFactory) -> Iterator[Site]:
     site = make_site(tmp_path_factory.mktemp("brake"), settings={})  # defaults: 10 a minute
     site.start()
+    # What every test here uses, whichever runs first (or alone): a model, and the two
+    # users whose failures count (a failure counts under a name only when it is a user's).
+    site.model("brake/m")
+    for name in ("victim", "bystander"):
+        site.user(name)
+        site.cli("grant", "brake/m", name, "user")
     yield site
     site.stop()
 
@@ -34,9 +40,8 @@ def _get(site: Site, path: str, user: str, key: str, source: str) -> http.client
 
 
 def test_brake_after_ten_failures(braked: Site, tmp_path: Path) -> None:
-    key = braked.user("victim")
-    model = braked.model("brake/m")
-    braked.cli("grant", model, "victim", "user")
+    key = braked.keys["victim"]
+    model = "brake/m"
     path = f"/{model}.git/info/refs?service=git-upload-pack"
     wrong = "mg_" + "x" * 40
     for _ in range(10):
@@ -55,8 +60,7 @@ def test_brake_after_ten_failures(braked: Site, tmp_path: Path) -> None:
 def test_others_at_the_same_address_keep_signing_in(braked: Site) -> None:
     """Ten wrong keys for one name from a NAT or CI address stop that name there, nobody
     else: failures count per (address, name), under a much higher per-address ceiling."""
-    key = braked.user("bystander")
-    braked.cli("grant", "brake/m", "bystander", "user")
+    key = braked.keys["bystander"]
     path = "/brake/m.git/info/refs?service=git-upload-pack"
     for _ in range(10):
         assert _get(braked, path, "victim", "mg_" + "v" * 40, "127.0.0.4").status == 401

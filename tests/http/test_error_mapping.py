@@ -14,8 +14,9 @@ import pytest
 
 from modelgit.config import Config
 from modelgit.errors import ModelgitError, NotFound, TooMany, Unauthorized
-from modelgit.http import gating_api, hub
+from modelgit.http import gating_api
 from modelgit.http.app import App, Route
+from modelgit.http.hub.common import bind
 from modelgit.http.request import Request
 from modelgit.http.responses import Response
 from modelgit.store import Store
@@ -39,7 +40,7 @@ def call(app: App, path: str, error: ModelgitError, wrap: str = "") -> Answer:
     if wrap == "api":
         route = gating_api._api(handler, app)
     elif wrap == "hub":
-        route = hub._hub(handler, app)
+        route = bind(handler, app)
     else:
         route = handler
     app.routes.insert(0, Route(("GET",), re.compile("^" + path + "$"), route))

@@ -1,0 +1,82 @@
+"""The hub-compatible API: what huggingface_hub and Transformers.js call (docs/access.md).
+
+Pointing ``HF_ENDPOINT`` (or ``endpoint=``, or Transformers.js' ``env.remoteHost``) at a
+modelgit server makes the clients people already use work against it, with the same rules as
+git: every route asks the same ``decide()`` (``view`` for metadata, ``read`` for file bytes,
+``write`` for uploads; gating included), and a commit made here passes the same pre-receive
+checks as a push (:mod:`modelgit.hubcommit`).
+
+Read side::
+
+    GET       /api/whoami-v2
+    GET       /api/models                                ?search&author&filter&limit&cursor...
+    GET       /api/models/<space>/<model>[/revision/<rev>]        ?blobs=true&expand=...
+    GET       /api/models/<space>/<model>/tree/<rev>[/<path>]     ?recursive&expand&cursor
+    GET       /api/models/<space>/<model>/refs                    (branches and tags)
+    POST      /api/models/<space>/<model>/paths-info/<rev>        paths=...&expand=...
+    GET|HEAD  /<space>/<model>/resolve/<rev>/<path>               (Range honoured)
+    GET|HEAD  /<space>/<model>/raw/<rev>/<path>                   (the git blob, pointer and all)
+
+Write side::
+
+    POST /api/repos/create                                 {"name", "organization", "private"}
+    POST /api/validate-yaml                                {"content"}  (warnings only)
+    POST /api/models/<space>/<model>/preupload/<rev>       {"files": [{path, sample, size}]}
+    POST /api/models/<space>/<model>/commit/<rev>          NDJSON (see modelgit.hubcommit)
+    GET  /api/models/<space>/<model>/xet-{read,write}-token/<rev>   -> "set HF_HUB_DISABLE_XET=1"
+
+LFS uploads from the client go through the model's LFS batch API (``/<id>.git/info/lfs/``),
+the very one git-lfs uses; there is no second upload path.
+
+Errors are JSON ``{"error": "..."}`` with the headers the client turns into exceptions:
+``X-Error-Code`` ``RepoNotFound`` (private or unknown model: nothing reveals existence),
+``GatedRepo`` (with an ``X-Error-Message`` that says how to request access),
+``RevisionNotFound`` and ``EntryNotFound`` (with ``X-Repo-Commit`` so the client can cache the
+absence), and ``X-Error-Message`` with a one-line error (a refusal of several lines is in the
+body only, so that the client prints it once).
+
+Hostile input: revisions go through :mod:`modelgit.git.revisions` (branch, then tag, then a
+commit id reachable from a branch or tag: a commit a force-push removed is not served, as
+``git fetch`` would not serve it); paths are looked up in git trees, never on the file system;
+request bodies are capped; names pass the name rules before anything touches the disk. File
+bytes are streamed: LFS objects from the object store in 1 MiB pieces, large git blobs from
+``git cat-file``, so memory stays flat in file size.
+
+This package holds the route table (:func:`register`); ``reads``, ``files``, ``repos``,
+``uploads`` and ``xet`` answer the routes, ``common`` and ``cards`` hold what they share.
+"""
+
+from __future__ import annotations
+
+import re
+from typing import TYPE_CHECKING
+
+from modelgit.http.hub.common import FILE_URL, MODEL_API, XET_HELP_PATH, bind
+from modelgit.http.hub.files import resolve
+from modelgit.http.hub.reads import model_info, paths_info, refs, tree, whoami
+from modelgit.http.hub.repos import create_repo, list_models
+from modelgit.http.hub.uploads import commit, preupload, validate_yaml
+from modelgit.http.hub.xet import xet_help, xet_token
+
+if TYPE_CHECKING:
+    from modelgit.http.routes import Host
+
+
+def register(app: Host) -> None:
+    """Add the hub routes (after the LFS and gating routes, before git's catch-all)."""
+    add = app.add
+    add("GET", r"/api/whoami-v2", bind(whoami, app))
+    add("GET", r"/api/models", bind(list_models, app))
+    add("POST", r"/api/repos/create", bind(create_repo, app))
+    add("POST", r"/api/validate-yaml", bind(validate_yaml, app))
+    add("GET", MODEL_API, bind(model_info, app))
+    add("GET", MODEL_API + r"/revision/(?P<rest>.+)", bind(model_info, app))
+    add("GET", MODEL_API + r"/tree/(?P<rest>.+)", bind(tree, app))
+    add("GET", MODEL_API + r"/refs", bind(refs, app))
+    add("POST", MODEL_API + r"/paths-info/(?P<rest>.+)", bind(paths_info, app))
+    add("POST", MODEL_API + r"/preupload/(?P<rest>.+)", bind(preupload, app))
+    add("POST", MODEL_API + r"/commit/(?P<rest>.+)", bind(commit, app))
+    add(("GET", "POST"), MODEL_API + r"/xet-(?P<xet>read|write)-token(?:/.*)?",
+        bind(xet_token, app))
+    add(("GET", "POST"), re.escape(XET_HELP_PATH), bind(xet_help, app))
+    add(("GET", "HEAD"), FILE_URL, bind(resolve, app))

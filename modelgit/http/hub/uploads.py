@@ -1,0 +1,99 @@
+"""The write side: validating a card, preupload and commit (through :mod:`modelgit.hubcommit`)."""
+
+from __future__ import annotations
+
+import re
+from typing import IO, TYPE_CHECKING, cast
+
+from modelgit.http.hub.common import _TRUE, HubError, allow, json_body, not_found_rev, rev_only
+from modelgit.http.request import (
+    base_url,
+    content_length,
+    model_of,
+)
+from modelgit.http.responses import (
+    Response,
+    json_response,
+)
+
+if TYPE_CHECKING:
+    from modelgit.http.request import Request
+    from modelgit.http.routes import Host
+
+
+def validate_yaml(app: Host, req: Request, match: re.Match[str]) -> Response:
+    """The client's early README check before uploading. Problems come back as *warnings*:
+    the commit itself is refused by the push checks, with exactly git push's text, so there
+    is one judge and one wording."""
+    from modelgit.hooks.card import MAX_README_BYTES
+    from modelgit.schema import check_card, rejection_lines
+
+    if req.subject.user is None:
+        raise HubError(401, "validating a card needs a modelgit key: pass it as the token")
+    body = json_body(req, MAX_README_BYTES + 64 * 1024)
+    content = body.get("content")
+    if not isinstance(content, str):
+        raise HubError(400, "'content' must be the README text")
+    result = check_card(content.encode("utf-8"), required=bool(app.cfg.get("card.required")),
+                        schema_path=app.cfg.get("card.schema") or None)
+    warnings = [{"message": f"modelgit: {line}"} for line in rejection_lines(result.errors)]
+    return json_response(200, {"errors": [], "warnings": warnings})
+
+
+def _branch_arg(req: Request, match: re.Match[str], marker: str) -> str:
+    if (req.arg("create_pr") or "").strip().lower() in _TRUE:
+        raise HubError(400, "modelgit has no pull requests: commit to a branch instead"
+                            " (create it with git push), and open a review there")
+    from modelgit.hubcommit import valid_branch
+
+    return valid_branch(rev_only(req, match, marker))
+
+
+def preupload(app: Host, req: Request, match: re.Match[str]) -> Response:
+    """Which files go through LFS (``.gitattributes`` patterns or size) and which are
+    ignored; ``write`` right, as the upload that follows."""
+    from modelgit.git.paths import repo_path
+    from modelgit.hubcommit import parse_upload_files, upload_modes
+
+    model_id = model_of(match)
+    model = allow(app, req, model_id, "write")
+    branch = _branch_arg(req, match, "preupload")
+    files, gitignore = parse_upload_files(json_body(req))
+    answers, tip = upload_modes(app.cfg, repo_path(app.cfg, model_id), branch, files,
+                                gitignore)
+    if tip is None and branch != model["default_branch"]:
+        raise not_found_rev(branch, model_id)
+    return json_response(200, {"files": answers, "commitOid": tip})
+
+
+def commit(app: Host, req: Request, match: re.Match[str]) -> Response:
+    """The NDJSON commit: built with pygit2, checked by the push checks, then the branch
+    moves (or a 4xx with git push's text, and nothing moved)."""
+    from modelgit import hubcommit
+    from modelgit.lfs.storage import storage_for
+
+    model_id = model_of(match)
+    model = allow(app, req, model_id, "write")
+    branch = _branch_arg(req, match, "commit")
+    ctype = (req.header("content-type") or "").split(";", 1)[0].strip().lower()
+    if ctype not in ("application/x-ndjson", "application/jsonl"):
+        raise HubError(415, "send the commit as NDJSON with 'Content-Type:"
+                            " application/x-ndjson'")
+    length = content_length(req.environ)
+    if length is None:
+        raise HubError(411, "a commit needs a Content-Length header")
+    stream = req.environ.get("wsgi.input")
+    if stream is None:
+        raise HubError(400, "no request body")
+    request = hubcommit.CommitRequest(cfg=app.cfg, store=app.store,
+                                      storage=storage_for(app.cfg), model=model,
+                                      subject=req.subject, branch=branch,
+                                      address=req.remote_addr)
+    result = hubcommit.commit(request, cast(IO[bytes], stream), length)
+    return json_response(200, {
+        "success": True,
+        "commitOid": result.sha,
+        "commitUrl": f"{base_url(app, req)}/{model_id}/commit/{result.sha}",
+        "hookOutput": "",
+        "pullRequestUrl": None,
+    })
