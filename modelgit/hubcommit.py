@@ -1,33 +1,12 @@
 """Commits made through the hub API (``POST /api/models/<id>/commit/<rev>``), checked like pushes.
 
-The huggingface_hub client sends a commit as NDJSON: a ``header`` line (summary, description,
-optional ``parentCommit``) and one line per operation (``file`` with base64 content,
-``lfsFile`` naming an object already uploaded through the LFS batch API, ``deletedFile``,
-``deletedFolder``). This module turns that into a git commit with pygit2 and moves the branch
-only if **the same pre-receive checks as a git push**
-(:func:`modelgit.hooks.pre_receive.run_checks`) accept it. There is no second set of rules:
-a refusal carries the lines that ``git push`` prints as ``remote:``, except that a scan
-refusal's advice is an upload's ("remove it from the file and upload again"), not git's
-(the checks see ``Push.via == "hub"``; the words are in :mod:`modelgit.scanner.advice`).
-
-Like ``git receive-pack``, new objects are written to a quarantine folder inside the
-repository's ``objects/`` (``tmp_objdir-hub-*``), and the checks run with git's quarantine
-variables (``GIT_OBJECT_DIRECTORY``, ``GIT_ALTERNATE_OBJECT_DIRECTORIES``,
-``GIT_QUARANTINE_PATH``), so the scanners and the quota check see exactly what a push would
-show them. A refused commit leaves nothing behind (the folder is removed); an accepted one has
-its objects moved into the repository first, and only then is the branch moved with
-``git update-ref <ref> <new> <old>``: a compare-and-swap, so a branch that moved meanwhile is
-a conflict (409), never a silent overwrite. After that the post-receive steps run (audit,
-card index, scans), as after a push.
-
-The body is read line by line with hard limits (total bytes, bytes per line, number of
-operations), and each file's blob is written as soon as its line is parsed, so memory holds one
-file at a time. Paths are checked as git tree paths (no ``..``, no ``.git``, no empty or
-control-character segments) and only ever used to edit git trees, never the file system.
-
-Also here: :func:`upload_modes`, the ``preupload`` answer (``lfs`` or ``regular`` per file,
-and ``shouldIgnore``), which uses libgit2's own ``.gitattributes`` and ``.gitignore``
-matching so that what it promises is what ``git clone`` later does.
+The huggingface_hub client sends a commit as NDJSON (a header line, then one line per file,
+LFS file or deletion). This module builds the git commit with pygit2 in a quarantine and moves
+the branch only if the same pre-receive checks as a git push
+(:func:`modelgit.hooks.pre_receive.run_checks`) accept it: there is no second set of rules.
+Also here: :func:`upload_modes`, the ``preupload`` answer, which uses libgit2's own
+``.gitattributes`` and ``.gitignore`` matching so that what it promises is what ``git clone``
+later does.
 """
 
 from __future__ import annotations
@@ -497,7 +476,16 @@ def _tip(repo: pygit2.Repository, ref: str) -> pygit2.Commit | None:
 
 
 def commit(request: CommitRequest, stream: IO[bytes], length: int) -> CommitResult:
-    """Read, build, check and apply one hub commit; raise :class:`HubError` on refusal."""
+    """Read, build, check and apply one hub commit; raise :class:`HubError` on refusal.
+
+    As in ``git receive-pack``, new objects go to a quarantine folder in the repository's
+    ``objects/`` and the checks run with git's quarantine variables, so they see what a push
+    would show them. A refused commit leaves nothing behind; an accepted one has its objects
+    moved in first, then the branch moves with ``git update-ref <ref> <new> <old>`` (a
+    compare-and-swap: a branch that moved meanwhile is a 409, never an overwrite), then the
+    post-receive steps run. The body is read line by line within hard limits and each blob is
+    written as soon as its line is parsed, so memory holds one file at a time.
+    """
     from modelgit.git.paths import repo_path
 
     cfg = request.cfg

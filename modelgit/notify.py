@@ -1,21 +1,11 @@
 """Email the authors of a manual-approval gated model about new access requests.
 
-Two rhythms, chosen per model with ``modelgit model set ID --notify realtime|daily|off``:
-
-* ``realtime``: one email per new pending request, sent right after the request is stored;
-* ``daily``: one digest per model listing the pending requests not yet notified, sent when
-  ``modelgit access digest`` runs (from cron).
-
-The request row is always stored *before* anything is sent, and a row is only marked
-notified once its email went out. So an SMTP failure never loses a request: it is logged, the
-requester still gets their answer, and the next digest run sends what was missed (for
-``realtime`` models too). A request a reviewer already acted on needs no email and is marked
-notified by the gating calls.
-
-Recipients: the model's ``notify_email`` (one address or a comma-separated list), else the
-model owner's email, else the first five owners and maintainers of the space who have an
-email address. SMTP settings come from ``config.yaml`` (``smtp: host, port, sender, user,
-password``); with no ``smtp.host`` nothing is sent.
+Per model (``modelgit model set ID --notify realtime|daily|off``): one email per new pending
+request, or a daily digest sent by ``modelgit access digest`` (from cron). A request row is
+stored before anything is sent and marked notified only once its email went out, so an SMTP
+failure never loses a request: the next digest sends what was missed. SMTP settings come from
+``config.yaml`` (``smtp: host, port, sender, user, password``); without ``smtp.host`` nothing
+is sent.
 """
 
 from __future__ import annotations
@@ -70,7 +60,9 @@ def parse_addresses(text: str) -> list[str]:
 
 
 def recipients(store: Store, model: Mapping[str, Any]) -> list[str]:
-    """Who hears about requests for ``model`` (see the module docstring for the order)."""
+    """Who hears about requests for ``model``: its ``notify_email`` (one address or a
+    comma-separated list), else the model owner's email, else the first five owners and
+    maintainers of the space who have an email address."""
     explicit = str(model.get("notify_email") or "").strip()
     if explicit:
         try:

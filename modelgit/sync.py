@@ -1,34 +1,12 @@
 """Model sync: replicate a branch, tag or commit with its LFS objects to another region.
 
-A *region* is another modelgit site named in ``config.yaml`` (``regions: {name: {url,
-key_file}}``). A *task* replicates one commit of one model to the same ``space/model`` there:
-
-1. **preflight**: ``GET info/refs?service=git-receive-pack`` on the target with the region's
-   key, which runs the target's own ``decide()`` for a push: a missing model (404), a key it
-   refuses (401) or a user without write rights (403, with the target's message) fails the
-   task before a byte is sent;
-2. **LFS first**: the pointers in the commit's tree (not its history) are listed, the
-   target's batch API (``upload``) says which objects it lacks (those it has come back with
-   no actions: that is what makes ``retry`` resend nothing twice), and those are streamed
-   with PUT from the LFS storage in 1 MiB pieces (memory flat in object size) and verified;
-3. **then git**: ``git push`` of the commit to the named branch or tag (a bare commit goes to
-   ``refs/heads/sync/<sha>``), so nobody on the target can clone a pointer whose object is
-   not there yet; the target's pre-receive checks apply as to any push.
-
-Tasks live in the store's task table (``modelgit.tasks``): any ``modelgit serve``'s worker
-claims a queued task under a lease, so several front ends over one database never run a task
-twice and a task whose worker died is taken over; ``sync start --wait`` creates its task
-already claimed, so no worker races it.
-
-The region key is read from ``key_file`` when a task runs and only ever held in memory: it is
-never written to the database, a log line, an error message (errors are scrubbed of it) or a
-command line. git gets it through its environment (``GIT_CONFIG_COUNT`` /
-``GIT_CONFIG_KEY_0=http.extraHeader``), which ``ps`` does not show; the environment of a
-process is readable by its own user and root only (``/proc/<pid>/environ``), exactly like the
-key file itself.
-
-Only objects *linked* to the source model are sent: a pointer to some other model's object
-(committed by someone who only knows its oid) fails the task instead of leaking those bytes.
+A *region* is another modelgit site in ``config.yaml`` (``regions: {name: {url, key_file}}``).
+A task asks the target whether its key may push (preflight), sends the LFS objects the target
+lacks, then pushes the commit, so nobody there can clone a pointer whose object is missing.
+Tasks are rows of the store's task table (:mod:`modelgit.tasks`), so any front end's worker
+may run one. The region key lives only in memory and git's environment: never in the
+database, a log, an error message or a command line. Only objects linked to the source model
+are sent, so a pointer to another model's object cannot leak its bytes.
 """
 
 from __future__ import annotations
@@ -441,7 +419,9 @@ class _Runner:
         self._phase("done")
 
     def preflight(self, target: _Target, model_id: str) -> None:
-        """Ask the target whether this key may push to this model (its ``decide()``)."""
+        """Ask the target whether this key may push to this model (its ``decide()``): a
+        missing model (404), a refused key (401) or a user without write rights (403) fails
+        the task before a byte is sent."""
         name = target.region.name
         answer = target.request("GET", target.url(model_id, "/info/refs?service=git-receive-pack"),
                                 limit=1 << 16)
@@ -460,7 +440,11 @@ class _Runner:
 
     def send_objects(self, target: _Target, model_id: str,
                      objects: dict[str, tuple[int, str]]) -> None:
-        """Upload what the target lacks, batch by batch, each object verified."""
+        """Upload what the target lacks, batch by batch, each object verified.
+
+        The objects are the pointers in the commit's tree (not its history); the target's
+        batch API answers those it has without actions, so a retry resends nothing twice.
+        Bodies are streamed in 1 MiB pieces, so memory stays flat in object size."""
         from modelgit.lfs.storage import storage_for
 
         storage = storage_for(self.cfg)
@@ -534,7 +518,8 @@ class _Runner:
 
     def push(self, region: Region, repo: Path, model_id: str) -> None:
         """``git push`` the commit; a tag is pushed as itself (annotated tags keep their
-        object), if it still names the task's commit."""
+        object), if it still names the task's commit, and a bare commit goes to
+        ``refs/heads/sync/<sha>``. The target's pre-receive checks apply as to any push."""
         ref = self.task["ref"]
         commit = self.task["commit_sha"]
         source = commit

@@ -12,8 +12,8 @@ from typing import Any
 
 import pytest
 
-from modelgit import store as store_mod
 from modelgit.store import SchemaTooNew, Store, StoreError
+from modelgit.store import migrations as store_mod
 
 EXTRA_STEP = "9999_test_extra_table"
 

@@ -1,0 +1,61 @@
+"""The audit log and the failed authentications the brute-force brake counts."""
+
+from __future__ import annotations
+
+import json
+from typing import Any
+
+from modelgit.store.connection import StoreBase, now_iso
+
+
+class Audit(StoreBase):
+    """SQL of ``audit`` and ``auth_failures``."""
+
+    # -- failed authentications (brute-force brake) ------------------------------------
+    def record_auth_failure(self, address: str, user: str | None, at: float) -> None:
+        """Count a failure; rows older than an hour are dropped on the way (bounded table)."""
+        with self.tx() as c:
+            c.execute("INSERT INTO auth_failures (address, user, at) VALUES (?, ?, ?)",
+                      (address, user or "", at))
+            c.execute("DELETE FROM auth_failures WHERE at < ?", (at - 3600,))
+
+    def auth_failures_since(self, address: str, user: str | None, since: float
+                            ) -> tuple[int, int, float | None]:
+        """(failures of this user from this address, failures from this address, newest)."""
+        row = self._one(
+            "SELECT SUM(CASE WHEN user = :u THEN 1 ELSE 0 END) AS pair, COUNT(*) AS addr,"
+            " MAX(at) AS newest FROM auth_failures WHERE address = :a AND at >= :s",
+            {"a": address, "u": user or "", "s": since},
+        )
+        if row is None:
+            return 0, 0, None
+        return int(row["pair"] or 0), int(row["addr"] or 0), row["newest"]
+
+    # -- audit -----------------------------------------------------------------------
+    def audit(self, action: str, *, actor: str | None = None, target: str | None = None,
+              address: str | None = None, detail: dict[str, Any] | None = None) -> None:
+        with self.tx() as c:
+            c.execute(
+                "INSERT INTO audit (at, actor, action, target, address, detail)"
+                " VALUES (?, ?, ?, ?, ?, ?)",
+                (now_iso(), actor, action, target, address, json.dumps(detail or {})),
+            )
+
+    def audit_rows(self, *, target: str | None = None, action: str | None = None,
+                   limit: int = 100) -> list[dict[str, Any]]:
+        where, params = [], []
+        if target is not None:
+            where.append("target = ?")
+            params.append(target)
+        if action is not None:
+            where.append("action = ?")
+            params.append(action)
+        clause = ("WHERE " + " AND ".join(where)) if where else ""
+        rows = self._all(
+            # Safe from injection: the clause is fixed text; values are bound.
+            f"SELECT * FROM audit {clause} ORDER BY id DESC LIMIT ?",  # noqa: S608  # nosec
+            (*params, limit),
+        )
+        for row in rows:
+            row["detail"] = json.loads(row["detail"])
+        return rows

@@ -1,0 +1,118 @@
+"""Opening the database: one connection per thread, WAL and busy_timeout, a reopen
+when the file was replaced, short write transactions and a retry on SQLITE_BUSY.
+
+The standard library's ``sqlite3`` because ``sqlite_utils`` costs ~180 ms to import, which
+the hook shims and ``credential-check`` cannot pay on every request.
+"""
+
+from __future__ import annotations
+
+import os
+import sqlite3
+import threading
+import time
+from collections.abc import Callable, Iterator
+from contextlib import contextmanager
+from datetime import UTC, datetime
+from pathlib import Path
+from typing import Any, TypeVar
+
+T = TypeVar("T")
+
+BUSY_TIMEOUT_MS = 10_000
+
+
+class StoreError(Exception):
+    """An expected store failure whose message a person can act on."""
+
+
+class SchemaTooNew(StoreError):
+    """The database was written by a newer modelgit; running on it could lose data."""
+
+
+def now_iso() -> str:
+    """UTC timestamp with milliseconds, the form the hubs use (``...T12:00:00.123Z``)."""
+    return datetime.now(UTC).strftime("%Y-%m-%dT%H:%M:%S.%f")[:-3] + "Z"
+
+
+class StoreBase:
+    """The connection of one data folder's database; the table groups build on it."""
+
+    def __init__(self, path: Path) -> None:
+        self.path = Path(path)
+        self._local = threading.local()
+
+    @property
+    def conn(self) -> sqlite3.Connection:
+        """This thread's connection to the file that is at ``path`` now.
+
+        A thread keeps its connection, but a database file that was replaced under a running
+        server (restored from a backup, moved away, broken) must not go on answering from the
+        old file through an open descriptor: one ``stat`` per use compares the file's identity
+        with the one the connection opened, and a changed or missing file reconnects or fails.
+        """
+        try:
+            st = os.stat(self.path)
+        except FileNotFoundError:
+            self.close()
+            raise StoreError(
+                f"no modelgit database at {self.path}; run `modelgit init` first"
+            ) from None
+        identity = (st.st_dev, st.st_ino)
+        conn: sqlite3.Connection | None = getattr(self._local, "conn", None)
+        if conn is not None and getattr(self._local, "identity", None) != identity:
+            self.close()
+            conn = None
+        if conn is None:
+            conn = sqlite3.connect(
+                self.path, timeout=BUSY_TIMEOUT_MS / 1000, isolation_level=None,
+                check_same_thread=True,
+            )
+            conn.row_factory = sqlite3.Row
+            conn.execute(f"PRAGMA busy_timeout = {BUSY_TIMEOUT_MS}")
+            conn.execute("PRAGMA foreign_keys = ON")
+            conn.execute("PRAGMA synchronous = NORMAL")
+            self._local.conn = conn
+            self._local.identity = identity
+        return conn
+
+    def close(self) -> None:
+        conn = getattr(self._local, "conn", None)
+        if conn is not None:
+            conn.close()
+            self._local.conn = None
+
+    @contextmanager
+    def tx(self) -> Iterator[sqlite3.Connection]:
+        """One short write transaction. BEGIN IMMEDIATE takes the write lock up front so a
+        transaction never fails half-way on a lock upgrade."""
+        conn = self.conn
+        _retry_busy(lambda: conn.execute("BEGIN IMMEDIATE"))
+        try:
+            yield conn
+        except BaseException:
+            conn.execute("ROLLBACK")
+            raise
+        else:
+            conn.execute("COMMIT")
+
+    def _all(self, sql: str, params: tuple[Any, ...] | dict[str, Any] = ()) -> list[dict[str, Any]]:
+        return [dict(r) for r in _retry_busy(lambda: self.conn.execute(sql, params).fetchall())]
+
+    def _one(self, sql: str, params: tuple[Any, ...] | dict[str, Any] = ()
+             ) -> dict[str, Any] | None:
+        row = _retry_busy(lambda: self.conn.execute(sql, params).fetchone())
+        return dict(row) if row is not None else None
+
+
+def _retry_busy(fn: Callable[[], T], attempts: int = 5) -> T:
+    """busy_timeout covers most contention; a BUSY that still escapes is retried briefly."""
+    for attempt in range(attempts):
+        try:
+            return fn()
+        except sqlite3.OperationalError as exc:
+            msg = str(exc)
+            if ("locked" not in msg and "busy" not in msg) or attempt == attempts - 1:
+                raise
+            time.sleep(0.05 * (attempt + 1))
+    raise AssertionError("unreachable")

@@ -1,0 +1,365 @@
+"""The schema: ordered, named migration steps and the checks that the database is current.
+
+sqlite-utils' ``Migrations`` is imported only when the schema has to change.
+"""
+
+from __future__ import annotations
+
+import sqlite3
+from collections.abc import Callable
+from datetime import UTC, datetime
+from pathlib import Path
+from typing import Any, Self
+
+from modelgit.store.connection import BUSY_TIMEOUT_MS, SchemaTooNew, StoreBase, StoreError
+
+MIGRATION_SET = "modelgit"
+
+
+# Ordered, named steps. Never edit an applied step: add a new one.
+def _script(conn: sqlite3.Connection, sql: str) -> None:
+    """Run DDL statement by statement: ``executescript`` would COMMIT the migration's
+    transaction half-way, and a failed step must leave nothing behind."""
+    for statement in sql.split(";"):
+        if statement.strip():
+            conn.execute(statement)
+
+
+def _m0001_initial(db: Any) -> None:
+    _script(db,
+        """
+        CREATE TABLE users (
+            name TEXT PRIMARY KEY,
+            fullname TEXT NOT NULL DEFAULT '',
+            email TEXT NOT NULL DEFAULT '',
+            is_admin INTEGER NOT NULL DEFAULT 0,
+            space_creator INTEGER NOT NULL DEFAULT 0,
+            created TEXT NOT NULL
+        );
+        CREATE TABLE keys (
+            id TEXT PRIMARY KEY,
+            user TEXT NOT NULL REFERENCES users(name) ON DELETE CASCADE,
+            hash TEXT NOT NULL UNIQUE,
+            scope TEXT NOT NULL CHECK (scope IN ('read', 'write')),
+            created TEXT NOT NULL,
+            expires TEXT,
+            last_used TEXT,
+            revoked TEXT
+        );
+        CREATE INDEX keys_user ON keys(user);
+        CREATE TABLE spaces (
+            name TEXT PRIMARY KEY,
+            owner TEXT NOT NULL REFERENCES users(name),
+            quota_bytes INTEGER,
+            created TEXT NOT NULL
+        );
+        CREATE TABLE space_roles (
+            space TEXT NOT NULL REFERENCES spaces(name) ON DELETE CASCADE,
+            user TEXT NOT NULL REFERENCES users(name) ON DELETE CASCADE,
+            role TEXT NOT NULL CHECK (role IN ('owner', 'maintainer', 'user')),
+            PRIMARY KEY (space, user)
+        );
+        CREATE INDEX space_roles_user ON space_roles(user);
+        CREATE TABLE models (
+            id TEXT PRIMARY KEY,
+            space TEXT NOT NULL REFERENCES spaces(name),
+            name TEXT NOT NULL,
+            display_name TEXT NOT NULL DEFAULT '',
+            owner TEXT NOT NULL REFERENCES users(name),
+            visibility TEXT NOT NULL DEFAULT 'private'
+                CHECK (visibility IN ('private', 'public')),
+            gated TEXT NOT NULL DEFAULT 'off' CHECK (gated IN ('off', 'auto', 'manual')),
+            default_branch TEXT NOT NULL DEFAULT 'main',
+            card TEXT NOT NULL DEFAULT '{}',
+            created TEXT NOT NULL
+        );
+        CREATE INDEX models_space ON models(space);
+        CREATE TABLE model_roles (
+            model TEXT NOT NULL REFERENCES models(id) ON DELETE CASCADE,
+            user TEXT NOT NULL REFERENCES users(name) ON DELETE CASCADE,
+            role TEXT NOT NULL
+                CHECK (role IN ('visitor', 'user', 'developer', 'maintainer', 'owner')),
+            PRIMARY KEY (model, user)
+        );
+        CREATE INDEX model_roles_user ON model_roles(user);
+        CREATE TABLE audit (
+            id INTEGER PRIMARY KEY AUTOINCREMENT,
+            at TEXT NOT NULL,
+            actor TEXT,
+            action TEXT NOT NULL,
+            target TEXT,
+            address TEXT,
+            detail TEXT NOT NULL DEFAULT '{}'
+        );
+        CREATE INDEX audit_target ON audit(target, at);
+        """
+    )
+
+
+def _m0002_lfs(db: Any) -> None:
+    _script(db, """
+        CREATE TABLE lfs_objects (
+            model TEXT NOT NULL REFERENCES models(id) ON DELETE CASCADE,
+            oid TEXT NOT NULL,
+            size INTEGER NOT NULL,
+            created TEXT NOT NULL,
+            PRIMARY KEY (model, oid)
+        );
+        CREATE INDEX lfs_objects_oid ON lfs_objects(oid);
+        CREATE TABLE lfs_locks (
+            id INTEGER PRIMARY KEY AUTOINCREMENT,
+            model TEXT NOT NULL REFERENCES models(id) ON DELETE CASCADE,
+            path TEXT NOT NULL,
+            owner TEXT NOT NULL,
+            locked_at TEXT NOT NULL,
+            UNIQUE (model, path)
+        )
+    """)
+
+
+def _m0003_gating(db: Any) -> None:
+    _script(db, """
+        CREATE TABLE access_requests (
+            id INTEGER PRIMARY KEY AUTOINCREMENT,
+            model TEXT NOT NULL REFERENCES models(id) ON DELETE CASCADE,
+            user TEXT NOT NULL REFERENCES users(name) ON DELETE CASCADE,
+            status TEXT NOT NULL CHECK (status IN ('pending', 'accepted', 'rejected')),
+            fields TEXT NOT NULL DEFAULT '{}',
+            timestamp TEXT NOT NULL,
+            reviewed_at TEXT,
+            granted_by TEXT,
+            reason TEXT,
+            notified INTEGER NOT NULL DEFAULT 0,
+            UNIQUE (model, user)
+        );
+        CREATE INDEX access_requests_status ON access_requests(model, status, id);
+        ALTER TABLE models ADD COLUMN notify TEXT NOT NULL DEFAULT 'realtime';
+        ALTER TABLE models ADD COLUMN notify_email TEXT NOT NULL DEFAULT ''
+    """)
+
+
+def _m0004_auth_failures(db: Any) -> None:
+    _script(db, """
+        CREATE TABLE auth_failures (
+            address TEXT NOT NULL,
+            user TEXT NOT NULL DEFAULT '',
+            at REAL NOT NULL
+        );
+        CREATE INDEX auth_failures_address ON auth_failures(address, at)
+    """)
+
+
+def _m0005_sync(db: Any) -> None:
+    """Sync tasks (a queue any front end may claim from) and the replicas they made.
+
+    ``worker`` is the claim token of whoever runs a task: updates name it, so a runner that
+    lost its task (declared stale and retried elsewhere) cannot overwrite the new attempt.
+    ``heartbeat`` is epoch seconds (REAL, as in auth_failures). No column holds a key.
+    """
+    _script(db, """
+        CREATE TABLE sync_tasks (
+            id INTEGER PRIMARY KEY AUTOINCREMENT,
+            model TEXT NOT NULL REFERENCES models(id) ON DELETE CASCADE,
+            region TEXT NOT NULL,
+            ref TEXT NOT NULL,
+            commit_sha TEXT NOT NULL,
+            status TEXT NOT NULL DEFAULT 'queued'
+                CHECK (status IN ('queued', 'running', 'done', 'failed')),
+            objects_total INTEGER,
+            bytes_total INTEGER,
+            objects_sent INTEGER NOT NULL DEFAULT 0,
+            bytes_sent INTEGER NOT NULL DEFAULT 0,
+            attempts INTEGER NOT NULL DEFAULT 0,
+            created TEXT NOT NULL,
+            started TEXT,
+            finished TEXT,
+            error TEXT,
+            worker TEXT,
+            heartbeat REAL
+        );
+        CREATE INDEX sync_tasks_status ON sync_tasks(status, id);
+        CREATE INDEX sync_tasks_model ON sync_tasks(model, id);
+        CREATE TABLE sync_replicas (
+            model TEXT NOT NULL REFERENCES models(id) ON DELETE CASCADE,
+            region TEXT NOT NULL,
+            ref TEXT NOT NULL,
+            commit_sha TEXT NOT NULL,
+            synced TEXT NOT NULL,
+            task INTEGER,
+            PRIMARY KEY (model, region, ref)
+        )
+    """)
+
+
+def _m0006_scans(db: Any) -> None:
+    _script(db, """
+        CREATE TABLE scans (
+            id INTEGER PRIMARY KEY AUTOINCREMENT,
+            model TEXT NOT NULL REFERENCES models(id) ON DELETE CASCADE,
+            ref TEXT NOT NULL DEFAULT '',
+            commit_sha TEXT NOT NULL,
+            scanner TEXT NOT NULL,
+            status TEXT NOT NULL CHECK (status IN ('running', 'done', 'failed')),
+            started TEXT NOT NULL,
+            finished TEXT,
+            error TEXT
+        );
+        CREATE INDEX scans_model ON scans(model, id);
+        CREATE TABLE findings (
+            scan INTEGER NOT NULL REFERENCES scans(id) ON DELETE CASCADE,
+            path TEXT NOT NULL,
+            line INTEGER,
+            rule TEXT NOT NULL,
+            severity TEXT NOT NULL,
+            confidence TEXT NOT NULL,
+            message TEXT NOT NULL,
+            commit_sha TEXT NOT NULL
+        );
+        CREATE INDEX findings_scan ON findings(scan)
+    """)
+
+
+def _m0007_tasks(db: Any) -> None:
+    """One task table for every kind of background work (sync, post-push scans), claimed
+    with leases: a task whose lease ran out (its worker died or stopped) is taken over by the
+    next worker. Sync tasks move here with their ids (``sync_replicas.task`` names them);
+    a heartbeat becomes a lease ending when the old staleness limit (120 s) would have (a
+    running task without one had none: its lease has run out).
+    ``old_sha`` is what a scanned ref named before the push (a scan reads what changed);
+    ``gc`` is a repository's ``git gc --auto``, taken off the pusher's time.
+    """
+    _script(db, """
+        CREATE TABLE tasks (
+            id INTEGER PRIMARY KEY AUTOINCREMENT,
+            kind TEXT NOT NULL CHECK (kind IN ('sync', 'scan', 'gc')),
+            model TEXT NOT NULL REFERENCES models(id) ON DELETE CASCADE,
+            region TEXT,
+            ref TEXT NOT NULL,
+            old_sha TEXT,
+            commit_sha TEXT NOT NULL,
+            status TEXT NOT NULL DEFAULT 'queued'
+                CHECK (status IN ('queued', 'running', 'done', 'failed')),
+            objects_total INTEGER,
+            bytes_total INTEGER,
+            objects_sent INTEGER NOT NULL DEFAULT 0,
+            bytes_sent INTEGER NOT NULL DEFAULT 0,
+            attempts INTEGER NOT NULL DEFAULT 0,
+            created TEXT NOT NULL,
+            started TEXT,
+            finished TEXT,
+            error TEXT,
+            worker TEXT,
+            lease_until REAL
+        );
+        INSERT INTO tasks (id, kind, model, region, ref, commit_sha, status, objects_total,
+            bytes_total, objects_sent, bytes_sent, attempts, created, started, finished, error,
+            worker, lease_until)
+        SELECT id, 'sync', model, region, ref, commit_sha, status, objects_total, bytes_total,
+            objects_sent, bytes_sent, attempts, created, started, finished, error, worker,
+            COALESCE(heartbeat, 0) + 120 FROM sync_tasks;
+        DROP TABLE sync_tasks;
+        CREATE INDEX tasks_claim ON tasks(status, id);
+        CREATE INDEX tasks_model ON tasks(kind, model, id)
+    """)
+
+
+MIGRATIONS: list[tuple[str, Callable[[Any], None]]] = [
+    ("0001_initial", _m0001_initial),
+    ("0002_lfs", _m0002_lfs),
+    ("0003_gating", _m0003_gating),
+    ("0004_auth_failures", _m0004_auth_failures),
+    ("0005_sync", _m0005_sync),
+    ("0006_scans", _m0006_scans),
+    ("0007_tasks", _m0007_tasks),
+]
+
+
+def _build_migrations() -> Any:
+    from sqlite_utils.migrations import Migrations  # heavy; only when migrating
+
+    migrations = Migrations(MIGRATION_SET)
+    for name, step in MIGRATIONS:
+
+        def run(db: Any, _step: Callable[[Any], None] = step) -> None:
+            _step(db.conn)
+
+        run.__name__ = name
+        migrations(name=name)(run)
+    return migrations
+
+
+class Schema(StoreBase):
+    """Creating, checking and migrating the database file."""
+
+    @classmethod
+    def create(cls, path: Path) -> Self:
+        """Create (or upgrade) the database file with WAL on."""
+        path.parent.mkdir(parents=True, exist_ok=True)
+        fresh = not path.exists()
+        conn = sqlite3.connect(path)
+        conn.execute("PRAGMA journal_mode = WAL")
+        conn.close()
+        store = cls(path)
+        store.migrate(backup=not fresh)
+        return store
+
+    def applied_migrations(self) -> list[str]:
+        try:
+            rows = self.conn.execute(
+                "SELECT name FROM _sqlite_migrations WHERE migration_set = ? ORDER BY rowid",
+                (MIGRATION_SET,),
+            ).fetchall()
+        except sqlite3.OperationalError:
+            return []
+        return [r[0] for r in rows]
+
+    def schema_version(self) -> int:
+        return len(self.applied_migrations())
+
+    def check_schema(self) -> None:
+        """Refuse a database that is behind (needs ``migrate``) or ahead (newer code wrote it)."""
+        applied = self.applied_migrations()
+        known = [name for name, _ in MIGRATIONS]
+        unknown = [name for name in applied if name not in known]
+        if unknown:
+            raise SchemaTooNew(
+                f"{self.path} has schema steps this modelgit does not know ({', '.join(unknown)});"
+                " upgrade modelgit instead of running an older version on it"
+            )
+        if len(applied) < len(known):
+            raise StoreError(
+                f"{self.path} is at schema version {len(applied)} of {len(known)};"
+                " run `modelgit init` to migrate it"
+            )
+
+    def migrate(self, *, backup: bool = True) -> list[str]:
+        """Apply pending steps, each in its own transaction, after a backup copy of the file."""
+        applied = self.applied_migrations()
+        known = [name for name, _ in MIGRATIONS]
+        unknown = [name for name in applied if name not in known]
+        if unknown:
+            raise SchemaTooNew(
+                f"{self.path} was written by a newer modelgit (steps {', '.join(unknown)});"
+                " refusing to migrate it"
+            )
+        pending = [name for name in known if name not in applied]
+        if not pending:
+            return []
+        if backup and applied:
+            stamp = datetime.now(UTC).strftime("%Y%m%dT%H%M%S")
+            target = self.path.with_name(f"{self.path.name}.v{len(applied)}-{stamp}.bak")
+            src = self.conn
+            dst = sqlite3.connect(target)
+            try:
+                src.backup(dst)
+            finally:
+                dst.close()
+        import sqlite_utils
+
+        db = sqlite_utils.Database(self.path)
+        try:
+            db.conn.execute(f"PRAGMA busy_timeout = {BUSY_TIMEOUT_MS}")
+            _build_migrations().apply(db)
+        finally:
+            db.conn.close()
+        return pending

@@ -1,0 +1,164 @@
+"""Spaces, models and the roles granted on them."""
+
+from __future__ import annotations
+
+from typing import Any
+
+from modelgit.store.connection import StoreBase, now_iso
+
+
+class Models(StoreBase):
+    """SQL of ``spaces``, ``models``, ``space_roles`` and ``model_roles``."""
+
+    # -- spaces ----------------------------------------------------------------------
+    def add_space(self, name: str, owner: str, quota_bytes: int | None) -> None:
+        with self.tx() as c:
+            c.execute(
+                "INSERT INTO spaces (name, owner, quota_bytes, created) VALUES (?, ?, ?, ?)",
+                (name, owner, quota_bytes, now_iso()),
+            )
+            c.execute(
+                "INSERT INTO space_roles (space, user, role) VALUES (?, ?, 'owner')",
+                (name, owner),
+            )
+
+    def get_space(self, name: str) -> dict[str, Any] | None:
+        return self._one("SELECT * FROM spaces WHERE name = ?", (name,))
+
+    def list_spaces(self) -> list[dict[str, Any]]:
+        return self._all(
+            "SELECT s.*, (SELECT COUNT(*) FROM models m WHERE m.space = s.name) AS models"
+            " FROM spaces s ORDER BY s.name"
+        )
+
+    def set_space_quota(self, name: str, quota_bytes: int | None) -> None:
+        with self.tx() as c:
+            c.execute("UPDATE spaces SET quota_bytes = ? WHERE name = ?", (quota_bytes, name))
+
+    def space_role(self, space: str, user: str) -> str | None:
+        row = self._one(
+            "SELECT role FROM space_roles WHERE space = ? AND user = ?", (space, user)
+        )
+        return row["role"] if row else None
+
+    def set_space_role(self, space: str, user: str, role: str) -> None:
+        with self.tx() as c:
+            c.execute(
+                "INSERT INTO space_roles (space, user, role) VALUES (?, ?, ?)"
+                " ON CONFLICT (space, user) DO UPDATE SET role = excluded.role",
+                (space, user, role),
+            )
+
+    def remove_space_role(self, space: str, user: str) -> bool:
+        with self.tx() as c:
+            cur = c.execute(
+                "DELETE FROM space_roles WHERE space = ? AND user = ?", (space, user)
+            )
+            return cur.rowcount > 0
+
+    def space_roles(self, space: str) -> list[dict[str, Any]]:
+        return self._all(
+            "SELECT user, role FROM space_roles WHERE space = ?"
+            " ORDER BY CASE role WHEN 'owner' THEN 0 WHEN 'maintainer' THEN 1 ELSE 2 END, user",
+            (space,),
+        )
+
+    # -- models ----------------------------------------------------------------------
+    def add_model(self, model_id: str, owner: str, *, display_name: str = "",
+                  visibility: str = "private", gated: str = "off") -> None:
+        space, name = model_id.split("/", 1)
+        with self.tx() as c:
+            c.execute(
+                "INSERT INTO models (id, space, name, display_name, owner, visibility, gated,"
+                " created) VALUES (?, ?, ?, ?, ?, ?, ?, ?)",
+                (model_id, space, name, display_name, owner, visibility, gated, now_iso()),
+            )
+
+    def get_model(self, model_id: str) -> dict[str, Any] | None:
+        return self._one("SELECT * FROM models WHERE id = ?", (model_id,))
+
+    def list_models(self) -> list[dict[str, Any]]:
+        return self._all("SELECT * FROM models ORDER BY id")
+
+    def update_model(self, model_id: str, **values: Any) -> None:
+        allowed = {"visibility", "gated", "display_name", "default_branch", "card", "notify",
+                   "notify_email"}
+        bad = set(values) - allowed
+        if bad:
+            raise ValueError(f"not model settings: {sorted(bad)}")
+        if not values:
+            return
+        cols = ", ".join(f"{k} = ?" for k in values)  # keys checked against `allowed`
+        with self.tx() as c:
+            # Safe from injection: column names come from the fixed `allowed` set.
+            c.execute(f"UPDATE models SET {cols} WHERE id = ?",  # noqa: S608  # nosec
+                      (*values.values(), model_id))
+
+    def delete_model(self, model_id: str) -> None:
+        with self.tx() as c:
+            c.execute("DELETE FROM models WHERE id = ?", (model_id,))
+
+    def model_role(self, model_id: str, user: str) -> str | None:
+        row = self._one(
+            "SELECT role FROM model_roles WHERE model = ? AND user = ?", (model_id, user)
+        )
+        return row["role"] if row else None
+
+    def set_model_role(self, model_id: str, user: str, role: str) -> None:
+        with self.tx() as c:
+            c.execute(
+                "INSERT INTO model_roles (model, user, role) VALUES (?, ?, ?)"
+                " ON CONFLICT (model, user) DO UPDATE SET role = excluded.role",
+                (model_id, user, role),
+            )
+
+    def remove_model_role(self, model_id: str, user: str) -> bool:
+        with self.tx() as c:
+            cur = c.execute(
+                "DELETE FROM model_roles WHERE model = ? AND user = ?", (model_id, user)
+            )
+            return cur.rowcount > 0
+
+    def model_roles(self, model_id: str) -> list[dict[str, Any]]:
+        return self._all(
+            "SELECT user, role FROM model_roles WHERE model = ? ORDER BY user", (model_id,)
+        )
+
+    def access_facts(self, model_id: str, user: str | None) -> dict[str, Any] | None:
+        """Everything ``decide()`` needs about (model, user), in one round trip."""
+        return self._one(
+            "SELECT m.id, m.space, m.owner, m.visibility, m.gated, m.default_branch,"
+            " s.owner AS space_owner,"
+            " (SELECT role FROM model_roles WHERE model = m.id AND user = :u) AS model_role,"
+            " (SELECT role FROM space_roles WHERE space = m.space AND user = :u) AS space_role,"
+            " (SELECT status FROM access_requests WHERE model = m.id AND user = :u)"
+            " AS request_status"
+            " FROM models m JOIN spaces s ON s.name = m.space WHERE m.id = :m",
+            {"m": model_id, "u": user},
+        )
+
+
+    # -- hub listings ----------------------------------------------------------------
+    def hub_user_spaces(self, user: str) -> list[dict[str, Any]]:
+        """Spaces where the user has a role (owners included), for the hub's ``whoami``."""
+        return self._all(
+            "SELECT name AS space, 'owner' AS role FROM spaces WHERE owner = :u"
+            " UNION SELECT space, role FROM space_roles WHERE user = :u"
+            " AND space NOT IN (SELECT name FROM spaces WHERE owner = :u)"
+            " ORDER BY space",
+            {"u": user},
+        )
+
+    def hub_models_for(self, user: str | None, after: str, limit: int) -> list[dict[str, Any]]:
+        """Models after ``after`` in id order, each with what ``decide()`` needs for ``user``
+        (one query per page of the hub listing instead of one per model)."""
+        return self._all(
+            "SELECT m.*, s.owner AS space_owner,"
+            " (SELECT role FROM model_roles WHERE model = m.id AND user = :u) AS model_role,"
+            " (SELECT role FROM space_roles WHERE space = m.space AND user = :u) AS space_role,"
+            " (SELECT status FROM access_requests WHERE model = m.id AND user = :u)"
+            " AS request_status"
+            " FROM models m JOIN spaces s ON s.name = m.space WHERE m.id > :a"
+            " ORDER BY m.id LIMIT :n",
+            {"u": user, "a": after, "n": limit},
+        )
