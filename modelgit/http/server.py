@@ -221,7 +221,7 @@ def warm_up() -> None:
     compiled.forwarder()
 
     for name in ("modelgit.hooks.pre_receive", "modelgit.hooks.post_receive",
-                 "modelgit.schema.frontmatter", "modelgit.scanner.secrets",
+                 "modelgit.schema", "modelgit.scanner.secrets",
                  "modelgit.scanner.pickles", "modelgit.scanner.blobs"):
         try:
             importlib.import_module(name)
@@ -229,9 +229,9 @@ def warm_up() -> None:
             continue
     log = logging.getLogger("modelgit")
     try:
-        from modelgit.schema import frontmatter
+        from modelgit.schema.check import check_card
 
-        frontmatter.check_card(b"---\nlicense: mit\n---\n")
+        check_card(b"---\nlicense: mit\n---\n")
     except Exception:  # warming is an optimisation; a failure shows up in the real check
         log.debug("card validator warm-up failed", exc_info=True)
     try:

@@ -57,7 +57,8 @@ def gate_form(cfg: Config, model: Mapping[str, Any]) -> GateForm:
     cannot be parsed gives an empty form: the authors see the card errors on push, and an
     unanswerable form must not lock everyone out.
     """
-    from modelgit.schema.frontmatter import gated_fields, parse_front_matter
+    from modelgit.schema.gated import gated_fields
+    from modelgit.schema.parse import parse_front_matter
 
     content = _read_readme(cfg, str(model["id"]), str(model.get("default_branch") or "main"))
     if content is None:
