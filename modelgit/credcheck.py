@@ -234,10 +234,6 @@ def ask_server(opts: Options, q: Question) -> tuple[int, str] | None:
 # --------------------------------------------------------------------------- cold
 def _cold(opts: Options, q: Question) -> tuple[int, str]:
     """The same decision in this process, when the server is not there to ask."""
-    if sys.flags.no_site:  # started by the launcher (-S): the cold path may need site-packages
-        import site
-
-        site.main()
     from modelgit.config import Config, resolve_data_dir
     from modelgit.store import Store
 
@@ -248,6 +244,12 @@ def _cold(opts: Options, q: Question) -> tuple[int, str]:
     action = "write" if q.write else target.action
     where = f"{action} {target.model_id} as {q.user}"
     cfg = Config(data_dir=resolve_data_dir(opts.data_dir))
+    if sys.flags.no_site and (cfg.data_dir / "config.yaml").is_file():
+        # Started by the launcher (-S): reading config.yaml needs yaml from site-packages.
+        # Without the file nothing here does, and site costs a third of the start.
+        import site
+
+        site.main()
     if not cfg.db_path.is_file():
         return ERROR, (f"no modelgit database at {cfg.db_path}; give the data folder with"
                        " --data DIR before credential-check")

@@ -24,9 +24,11 @@ from __future__ import annotations
 
 import re
 import time
-from typing import TYPE_CHECKING, Any
 
+TYPE_CHECKING = False  # typing is start-up cost for credential-check's cold path
 if TYPE_CHECKING:
+    from typing import Any
+
     from modelgit.config import Config
 
 #: A user name as docs/access.md allows it (``modelgit.names.USER_RE``, repeated here so that the

@@ -8,12 +8,9 @@ denies.
 
 from __future__ import annotations
 
-import logging
 from dataclasses import dataclass
 
 from modelgit.authz import roles
-
-log = logging.getLogger("modelgit.authz")
 
 
 @dataclass(frozen=True)
@@ -85,7 +82,10 @@ def decide(subject: Subject, facts: ModelFacts | None, action: str, *,
     try:
         return _decide(subject, facts, action, allow_anonymous_read)
     except Exception:  # fail closed: a bug here must never open a door
-        log.exception("decide() failed for %s on %s", action, getattr(facts, "id", "?"))
+        import logging  # here, not at the top: credential-check's cold start skips it
+
+        logging.getLogger("modelgit.authz").exception(
+            "decide() failed for %s on %s", action, getattr(facts, "id", "?"))
         return Decision(False, 500, "error",
                         "internal error while checking access; the server log has details")
 

@@ -1,11 +1,16 @@
-"""The audit log and the failed authentications the brute-force brake counts."""
+"""The audit log and the failed authentications the brute-force brake counts.
+
+``json`` is imported where it is used: ``credential-check``'s cold start loads this
+module and must not pay for it.
+"""
 
 from __future__ import annotations
 
-import json
-from typing import Any
-
 from modelgit.store.connection import StoreBase, now_iso
+
+TYPE_CHECKING = False  # typing is start-up cost for credential-check's cold path
+if TYPE_CHECKING:
+    from typing import Any
 
 
 class Audit(StoreBase):
@@ -34,6 +39,8 @@ class Audit(StoreBase):
     # -- audit -----------------------------------------------------------------------
     def audit(self, action: str, *, actor: str | None = None, target: str | None = None,
               address: str | None = None, detail: dict[str, Any] | None = None) -> None:
+        import json
+
         with self.tx() as c:
             c.execute(
                 "INSERT INTO audit (at, actor, action, target, address, detail)"
@@ -43,6 +50,8 @@ class Audit(StoreBase):
 
     def audit_rows(self, *, target: str | None = None, action: str | None = None,
                    limit: int = 100) -> list[dict[str, Any]]:
+        import json
+
         where, params = [], []
         if target is not None:
             where.append("target = ?")

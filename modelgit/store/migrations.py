@@ -9,9 +9,12 @@ import sqlite3
 from collections.abc import Callable
 from datetime import UTC, datetime
 from pathlib import Path
-from typing import Any, Self
 
 from modelgit.store.connection import BUSY_TIMEOUT_MS, SchemaTooNew, StoreBase, StoreError
+
+TYPE_CHECKING = False  # typing is start-up cost for credential-check's cold path
+if TYPE_CHECKING:
+    from typing import Any, Self
 
 MIGRATION_SET = "modelgit"
 

@@ -1,17 +1,24 @@
-"""Access requests to gated models."""
+"""Access requests to gated models.
+
+``json`` is imported where it is used: ``credential-check``'s cold start loads this
+module and must not pay for it.
+"""
 
 from __future__ import annotations
 
-import json
-from typing import Any
-
 from modelgit.store.connection import StoreBase
+
+TYPE_CHECKING = False  # typing is start-up cost for credential-check's cold path
+if TYPE_CHECKING:
+    from typing import Any
 
 
 class AccessRequests(StoreBase):
     """SQL of ``access_requests``."""
 
     def get_request(self, model_id: str, user: str) -> dict[str, Any] | None:
+        import json
+
         row = self._one("SELECT * FROM access_requests WHERE model = ? AND user = ?",
                         (model_id, user))
         if row is not None:
@@ -19,6 +26,8 @@ class AccessRequests(StoreBase):
         return row
 
     def get_request_by_id(self, model_id: str, request_id: int) -> dict[str, Any] | None:
+        import json
+
         row = self._one("SELECT * FROM access_requests WHERE model = ? AND id = ?",
                         (model_id, request_id))
         if row is not None:
@@ -29,6 +38,8 @@ class AccessRequests(StoreBase):
                      timestamp: str, reviewed_at: str | None, granted_by: str | None,
                      reason: str | None) -> dict[str, Any]:
         """Insert or update the one row per (model, user); returns it with its id."""
+        import json
+
         with self.tx() as c:
             c.execute(
                 "INSERT INTO access_requests (model, user, status, fields, timestamp,"
@@ -45,6 +56,8 @@ class AccessRequests(StoreBase):
 
     def list_requests(self, model_id: str, *, status: str | None = None, after_id: int = 0,
                       limit: int = 1000) -> list[dict[str, Any]]:
+        import json
+
         rows = self._all(
             "SELECT r.*, u.fullname, u.email FROM access_requests r"
             " JOIN users u ON u.name = r.user"
@@ -58,6 +71,8 @@ class AccessRequests(StoreBase):
 
     def unnotified_requests(self, model_id: str | None = None) -> list[dict[str, Any]]:
         """Pending requests not yet in any notification (for the daily digest)."""
+        import json
+
         rows = self._all(
             "SELECT r.*, u.fullname, u.email FROM access_requests r"
             " JOIN users u ON u.name = r.user"
