@@ -8,8 +8,9 @@ data folder is chosen by ``--data``, then ``$MODELGIT_HOME``, then ``./modelgit-
 from __future__ import annotations
 
 import os
-from dataclasses import dataclass, field
 from pathlib import Path
+
+from modelgit.values import Value
 
 TYPE_CHECKING = False  # typing is start-up cost for credential-check's cold path
 if TYPE_CHECKING:
@@ -79,12 +80,16 @@ def resolve_data_dir(explicit: str | os.PathLike[str] | None = None) -> Path:
     return (Path.cwd() / "modelgit-data").resolve()
 
 
-@dataclass(frozen=True)
-class Config:
+class Config(Value):
     """A site's settings, rooted at its data folder."""
 
+    _fields = ("data_dir", "settings")
     data_dir: Path
-    settings: dict[str, Any] = field(default_factory=lambda: dict(DEFAULTS))
+    settings: dict[str, Any]
+
+    def __init__(self, data_dir: Path, settings: dict[str, Any] | None = None) -> None:
+        self._init(data_dir=data_dir,
+                   settings=dict(DEFAULTS) if settings is None else settings)
 
     @property
     def db_path(self) -> Path:

@@ -1,15 +1,15 @@
 """``modelgit credential-check``: the check Apache runs, through mod_authnz_external, on every
 git request of an existing host (docs/architecture.md).
 
-Apache starts this program for every request, so starting fast is the whole game (bench/README.md:
-< 50 ms), and on this kind of machine even the standard-library modules modelgit's store and
-``decide()`` need (dataclasses, typing, logging, pathlib, hashlib) cost more than the budget
-to import. So the check runs warm: when ``--socket`` names ``modelgit serve``'s unix socket
-(install.sh writes it so), the helper imports nothing but built-in modules, forwards the
-question to the server's ``/-/auth`` (the same ``decide()``, with everything loaded) and exits
-with its answer. Only when the server cannot be reached does it decide in-process (cold),
-with the same functions. ``modelgit.cli.main.main`` hands it the command line before click
-is imported.
+Apache starts this program for every request, so starting fast is the whole game
+(bench/README.md: < 50 ms), and on this kind of machine every module imported counts. So
+the check runs warm: when ``--socket`` names ``modelgit serve``'s unix socket (install.sh
+writes it so), the helper imports nothing but built-in modules, forwards the question to the
+server's ``/-/auth`` (the same ``decide()``, with everything loaded) and exits with its
+answer. Only when the server cannot be reached does it decide in-process (cold), with the
+same functions; the modules on that path import only what it runs (no ``site`` without a
+config.yaml, no typing, dataclasses, logging or json). ``modelgit.cli.main.main`` hands it
+the command line before click is imported.
 
 The protocol is mod_authnz_external's ``pipe`` method: line 1 is the user name; line 2 is the
 key (``AUTHTYPE=PASS``, an authentication provider) or the required group names

@@ -8,39 +8,57 @@ denies.
 
 from __future__ import annotations
 
-from dataclasses import dataclass
-
 from modelgit.authz import roles
+from modelgit.values import Value
 
 
-@dataclass(frozen=True)
-class Subject:
+class Subject(Value):
     """Who is asking: ``user`` None is anonymous. ``scope`` is the key's scope."""
 
+    _fields = ("user", "is_admin", "scope")
     user: str | None
-    is_admin: bool = False
-    scope: str = "write"
+    is_admin: bool
+    scope: str
+
+    def __init__(self, user: str | None, is_admin: bool = False, scope: str = "write") -> None:
+        self._init(user=user, is_admin=is_admin, scope=scope)
 
 
-@dataclass(frozen=True)
-class ModelFacts:
+class ModelFacts(Value):
+    """What ``decide()`` needs to know about a model and the subject's roles on it."""
+
+    _fields = ("id", "owner", "space_owner", "visibility", "gated", "model_role",
+               "space_role", "request_status")
     id: str
     owner: str
     space_owner: str
     visibility: str            # private | public
     gated: str                 # off | auto | manual
-    model_role: str | None = None
-    space_role: str | None = None
-    request_status: str | None = None   # the subject's access request, if any
+    model_role: str | None
+    space_role: str | None
+    request_status: str | None   # the subject's access request, if any
+
+    def __init__(self, id: str, owner: str, space_owner: str, visibility: str, gated: str,
+                 model_role: str | None = None, space_role: str | None = None,
+                 request_status: str | None = None) -> None:
+        self._init(id=id, owner=owner, space_owner=space_owner, visibility=visibility,
+                   gated=gated, model_role=model_role, space_role=space_role,
+                   request_status=request_status)
 
 
-@dataclass(frozen=True)
-class Decision:
+class Decision(Value):
+    """Allowed or not, with the HTTP status, a code and a reason a person can act on."""
+
+    _fields = ("allowed", "status", "code", "reason", "role")
     allowed: bool
     status: int                # 200 allowed; 401, 403, 404 or 500 denied
     code: str                  # ok | auth | not_found | forbidden | read_only_key | gated | error
     reason: str
-    role: str | None = None
+    role: str | None
+
+    def __init__(self, allowed: bool, status: int, code: str, reason: str,
+                 role: str | None = None) -> None:
+        self._init(allowed=allowed, status=status, code=code, reason=reason, role=role)
 
     def __bool__(self) -> bool:
         return self.allowed

@@ -11,8 +11,9 @@ from __future__ import annotations
 import hashlib
 import hmac
 import re
-from dataclasses import dataclass
 from datetime import UTC, datetime, timedelta
+
+from modelgit.values import Value
 
 #: ``string.ascii_letters + string.digits``, written out: ``string`` and ``secrets`` (imported
 #: where a key is made) are start-up cost for ``credential-check``, which only checks keys.
@@ -23,11 +24,16 @@ KEY_RE = re.compile(r"^mg_[A-Za-z0-9]{40}$")
 SCOPES = ("read", "write")
 
 
-@dataclass(frozen=True)
-class NewKey:
+class NewKey(Value):
+    """A key just made: the key itself is shown once and never stored."""
+
+    _fields = ("key", "key_id", "digest")
     key: str         # shown once, never stored
     key_id: str      # public id for listings
     digest: str      # sha256 hex stored in the database
+
+    def __init__(self, key: str, key_id: str, digest: str) -> None:
+        self._init(key=key, key_id=key_id, digest=digest)
 
 
 def make_key() -> NewKey:

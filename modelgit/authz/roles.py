@@ -6,7 +6,7 @@ CLI, the HTTP API) asks this module, so a change of policy is a change of one ta
 
 from __future__ import annotations
 
-from dataclasses import dataclass
+from modelgit.values import Value
 
 ROLES: tuple[str, ...] = ("visitor", "user", "developer", "maintainer", "owner")
 RANK: dict[str, int] = {role: i for i, role in enumerate(ROLES)}
@@ -66,10 +66,15 @@ def effective_role(*, user: str | None, is_admin: bool, model_owner: str, space_
     return None
 
 
-@dataclass(frozen=True)
-class GrantRuling:
+class GrantRuling(Value):
+    """Whether a grant may be made, and why not."""
+
+    _fields = ("allowed", "reason")
     allowed: bool
     reason: str
+
+    def __init__(self, allowed: bool, reason: str) -> None:
+        self._init(allowed=allowed, reason=reason)
 
 
 def may_grant_model_role(*, actor_role: str | None, actor_is_admin: bool, role: str,

@@ -28,7 +28,6 @@ with the server, and the quota code (which walks folders) loads on the first upl
 
 from __future__ import annotations
 
-import dataclasses
 import json
 import logging
 import os
@@ -271,7 +270,7 @@ class LfsRoutes:
                 return lfs_error(401, "the key this transfer link was made for has been"
                                       " revoked or has expired; run the git lfs command again"
                                       " with a current key")
-            subject = dataclasses.replace(found, scope=str(key["scope"]))
+            subject = Subject(found.user, found.is_admin, scope=str(key["scope"]))
         as_user = Request(req.environ, AuthResult(subject, presented=bool(user), failed=False))
         _, _, refusal = self._authorize(as_user, model_id, action)
         return refusal

@@ -8,11 +8,10 @@ modules here, never click, YAML or git.
 
 from __future__ import annotations
 
-from dataclasses import dataclass
-
 from modelgit.authz import keys, roles
 from modelgit.authz.decide import Decision, ModelFacts, Subject, decide
 from modelgit.errors import Forbidden, ModelgitError, NotFound, Unauthorized, with_status
+from modelgit.values import Value
 
 TYPE_CHECKING = False  # typing is start-up cost for credential-check's cold path
 if TYPE_CHECKING:
@@ -25,12 +24,15 @@ if TYPE_CHECKING:
 TOUCH_EVERY_SECONDS = 60
 
 
-@dataclass(frozen=True)
-class Authenticated:
+class Authenticated(Value):
     """A key that checked out: who it proves, and which key (for ``whoami``, never the key)."""
 
+    _fields = ("subject", "key_id")
     subject: Subject
     key_id: str
+
+    def __init__(self, subject: Subject, key_id: str) -> None:
+        self._init(subject=subject, key_id=key_id)
 
 
 def authenticate(store: Store, user: str | None, key: str) -> Authenticated | None:

@@ -437,3 +437,59 @@ def test_launcher_refuses_bad_usage(launcher: Path) -> None:
 def test_launcher_text_refuses_an_interpreter_a_shebang_cannot_hold() -> None:
     with pytest.raises(ValueError, match="#!"):
         credcheck.launcher_text("/opt/my python/bin/python")
+
+
+def _launch_cold(launcher: Path, data: Path, user: str, second: str, ip: str) -> int:
+    env = {"PATH": "/usr/bin:/bin", "URI": READ, "AUTHTYPE": "PASS", "IP": ip}
+    got = subprocess.run([str(launcher), "--data", str(data), "--git-prefix", PREFIX],
+                         input=f"{user}\n{second}\n", env=env, capture_output=True, text=True,
+                         timeout=60, check=False)
+    assert "mg_" not in got.stderr
+    return got.returncode
+
+
+def test_launcher_reads_config_yaml_when_deciding_itself(tmp_path: Path, launcher: Path) -> None:
+    """Started without site-packages, the cold path still reads the site's config.yaml (YAML
+    comes from site-packages): a brake of one failure, set there, stops the next sign-in."""
+    data = tmp_path / "data"
+    cfg = load(data)
+    initialise(cfg, None)
+    store = Store(cfg.db_path)
+    store.add_user("carol")
+    new = keys.make_key()
+    store.add_key(new.key_id, "carol", new.digest, "write", None)
+    store.add_space("acme", "carol", None)
+    store.add_model("acme/bert", "carol")
+    ip = "203.0.113.9"
+    assert _launch_cold(launcher, data, "carol", new.key, ip) == credcheck.OK
+    (data / "config.yaml").write_text("auth:\n  max_failures: 1\n", encoding="utf-8")
+    assert _launch_cold(launcher, data, "carol", "mg_" + "z" * 40, ip) == credcheck.BAD_KEY
+    assert _launch_cold(launcher, data, "carol", new.key, ip) == credcheck.BRAKED
+    assert _launch_cold(launcher, data, "carol", new.key, "203.0.113.10") == credcheck.OK
+
+
+def test_launcher_cold_path_imports_only_what_it_decides_with(folks: Folks) -> None:
+    """What keeps the fallback under 50 ms: deciding without the server loads the store and
+    decide(), but not site, typing, dataclasses, logging, json or _strptime."""
+    from modelgit.hooks.install import package_root
+
+    assert not (folks.data / "config.yaml").exists()
+    probe = (
+        "import sys\n"
+        f"sys.path.insert(0, {package_root()!r})\n"
+        "from modelgit.credcheck import main\n"
+        f"code = main(['credential-check', '--data', {str(folks.data)!r},"
+        f" '--git-prefix', {PREFIX!r}])\n"
+        "sys.stdout.write(str(code) + ' ' + ' '.join(sorted(sys.modules)))\n"
+    )
+    proc = subprocess.run([str(BIN / "python"), "-I", "-S", "-c", probe],
+                          input=f"alice\n{folks.keys['alice']}\n", capture_output=True,
+                          text=True, timeout=60, check=False,
+                          env={"PATH": "/usr/bin:/bin", "URI": READ, "IP": "192.0.2.77"})
+    code, *modules = proc.stdout.split()
+    assert code == "0", proc.stderr
+    assert "modelgit.store" in modules and "modelgit.authz.decide" in modules
+    loaded = [m for m in modules if m.split(".")[0] in (*HEAVY, "site", "typing", "dataclasses",
+                                                         "inspect", "logging", "json",
+                                                         "_strptime")]
+    assert loaded == [], f"the cold path imported {loaded}"
