@@ -246,7 +246,7 @@ def _cold(opts: Options, q: Question) -> tuple[int, str]:
     cfg = Config(data_dir=resolve_data_dir(opts.data_dir))
     if sys.flags.no_site and (cfg.data_dir / "config.yaml").is_file():
         # Started by the launcher (-S): reading config.yaml needs yaml from site-packages.
-        # Without the file nothing here does, and site costs a third of the start.
+        # Without the file nothing here does, and site (its .pth files) is dear to start.
         import site
 
         site.main()
