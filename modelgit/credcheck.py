@@ -245,11 +245,16 @@ def _cold(opts: Options, q: Question) -> tuple[int, str]:
     where = f"{action} {target.model_id} as {q.user}"
     cfg = Config(data_dir=resolve_data_dir(opts.data_dir))
     if sys.flags.no_site and (cfg.data_dir / "config.yaml").is_file():
-        # Started by the launcher (-S): reading config.yaml needs yaml from site-packages.
-        # Without the file nothing here does, and site (its .pth files) is dear to start.
-        import site
+        # Started by the launcher (-S): reading config.yaml needs yaml, which sits beside
+        # modelgit in an installed site-packages (on the path already) and only an editable
+        # install must look for through site (its .pth files are dear to start). Without the
+        # file nothing here needs site-packages.
+        try:
+            import yaml  # noqa: F401
+        except ImportError:
+            import site
 
-        site.main()
+            site.main()
     if not cfg.db_path.is_file():
         return ERROR, (f"no modelgit database at {cfg.db_path}; give the data folder with"
                        " --data DIR before credential-check")
