@@ -361,9 +361,14 @@ class TreeEditor:
             raise HubError(400, f"{path}: git refuses this path ({exc})") from None
 
     def delete_file(self, path: str) -> None:
+        """A file, or a folder named without its trailing ``/``: the client sends
+        ``CommitOperationDelete("folder")`` as a file deletion and the hubs delete the folder."""
         node, name = self._parent(path, create=False)
+        if node is not None and node.is_dir(name):
+            self.delete_folder(path)
+            return
         entry = node.builder.get(name) if node is not None else None
-        if node is None or entry is None or node.is_dir(name):
+        if node is None or entry is None:
             raise HubError(404, f"{path}: a file with this name doesn't exist", "EntryNotFound")
         node.builder.remove(name)
 

@@ -90,7 +90,8 @@ def model_info(app: Host, req: Request, match: re.Match[str]) -> Response:
     info = summary_of(model, card_index(data))
     info.update({
         "sha": str(commit.id) if commit is not None else None,
-        "lastModified": iso(commit.commit_time) if commit is not None else model["created"],
+        "lastModified": model.get("last_modified") or (
+            iso(commit.commit_time) if commit is not None else model["created"]),
         "cardData": card_json(data),
         "siblings": siblings_of(repo, commit, flag(req, "blobs")),
         "spaces": [],
