@@ -21,8 +21,8 @@ from modelgit.git import commands
 from modelgit.git.paths import repo_path
 from modelgit.hooks import install as hooks_install
 
-__all__ = ["DEFAULT_GITATTRIBUTES", "INITIAL_MESSAGE", "create_bare", "initial_commit",
-           "remove", "repo_path"]
+__all__ = ["DEFAULT_GITATTRIBUTES", "INITIAL_AUTHOR", "INITIAL_MESSAGE", "INITIAL_TIME",
+           "create_bare", "initial_commit", "remove", "repo_path"]
 
 #: The public hubs' default ``.gitattributes`` for a model repository (the same patterns in
 #: the same order), so that a repository moved between them tracks the same files with LFS.
@@ -81,10 +81,17 @@ def create_bare(cfg: Config, model_id: str, default_branch: str = "main") -> Pat
     return path
 
 
-def initial_commit(path: Path, branch: str, name: str, email: str) -> str:
+#: Who and when the first commit says: the same for every model on every site, so the first
+#: commit has the same id everywhere and a replica created on another site (``modelgit sync``)
+#: or a model made anew for a moved history starts from the very commit its source has.
+INITIAL_AUTHOR = ("modelgit", "modelgit@modelgit.invalid")
+INITIAL_TIME = 0
+
+
+def initial_commit(path: Path, branch: str) -> str:
     """Write the first commit (:data:`DEFAULT_GITATTRIBUTES` at the root) on ``branch`` of
-    the new, empty repository at ``path``; its id. Refuses a repository that has the branch
-    already (never moves an existing branch)."""
+    the new, empty repository at ``path``; its id, the same for every model. Refuses a
+    repository that has the branch already (never moves an existing branch)."""
     repo = pygit2.Repository(str(path))
     ref = f"refs/heads/{branch}"
     if ref in repo.references:
@@ -92,7 +99,7 @@ def initial_commit(path: Path, branch: str, name: str, email: str) -> str:
     builder = repo.TreeBuilder()
     builder.insert(".gitattributes", repo.create_blob(DEFAULT_GITATTRIBUTES),
                    pygit2.enums.FileMode.BLOB)
-    author = pygit2.Signature(name, email)
+    author = pygit2.Signature(*INITIAL_AUTHOR, INITIAL_TIME, 0)
     oid = repo.create_commit(ref, author, author, INITIAL_MESSAGE + "\n", builder.write(), [])
     return str(oid)
 

@@ -87,8 +87,7 @@ def create(store: Store, cfg: Config, model_id: str, owner: str, *, display_name
     first: str | None = None
     try:
         if not empty:
-            first = repos.initial_commit(path, "main", *users.signature(user))
-            store.touch_model(model_id)
+            first = repos.initial_commit(path, "main")
     except Exception:
         store.delete_model(model_id)
         repos.remove(cfg, model_id)

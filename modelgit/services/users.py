@@ -20,14 +20,6 @@ def require(store: Store, name: str) -> dict[str, Any]:
     return row
 
 
-def signature(row: dict[str, Any]) -> tuple[str, str]:
-    """The name and email a commit made for the user carries (``<name>@modelgit.invalid``
-    without an email: git needs one, and that domain can never be mailed)."""
-    name = str(row["name"])
-    return ((str(row.get("fullname") or "")).strip() or name,
-            (str(row.get("email") or "")).strip() or f"{name}@modelgit.invalid")
-
-
 def add(store: Store, name: str, *, email: str = "", fullname: str = "", admin: bool = False,
         space_creator: bool = False, actor: str = "cli") -> None:
     """A new user (a key comes separately, from :mod:`modelgit.services.keys`)."""

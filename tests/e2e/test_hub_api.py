@@ -369,7 +369,7 @@ def test_create_repo_and_upload_folder_then_git_clone(site: Site, uploads: str,
     with pytest.raises(HfHubHTTPError) as exists:
         api.create_repo(f"{uploads}/first")
     assert exists.value.response.status_code == 409
-    assert api.model_info(f"{uploads}/first").private is True
+    assert api.model_info(f"{uploads}/first").private is False  # public unless asked
     weights = os.urandom(200_000)
     folder = make_folder(tmp_path / "src", {
         "README.md": CARD.encode(),
@@ -438,12 +438,19 @@ def test_broken_card_refused_like_git_push(site: Site, uploads: str, tmp_path: P
     remote = [line.removeprefix("remote: ").rstrip() for line in pushed.stderr.splitlines()
               if line.startswith("remote: modelgit:")]
     assert remote and "Did you mean 'PyTorch'" in "\n".join(remote)
-    with pytest.warns(UserWarning, match="model card README.md is invalid"), \
-            pytest.raises(HfHubHTTPError) as refused:
+    # The client checks the card first (validate-yaml): refused there with git push's lines.
+    with pytest.raises(ValueError, match=r"Invalid metadata in README\.md") as invalid:
         api.upload_file(path_or_fileobj=BROKEN_CARD.encode(), path_in_repo="README.md",
                         repo_id=model)
-    assert refused.value.response.status_code == 422
-    assert refused.value.response.json()["error"].splitlines() == remote
+    said = [line.removeprefix("- ") for line in str(invalid.value).splitlines()[1:]]
+    assert said[1:] == remote[1:] and remote[0].startswith(said[0])  # push names its branch
+    # A commit sent without that check is refused by the push checks, with the same lines.
+    status, body = post_commit(site, model, ndjson(
+        {"key": "header", "value": {"summary": "broken"}},
+        {"key": "file", "value": {"path": "README.md", "encoding": "base64",
+                                  "content": base64.b64encode(BROKEN_CARD.encode()).decode()}}))
+    assert status == 422
+    assert json.loads(body)["error"].splitlines() == remote
     assert tip(site, model) == before
     objects = Path(site.data, "repos", uploads, "cards.git", "objects")
     assert not list(objects.glob("tmp_objdir-hub-*"))
@@ -560,7 +567,7 @@ def post_commit(site: Site, model: str, body: bytes, user: str = "alice") -> tup
 
 def test_commit_endpoint_refuses_hostile_input(site: Site, seeded: Seeded, uploads: str) -> None:
     api = api_for(site, "alice")
-    model = api.create_repo(f"{uploads}/hostile").repo_id
+    model = api.create_repo(f"{uploads}/hostile", private=True).repo_id
     api.upload_file(path_or_fileobj=b"x\n", path_in_repo="x.txt", repo_id=model)
     before = tip(site, model)
     header = {"key": "header", "value": {"summary": "s"}}
