@@ -179,7 +179,7 @@ def race(tmp_path: Path, monkeypatch: pytest.MonkeyPatch) -> Race:
             git_out("update-ref", "refs/heads/main", pushed)
             moved.append(pushed)
 
-    monkeypatch.setattr(hubcommit, "_check", racing_check)
+    monkeypatch.setattr(hubcommit.apply, "_check", racing_check)
     request = hubcommit.CommitRequest(
         cfg=cfg, store=store, storage=storage_for(cfg),
         model=store.get_model("race/m") or {},
