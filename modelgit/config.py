@@ -31,6 +31,11 @@ DEFAULTS: dict[str, Any] = {
     # --git-prefix, e.g. /git); clone URLs carry it, LFS and the APIs do not. Empty: the root.
     "git_prefix": "",
     "card": {"required": False, "schema": ""},
+    # New models (docs/access.md "Creating models"): every user may create models in a space
+    # named like them, made on first use (as on the public hubs); a model created through the
+    # hub API or the web without saying private or public is public unless
+    # `private_by_default`. The CLI always says (`--public`, else private).
+    "models": {"personal_spaces": True, "private_by_default": False},
     "scan": {
         "secrets": "block",
         "pickles": "block",

@@ -347,7 +347,7 @@ def test_sync_tasks_move_to_the_task_table_with_their_ids(db_path: Path,
     old.close()
     monkeypatch.setattr(store_mod, "MIGRATIONS", steps)
     new = Store(db_path)
-    assert new.migrate() == ["0007_tasks"]
+    assert new.migrate() == names[names.index("0007_tasks"):]
     rows = {t["id"]: t for t in new.list_tasks("sync")}
     assert sorted(rows) == [5, 7, 9] and rows[5]["status"] == "done"
     assert rows[7]["lease_until"] == pytest.approx(beat + 120)
@@ -356,3 +356,29 @@ def test_sync_tasks_move_to_the_task_table_with_their_ids(db_path: Path,
     assert claimed is not None and claimed["id"] == 9  # its lease had run out; 7's holds
     assert new.add_task("scan", "s/m", "refs/heads/main", "b" * 40) > 9
     new.close()
+
+
+def test_times_step_keeps_models_and_sorts_them_by_last_change(
+        db_path: Path, monkeypatch: pytest.MonkeyPatch) -> None:
+    """hubrepos_times: models made before it have no last change (they sort by their creation
+    time) until a ref moves; the time sorts page by (time, id) without skipping a model."""
+    steps = store_mod.MIGRATIONS
+    names = [n for n, _ in steps]
+    monkeypatch.setattr(store_mod, "MIGRATIONS", steps[:names.index("hubrepos_times")])
+    old = Store.create(db_path)
+    old.add_user("o")
+    old.add_space("s", "o", None)
+    for name in ("a", "b", "c"):
+        old.add_model(f"s/{name}", "o")
+    old.close()
+    monkeypatch.setattr(store_mod, "MIGRATIONS", steps)
+    new = Store(db_path)
+    assert "hubrepos_times" in new.migrate()
+    assert new.get_model("s/a")["last_modified"] is None
+    new.touch_model("s/a")
+    newest = new.hub_models_for(None, "", 10, sort="last_modified", descending=True)
+    assert [r["id"] for r in newest] == ["s/a", "s/c", "s/b"]
+    first = new.hub_models_for(None, "", 1, sort="last_modified")
+    rest = new.hub_models_for(None, first[0]["id"], 10, sort="last_modified",
+                              after_key=first[0]["sort_key"])
+    assert [r["id"] for r in first + rest] == ["s/b", "s/c", "s/a"]

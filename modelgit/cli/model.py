@@ -49,16 +49,21 @@ def register(cli: click.Group) -> None:
     @click.option("--name", "display_name", default="", help="Display name (any text).")
     @click.option("--public", is_flag=True, help="Visible to everyone (default private).")
     @click.option("--gated", type=click.Choice(["off", "auto", "manual"]), default="off")
+    @click.option("--empty", is_flag=True,
+                  help="No first commit (default: one with the hubs' LFS .gitattributes),"
+                       " for pushing a history made elsewhere.")
     @click.pass_obj
     @handle_errors
     def create(ctx: Ctx, model_id: str, owner: str, display_name: str, public: bool,
-               gated: str) -> None:
-        """Create SPACE/MODEL and its repository."""
-        models.create(ctx.store, ctx.cfg, model_id, owner, display_name=display_name,
-                      public=public, gated=gated)
+               gated: str, empty: bool) -> None:
+        """Create SPACE/MODEL and its repository (SPACE may be the owner's own name: their
+        personal space, made on first use unless config.yaml turns models.personal_spaces
+        off)."""
+        first = models.create(ctx.store, ctx.cfg, model_id, owner, display_name=display_name,
+                              public=public, gated=gated, empty=empty)
         url = clone_url(ctx.cfg, model_id)
         done(ctx, f"created {model_id}; clone it with: git clone {url}", id=model_id,
-             clone_url=url)
+             clone_url=url, initial_commit=first)
 
     @model.command("list")
     @click.option("--framework", default=None, help="Training framework, e.g. PyTorch.")

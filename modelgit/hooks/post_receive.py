@@ -29,6 +29,12 @@ def record_push(cfg: config_mod.Config, store: Store, model: dict[str, Any], use
                 detail={"updates": [[u.old, u.new, u.ref] for u in updates]})
 
 
+def touch_model(cfg: config_mod.Config, store: Store, model: dict[str, Any], user: str | None,
+                updates: list[RefUpdate]) -> None:
+    """The model's last-modified time (the hub's ``lastModified`` and its sort)."""
+    store.touch_model(model["id"])
+
+
 def queue_gc(cfg: config_mod.Config, store: Store, model: dict[str, Any], user: str | None,
              updates: list[RefUpdate]) -> None:
     """The repository's ``git gc --auto`` as a task: receive-pack would run it while the
@@ -38,7 +44,7 @@ def queue_gc(cfg: config_mod.Config, store: Store, model: dict[str, Any], user: 
     tasks.queue_gc(store, model["id"])
 
 
-STEPS: list[Step] = [record_push, index_card, report_push, queue_gc]
+STEPS: list[Step] = [record_push, touch_model, index_card, report_push, queue_gc]
 
 
 def run_steps(cfg: config_mod.Config, store: Store, model: dict[str, Any], user: str | None,

@@ -52,14 +52,22 @@ def require(store: Store, model_id: str, subject: Subject | None = None, *,
 
 
 def create(store: Store, cfg: Config, model_id: str, owner: str, *, display_name: str = "",
-           public: bool = False, gated: str = "off", actor: str = "cli",
-           address: str | None = None) -> None:
-    """The database row and the bare repository with its hooks, or neither."""
+           public: bool | None = False, gated: str = "off", empty: bool = False,
+           actor: str = "cli", address: str | None = None) -> str | None:
+    """The database row and the bare repository with its hooks, or neither; the id of the
+    repository's first commit (the hubs' default ``.gitattributes`` on the default branch),
+    None with ``empty`` (for a history pushed from elsewhere). ``public`` None: the site's
+    default (``models.private_by_default``). A space named like ``owner`` that does not exist
+    yet is made for them when ``models.personal_spaces`` is on."""
     from modelgit import repos
 
     space, _ = _check_id(model_id)
-    spaces.require(store, space)
+    if public is None:
+        public = not bool(cfg.get("models.private_by_default"))
     user = users.require(store, owner)
+    if store.get_space(space) is None and space == owner and spaces.personal_allowed(cfg):
+        spaces.create_personal(store, owner, actor=actor)
+    spaces.require(store, space)
     if not roles.may_create_model(is_admin=bool(user["is_admin"]),
                                   space_role=store.space_role(space, owner)):
         raise Forbidden(f"{owner} may not create models in space {space}",
@@ -72,12 +80,22 @@ def create(store: Store, cfg: Config, model_id: str, owner: str, *, display_name
     store.add_model(model_id, owner, display_name=display_name,
                     visibility="public" if public else "private", gated=gated)
     try:
-        repos.create_bare(cfg, model_id)
+        path = repos.create_bare(cfg, model_id)
     except Exception:
         store.delete_model(model_id)
         raise
+    first: str | None = None
+    try:
+        if not empty:
+            first = repos.initial_commit(path, "main")
+    except Exception:
+        store.delete_model(model_id)
+        repos.remove(cfg, model_id)
+        raise
     store.audit("model.create", actor=actor, target=model_id, address=address,
-                detail={"owner": owner, "public": public, "gated": gated})
+                detail={"owner": owner, "public": public, "gated": gated,
+                        "initial_commit": first})
+    return first
 
 
 #: What ``set`` may change, and the flags that change it (for the "nothing to change" hint).
@@ -208,15 +226,25 @@ def search(store: Store, wanted: CardFilter) -> list[tuple[dict[str, Any], dict[
     return out
 
 
-def visible(store: Store, subject: Subject, *, after: str = "",
+#: The orders a listing may ask for (the hub's names are mapped by the front end).
+SORTS = ("id", "created", "last_modified")
+
+
+def visible(store: Store, subject: Subject, *, after: str = "", after_key: str = "",
+            sort: str = "id", descending: bool = False,
             allow_anonymous_read: bool = True) -> Iterator[dict[str, Any]]:
-    """The models ``subject`` may ``retrieve``, in id order after ``after``, fetched a batch
-    at a time (one query per batch, not one per model); stop reading to stop fetching."""
+    """The models ``subject`` may ``retrieve``, in ``sort`` order (ties by id) after the
+    cursor (``after``: the last id shown; ``after_key``: its ``sort_key`` for the time
+    sorts), fetched a batch at a time (one query per batch, not one per model); stop reading
+    to stop fetching."""
+    if sort not in SORTS:
+        raise Invalid(f"cannot sort models by {sort!r}", hint=f"use one of {', '.join(SORTS)}")
     while True:
-        rows = store.hub_models_for(subject.user, after, LIST_BATCH)
+        rows = store.hub_models_for(subject.user, after, LIST_BATCH, sort=sort,
+                                    descending=descending, after_key=after_key)
         if not rows:
             return
-        after = rows[-1]["id"]
+        after, after_key = rows[-1]["id"], str(rows[-1]["sort_key"])
         for row in rows:
             if access.check(subject, access.facts_of(row), "retrieve",
                             allow_anonymous_read=allow_anonymous_read).allowed:

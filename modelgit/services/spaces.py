@@ -16,6 +16,7 @@ from modelgit.names import check_space
 from modelgit.services import users
 
 if TYPE_CHECKING:
+    from modelgit.config import Config
     from modelgit.store import Store
 
 
@@ -42,6 +43,23 @@ def create(store: Store, name: str, owner: str, quota_bytes: int | None = None, 
         raise Conflict(f"space {name!r} already exists")
     store.add_space(name, owner, quota_bytes)
     store.audit("space.create", actor=actor, target=name, detail={"owner": owner})
+
+
+def personal_allowed(cfg: Config) -> bool:
+    """Whether every user may have a space named like them (``models.personal_spaces``)."""
+    return bool(cfg.get("models.personal_spaces"))
+
+
+def create_personal(store: Store, user: str, *, actor: str = "cli") -> None:
+    """The user's own space, named like them and owned by them, as on the public hubs; made
+    the first time they create a model in it. Callers check :func:`personal_allowed`."""
+    check_space(user)
+    users.require(store, user)
+    if store.get_space(user) is not None:
+        raise Conflict(f"space {user!r} already exists")
+    store.add_space(user, user, None)
+    store.audit("space.create", actor=actor, target=user,
+                detail={"owner": user, "personal": True})
 
 
 def grant(store: Store, name: str, user: str, role: str, *, actor: str = "cli") -> None:

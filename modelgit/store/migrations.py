@@ -266,6 +266,15 @@ def _m0007_tasks(db: Any) -> None:
     """)
 
 
+def _hubrepos_times(db: Any) -> None:
+    """When a model last changed (a ref update: push, hub commit, branch or tag), for the hub
+    listing's ``lastModified`` and its sort; NULL until the first one (readers fall back to
+    the creation time)."""
+    _script(db, """
+        ALTER TABLE models ADD COLUMN last_modified TEXT
+    """)
+
+
 MIGRATIONS: list[tuple[str, Callable[[Any], None]]] = [
     ("0001_initial", _m0001_initial),
     ("0002_lfs", _m0002_lfs),
@@ -274,6 +283,7 @@ MIGRATIONS: list[tuple[str, Callable[[Any], None]]] = [
     ("0005_sync", _m0005_sync),
     ("0006_scans", _m0006_scans),
     ("0007_tasks", _m0007_tasks),
+    ("hubrepos_times", _hubrepos_times),
 ]
 
 

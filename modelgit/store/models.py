@@ -96,6 +96,11 @@ class Models(StoreBase):
             c.execute(f"UPDATE models SET {cols} WHERE id = ?",  # noqa: S608  # nosec
                       (*values.values(), model_id))
 
+    def touch_model(self, model_id: str) -> None:
+        """Record that a ref of the model moved now (its ``last_modified``)."""
+        with self.tx() as c:
+            c.execute("UPDATE models SET last_modified = ? WHERE id = ?", (now_iso(), model_id))
+
     def delete_model(self, model_id: str) -> None:
         with self.tx() as c:
             c.execute("DELETE FROM models WHERE id = ?", (model_id,))
@@ -151,16 +156,31 @@ class Models(StoreBase):
             {"u": user},
         )
 
-    def hub_models_for(self, user: str | None, after: str, limit: int) -> list[dict[str, Any]]:
-        """Models after ``after`` in id order, each with what ``decide()`` needs for ``user``
-        (one query per page of the hub listing instead of one per model)."""
+    def hub_models_for(self, user: str | None, after: str, limit: int, *,
+                       sort: str = "id", descending: bool = False, after_key: str = ""
+                       ) -> list[dict[str, Any]]:
+        """Models after the cursor in the asked order, each with what ``decide()`` needs for
+        ``user`` (one query per page of the hub listing instead of one per model). ``sort``:
+        ``id``, ``created`` or ``last_modified`` (the creation time before any ref moved);
+        the cursor is the last row's ``id`` and, for the time sorts, its ``sort_key``; ties
+        are broken by id, so no model is skipped or shown twice across pages."""
+        key = {"id": "m.id", "created": "m.created",
+               "last_modified": "COALESCE(m.last_modified, m.created)"}[sort]
+        op, direction = ("<", "DESC") if descending else (">", "ASC")
+        if sort == "id":
+            where = f"m.id {op} :a" if after else "1"
+        elif after:
+            where = f"({key} {op} :k OR ({key} = :k AND m.id {op} :a))"
+        else:
+            where = "1"
+        # Safe from injection: key, op and direction come from the fixed choices above.
         return self._all(
-            "SELECT m.*, s.owner AS space_owner,"
+            f"SELECT m.*, {key} AS sort_key, s.owner AS space_owner,"  # noqa: S608  # nosec
             " (SELECT role FROM model_roles WHERE model = m.id AND user = :u) AS model_role,"
             " (SELECT role FROM space_roles WHERE space = m.space AND user = :u) AS space_role,"
             " (SELECT status FROM access_requests WHERE model = m.id AND user = :u)"
             " AS request_status"
-            " FROM models m JOIN spaces s ON s.name = m.space WHERE m.id > :a"
-            " ORDER BY m.id LIMIT :n",
-            {"u": user, "a": after, "n": limit},
+            f" FROM models m JOIN spaces s ON s.name = m.space WHERE {where}"
+            f" ORDER BY {key} {direction}, m.id {direction} LIMIT :n",
+            {"u": user, "a": after, "k": after_key, "n": limit},
         )

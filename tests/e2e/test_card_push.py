@@ -35,6 +35,8 @@ def test_broken_card_refused_then_fixed_card_indexed(site: Site, work: Path) -> 
     model = site.model("cards/translator")
     repo = work / "r"
     git("clone", "-q", site.clone_url(model, "owner"), str(repo))
+    first = git("ls-remote", site.clone_url(model, "owner"), "refs/heads/main").stdout
+    assert first.strip()  # the model's first commit (.gitattributes)
     commit_file(repo, "README.md", BROKEN, "broken card")
     pushed = git("push", "origin", "main", cwd=repo, check=False)
     assert pushed.returncode != 0
@@ -42,7 +44,7 @@ def test_broken_card_refused_then_fixed_card_indexed(site: Site, work: Path) -> 
     assert "remote: modelgit: push rejected: the model card README.md is invalid" in err
     assert "README.md:3: Training framework[0]" in err and "Did you mean 'PyTorch'" in err
     assert "README.md:6: Job type.Algorithm" in err
-    assert git("ls-remote", site.clone_url(model, "owner"), "refs/heads/main").stdout == ""
+    assert git("ls-remote", site.clone_url(model, "owner"), "refs/heads/main").stdout == first
 
     commit_file(repo, "README.md", GOOD, "fixed card")
     git("push", "-q", "origin", "main", cwd=repo)

@@ -369,7 +369,7 @@ def test_create_repo_and_upload_folder_then_git_clone(site: Site, uploads: str,
     with pytest.raises(HfHubHTTPError) as exists:
         api.create_repo(f"{uploads}/first")
     assert exists.value.response.status_code == 409
-    assert api.model_info(f"{uploads}/first").private is True
+    assert api.model_info(f"{uploads}/first").private is False  # public unless asked
     weights = os.urandom(200_000)
     folder = make_folder(tmp_path / "src", {
         "README.md": CARD.encode(),
@@ -407,17 +407,20 @@ def test_create_repo_and_upload_folder_then_git_clone(site: Site, uploads: str,
 
 def test_large_file_goes_through_lfs_and_gets_tracked(site: Site, uploads: str,
                                                       tmp_path: Path) -> None:
-    """Over the 10 MiB threshold without a pattern: LFS, and the commit adds the line to
-    .gitattributes so that git clone shows the bytes, not the pointer."""
+    """Over the 10 MiB threshold without a pattern (.dat is not among the default ones): LFS,
+    and the commit adds the line to .gitattributes so that git clone shows the bytes, not the
+    pointer."""
     api = api_for(site, "alice")
     model = api.create_repo(f"{uploads}/big").repo_id
     data = os.urandom(10 * 1024 * 1024 + 1)
-    api.upload_file(path_or_fileobj=data, path_in_repo="weights/big file.bin", repo_id=model)
+    api.upload_file(path_or_fileobj=data, path_in_repo="weights/big file.dat", repo_id=model)
     clone = lfs_clone(site.clone_url(model, "alice"), tmp_path / "clone")
-    assert (clone / "weights" / "big file.bin").read_bytes() == data
+    assert (clone / "weights" / "big file.dat").read_bytes() == data
     attributes = (clone / ".gitattributes").read_text()
-    assert "filter=lfs" in attributes and "big" in attributes
-    path = hf_hub_download(model, "weights/big file.bin", endpoint=site.url,
+    assert "big" in attributes
+    assert git("check-attr", "filter", "--", "weights/big file.dat", cwd=clone).stdout.strip() \
+        .endswith("filter: lfs")
+    path = hf_hub_download(model, "weights/big file.dat", endpoint=site.url,
                            token=site.keys["alice"], cache_dir=tmp_path / "c")
     assert hashlib.sha256(Path(path).read_bytes()).hexdigest() == \
         hashlib.sha256(data).hexdigest()
@@ -435,12 +438,19 @@ def test_broken_card_refused_like_git_push(site: Site, uploads: str, tmp_path: P
     remote = [line.removeprefix("remote: ").rstrip() for line in pushed.stderr.splitlines()
               if line.startswith("remote: modelgit:")]
     assert remote and "Did you mean 'PyTorch'" in "\n".join(remote)
-    with pytest.warns(UserWarning, match="model card README.md is invalid"), \
-            pytest.raises(HfHubHTTPError) as refused:
+    # The client checks the card first (validate-yaml): refused there with git push's lines.
+    with pytest.raises(ValueError, match=r"Invalid metadata in README\.md") as invalid:
         api.upload_file(path_or_fileobj=BROKEN_CARD.encode(), path_in_repo="README.md",
                         repo_id=model)
-    assert refused.value.response.status_code == 422
-    assert refused.value.response.json()["error"].splitlines() == remote
+    said = [line.removeprefix("- ") for line in str(invalid.value).splitlines()[1:]]
+    assert said[1:] == remote[1:] and remote[0].startswith(said[0])  # push names its branch
+    # A commit sent without that check is refused by the push checks, with the same lines.
+    status, body = post_commit(site, model, ndjson(
+        {"key": "header", "value": {"summary": "broken"}},
+        {"key": "file", "value": {"path": "README.md", "encoding": "base64",
+                                  "content": base64.b64encode(BROKEN_CARD.encode()).decode()}}))
+    assert status == 422
+    assert json.loads(body)["error"].splitlines() == remote
     assert tip(site, model) == before
     objects = Path(site.data, "repos", uploads, "cards.git", "objects")
     assert not list(objects.glob("tmp_objdir-hub-*"))
@@ -539,10 +549,10 @@ def test_concurrent_commits_all_land(site: Site, uploads: str) -> None:
     with ThreadPoolExecutor(max_workers=5) as pool:
         oids = list(pool.map(upload, range(1, 6)))
     assert len(set(oids)) == 5
-    assert api.list_repo_files(model) == [f"{n}.txt" for n in range(6)]
+    assert api.list_repo_files(model) == [".gitattributes", *(f"{n}.txt" for n in range(6))]
     count = git("rev-list", "--count", "refs/heads/main",
                 cwd=Path(site.data, "repos", uploads, "together.git")).stdout.strip()
-    assert count == "6"
+    assert count == "7"  # the first commit (.gitattributes) and one per upload
 
 
 def ndjson(*items: dict[str, object]) -> bytes:
@@ -557,7 +567,7 @@ def post_commit(site: Site, model: str, body: bytes, user: str = "alice") -> tup
 
 def test_commit_endpoint_refuses_hostile_input(site: Site, seeded: Seeded, uploads: str) -> None:
     api = api_for(site, "alice")
-    model = api.create_repo(f"{uploads}/hostile").repo_id
+    model = api.create_repo(f"{uploads}/hostile", private=True).repo_id
     api.upload_file(path_or_fileobj=b"x\n", path_in_repo="x.txt", repo_id=model)
     before = tip(site, model)
     header = {"key": "header", "value": {"summary": "s"}}
@@ -606,10 +616,11 @@ def test_xet_is_refused_with_the_setting_to_use(site: Site, seeded: Seeded, uplo
     monkeypatch.delenv("HF_HUB_DISABLE_XET")
     api = api_for(site, "alice")
     model = api.create_repo(f"{uploads}/xet").repo_id
+    first = tip(site, model)
     with pytest.raises(Exception, match="HF_HUB_DISABLE_XET=1"):
         api.upload_file(path_or_fileobj=os.urandom(11 * 1024 * 1024), path_in_repo="w.bin",
                         repo_id=model)
-    assert tip(site, model) == ""
+    assert first and tip(site, model) == first
 
 
 def test_gitignore_branches_and_pull_requests(site: Site, uploads: str, tmp_path: Path) -> None:
@@ -619,7 +630,7 @@ def test_gitignore_branches_and_pull_requests(site: Site, uploads: str, tmp_path
                                             "keep.txt": b"k\n", "debug.log": b"noise\n",
                                             "cache/x.bin": b"x"})
     api.upload_folder(repo_id=model, folder_path=folder)
-    assert api.list_repo_files(model) == [".gitignore", "keep.txt"]
+    assert api.list_repo_files(model) == [".gitattributes", ".gitignore", "keep.txt"]
     with pytest.raises(RevisionNotFoundError):
         api.upload_file(path_or_fileobj=b"x", path_in_repo="x.txt", repo_id=model,
                         revision="no-such-branch")
@@ -634,7 +645,8 @@ def test_gitignore_branches_and_pull_requests(site: Site, uploads: str, tmp_path
     api.upload_file(path_or_fileobj=b"d/2", path_in_repo="d/sub/2.txt", repo_id=model,
                     revision="dev")
     api.delete_folder("d", repo_id=model, revision="dev")
-    assert api.list_repo_files(model, revision="dev") == [".gitignore", "keep.txt"]
+    assert api.list_repo_files(model, revision="dev") == [".gitattributes", ".gitignore",
+                                                          "keep.txt"]
 
 
 def test_hub_commit_goes_through_the_ref_rules(site: Site, uploads: str) -> None:

@@ -141,6 +141,13 @@ def pair(tmp_path_factory: pytest.TempPathFactory) -> Iterator[Pair]:
         os.environ["PATH"] = saved_path
 
 
+def first_commit(site: Site, model: str) -> str:
+    """The commit a model starts with: the same on every site, so a replica created on the
+    target fast-forwards to the source's history."""
+    return git("--git-dir", str(site.data / "repos" / f"{model}.git"), "rev-list",
+               "--max-parents=0", "refs/heads/main").stdout.strip()
+
+
 def tasks(site: Site, model: str | None = None) -> list[dict]:
     _, out, _ = site.cli("sync", "list", *([model] if model else []), "--json")
     return json.loads(out)
@@ -304,8 +311,9 @@ def test_user_without_write_rights_fails_with_the_targets_message(pair: Pair) ->
     assert row["error"] == f"region eu-ro refused: {expected}"
     assert expected in " ".join(err.split())
     assert pair.reader_key not in json.dumps(row) + err
-    heads = git("ls-remote", dst.clone_url(model, "owner")).stdout
-    assert heads.strip() == ""
+    heads = git("ls-remote", dst.clone_url(model, "owner"), "refs/heads/*").stdout
+    assert first_commit(dst, model) == first_commit(src, model)
+    assert heads.split() == [first_commit(dst, model), "refs/heads/main"]  # only its own
 
 
 def test_the_targets_push_checks_apply_and_their_message_is_the_error(pair: Pair) -> None:
@@ -330,7 +338,8 @@ def test_the_targets_push_checks_apply_and_their_message_is_the_error(pair: Pair
     assert row["error"].startswith(f"region eu refused the push: modelgit: push to {model}"
                                    " refused: space quota exceeded")
     assert "\n" not in row["error"]
-    assert git("ls-remote", dst.clone_url(model, "owner")).stdout.strip() == ""
+    heads = git("ls-remote", dst.clone_url(model, "owner"), "refs/heads/*").stdout
+    assert heads.split() == [first_commit(dst, model), "refs/heads/main"]  # only its own
 
 
 def test_missing_target_model_says_to_create_it_there(pair: Pair) -> None:

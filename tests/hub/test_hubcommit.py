@@ -79,11 +79,15 @@ def test_tree_editor_adds_deletes_and_refuses_conflicts(tmp_path: Path) -> None:
     with pytest.raises(HubError):
         editor.add("a", blob)
     with pytest.raises(HubError) as missing:
-        editor.delete_file("a/b")
+        editor.delete_file("a/nothing")
     assert missing.value.code == "EntryNotFound"
     with pytest.raises(HubError):
         editor.delete_folder("top.txt")
     editor.delete_file("a/b/c.txt")   # leaves a/b empty: git drops it
+    assert [e.name for e in repo[editor.write()] / "a"] == ["d.txt"]
+    editor = TreeEditor(repo, tree)
+    editor.delete_file("a/b")         # a folder named without its '/': gone, as on the hubs
+    assert [e.name for e in repo[editor.write()] / "a"] == ["d.txt"]
     editor.delete_folder("a")
     editor.add("a", blob)              # a file where the folder was
     tree = repo[editor.write()]
@@ -175,7 +179,7 @@ def race(tmp_path: Path, monkeypatch: pytest.MonkeyPatch) -> Race:
             git_out("update-ref", "refs/heads/main", pushed)
             moved.append(pushed)
 
-    monkeypatch.setattr(hubcommit, "_check", racing_check)
+    monkeypatch.setattr(hubcommit.apply, "_check", racing_check)
     request = hubcommit.CommitRequest(
         cfg=cfg, store=store, storage=storage_for(cfg),
         model=store.get_model("race/m") or {},

@@ -11,6 +11,7 @@ from modelgit import repos
 from modelgit.authz.decide import Subject
 from modelgit.errors import Conflict, Forbidden, Invalid, ModelgitError, NotFound
 from modelgit.services import models
+from tests.helpers.git import git
 from tests.services.conftest import Hub
 
 
@@ -27,7 +28,10 @@ def test_create_makes_row_repository_and_audit(hub: Hub) -> None:
     assert repos.repo_path(hub.cfg, "acme/bert").is_dir()
     [audit] = hub.store.audit_rows(target="acme/bert", action="model.create")
     assert audit["actor"] == "owner" and audit["address"] == "10.0.0.1"
-    assert audit["detail"] == {"owner": "owner", "public": True, "gated": "off"}
+    tip = git("--git-dir", str(repos.repo_path(hub.cfg, "acme/bert")), "rev-parse",
+              "refs/heads/main").stdout.strip()
+    assert audit["detail"] == {"owner": "owner", "public": True, "gated": "off",
+                               "initial_commit": tip}
 
 
 @pytest.mark.parametrize(("model_id", "kind"), [

@@ -9,7 +9,7 @@ checks as a push (:mod:`modelgit.hubcommit`).
 Read side::
 
     GET       /api/whoami-v2
-    GET       /api/models                                ?search&author&filter&limit&cursor...
+    GET       /api/models                 ?search&author&filter&sort&direction&limit&cursor...
     GET       /api/models/<space>/<model>[/revision/<rev>]        ?blobs=true&expand=...
     GET       /api/models/<space>/<model>/tree/<rev>[/<path>]     ?recursive&expand&cursor
     GET       /api/models/<space>/<model>/refs                    (branches and tags)
@@ -20,7 +20,7 @@ Read side::
 Write side::
 
     POST /api/repos/create                                 {"name", "organization", "private"}
-    POST /api/validate-yaml                                {"content"}  (warnings only)
+    POST /api/validate-yaml                                {"content"}  (no key needed)
     POST /api/models/<space>/<model>/preupload/<rev>       {"files": [{path, sample, size}]}
     POST /api/models/<space>/<model>/commit/<rev>          NDJSON (see modelgit.hubcommit)
     GET  /api/models/<space>/<model>/xet-{read,write}-token/<rev>   -> "set HF_HUB_DISABLE_XET=1"
@@ -42,8 +42,9 @@ request bodies are capped; names pass the name rules before anything touches the
 bytes are streamed: LFS objects from the object store in 1 MiB pieces, large git blobs from
 ``git cat-file``, so memory stays flat in file size.
 
-This package holds the route table (:func:`register`); ``reads``, ``files``, ``repos``,
-``uploads`` and ``xet`` answer the routes, ``common`` and ``cards`` hold what they share.
+This package holds the route table (:func:`register`); ``reads``, ``files``, ``listing``,
+``creating``, ``repos``, ``uploads`` and ``xet`` answer the routes, ``common`` and ``cards``
+hold what they share.
 """
 
 from __future__ import annotations
@@ -52,9 +53,10 @@ import re
 from typing import TYPE_CHECKING
 
 from modelgit.http.hub.common import FILE_URL, MODEL_API, XET_HELP_PATH, bind
+from modelgit.http.hub.creating import create_repo
 from modelgit.http.hub.files import resolve
+from modelgit.http.hub.listing import list_models
 from modelgit.http.hub.reads import model_info, paths_info, refs, tree, whoami
-from modelgit.http.hub.repos import create_repo, list_models
 from modelgit.http.hub.uploads import commit, preupload, validate_yaml
 from modelgit.http.hub.xet import xet_help, xet_token
 

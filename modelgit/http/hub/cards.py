@@ -100,6 +100,8 @@ def summary_of(model: dict[str, Any], index: dict[str, Any]) -> dict[str, Any]:
         "pipeline_tag": index.get("pipeline_tag"),
         "library_name": index.get("library_name"),
         "createdAt": model["created"],
+        # The last ref update (push, hub commit, branch, tag); the creation time before one.
+        "lastModified": model.get("last_modified") or model["created"],
     }
 
 

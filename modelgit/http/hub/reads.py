@@ -90,12 +90,23 @@ def model_info(app: Host, req: Request, match: re.Match[str]) -> Response:
     info = summary_of(model, card_index(data))
     info.update({
         "sha": str(commit.id) if commit is not None else None,
-        "lastModified": iso(commit.commit_time) if commit is not None else model["created"],
+        "lastModified": last_modified(model, commit),
         "cardData": card_json(data),
         "siblings": siblings_of(repo, commit, flag(req, "blobs")),
         "spaces": [],
     })
     return json_response(200, with_expand(info, req.query.get("expand", [])))
+
+
+def last_modified(model: dict[str, Any], commit: pygit2.Commit | None) -> str:
+    """The last ref update; before any (or before the store kept it), the later of the
+    creation time and the tip's commit time (a new model's first commit is dated 1970)."""
+    if model.get("last_modified"):
+        return str(model["last_modified"])
+    created = str(model["created"])
+    if commit is None:
+        return created
+    return max(created, iso(commit.commit_time))
 
 
 def tree(app: Host, req: Request, match: re.Match[str]) -> Response:

@@ -14,6 +14,7 @@ from modelgit.http.request import (
 from modelgit.http.responses import (
     Response,
     json_response,
+    text,
 )
 
 if TYPE_CHECKING:
@@ -22,22 +23,32 @@ if TYPE_CHECKING:
 
 
 def validate_yaml(app: Host, req: Request, match: re.Match[str]) -> Response:
-    """The client's early README check before uploading. Problems come back as *warnings*:
-    the commit itself is refused by the push checks, with exactly git push's text, so there
-    is one judge and one wording."""
+    """The client's early README check before uploading (``create_commit``,
+    ``RepoCard.validate``, ``metadata_update``): 200 for a card a push would accept, 400 with
+    the push's own lines (``errors``) for one it would refuse, so there is one judge and one
+    wording. No key is needed, as on the public hubs (the card client calls it anonymously):
+    nothing is read but the body, which is capped at a README's size, and the YAML parser has
+    its own limits (aliases, depth, nodes), so an anonymous caller costs one bounded parse."""
     from modelgit.hooks.card import MAX_README_BYTES
     from modelgit.schema import check_card, rejection_lines
 
-    if req.subject.user is None:
-        raise HubError(401, "validating a card needs a modelgit key: pass it as the token")
     body = json_body(req, MAX_README_BYTES + 64 * 1024)
     content = body.get("content")
     if not isinstance(content, str):
         raise HubError(400, "'content' must be the README text")
+    kind = body.get("repoType")
+    if kind not in (None, "model"):
+        raise HubError(400, f"modelgit hosts models only, not {kind!r} repositories")
     result = check_card(content.encode("utf-8"), required=bool(app.cfg.get("card.required")),
                         schema_path=app.cfg.get("card.schema") or None)
-    warnings = [{"message": f"modelgit: {line}"} for line in rejection_lines(result.errors)]
-    return json_response(200, {"errors": [], "warnings": warnings})
+    lines = [f"modelgit: {line}" for line in rejection_lines(result.errors)]
+    if not lines:
+        return json_response(200, {"errors": [], "warnings": []})
+    if "text/plain" in (req.header("accept") or ""):
+        # RepoCard.validate asks for text and raises ValueError(response.text).
+        return text(400, "\n".join(["Invalid metadata in README.md.", *lines]))
+    return json_response(400, {"error": "\n".join(lines), "warnings": [],
+                               "errors": [{"message": line} for line in lines]})
 
 
 def _branch_arg(req: Request, match: re.Match[str], marker: str) -> str:
