@@ -16,13 +16,22 @@ from collections.abc import Iterator, Mapping
 from typing import IO, TYPE_CHECKING, Any, cast
 
 from modelgit.git.commands import http_backend
-from modelgit.http.request import MODEL_PATH, BodyError, Request, content_length, model_of
+from modelgit.http.request import (
+    MODEL_GIT_PATH,
+    MODEL_PATH,
+    BodyError,
+    Request,
+    content_length,
+    model_of,
+    moved_path,
+)
 from modelgit.http.responses import Response, denial, text
 
 if TYPE_CHECKING:
     import io
     import re
 
+    from modelgit.authz.decide import Decision
     from modelgit.http.routes import Host
 
 log = logging.getLogger("modelgit.http")
@@ -141,7 +150,7 @@ def register(host: Host) -> None:
 
 def register_fallback(host: Host) -> None:
     """Add the catch-all under a model's path; last, so every other feature's route wins."""
-    host.add(("GET", "HEAD"), MODEL_PATH + r"/(?P<rest>.*)", dumb)
+    host.add(("GET", "HEAD"), MODEL_GIT_PATH + r"/(?P<rest>.*)", dumb)
 
 
 def info_refs(host: Host, req: Request, match: re.Match[str]) -> Response:
@@ -157,6 +166,25 @@ def service(host: Host, req: Request, match: re.Match[str]) -> Response:
     return _serve(host, req, match, name, "/" + name)
 
 
+def moved_to(host: Host, req: Request, match: re.Match[str], decision: Decision
+             ) -> Response | None:
+    """A 307 to the model's new name when this name was moved away (``move_repo``) and the
+    caller may see the model there; git follows it for ``info/refs`` and then talks to the
+    new URL. None otherwise: the refusal stands, and says nothing of a move."""
+    if decision.status not in (401, 404):
+        return None
+    from modelgit.services import moves
+
+    target = moves.redirect_target(host.store, req.subject, model_of(match),
+                                   allow_anonymous_read=bool(
+                                       host.cfg.get("allow_anonymous_read")))
+    if target is None:
+        return None
+    location = moved_path(req, model_of(match), target)
+    return text(307, f"modelgit: {model_of(match)} is now {target}; use the new URL",
+                [("Location", location)])
+
+
 def dumb(req: Request, match: re.Match[str]) -> Response:
     """git's dumb protocol would read the repository's files past every check: refused."""
     return text(403, "modelgit: only git's smart HTTP protocol is served")
@@ -167,6 +195,9 @@ def _serve(host: Host, req: Request, match: re.Match[str], name: str, suffix: st
     action = "write" if name == "git-receive-pack" else "read"
     decision, row = host.model_decision(req, model_id, action)
     if not decision.allowed:
+        moved = moved_to(host, req, match, decision)
+        if moved is not None:
+            return moved
         return denial(host.explain(decision, model_id, req))
     assert row is not None
     try:

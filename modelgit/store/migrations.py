@@ -263,6 +263,20 @@ def _m0007_tasks(db: Any) -> None:
     """)
 
 
+def _hubroutes_redirects(db: Any) -> None:
+    """Old names of moved models: each answers with a redirect to ``new`` until ``until``
+    (epoch seconds), as the public hubs do after a rename."""
+    _script(db, """
+        CREATE TABLE model_redirects (
+            old TEXT PRIMARY KEY,
+            new TEXT NOT NULL,
+            until REAL NOT NULL,
+            created REAL NOT NULL
+        );
+        CREATE INDEX model_redirects_new ON model_redirects(new)
+    """)
+
+
 MIGRATIONS: list[tuple[str, Callable[[Any], None]]] = [
     ("0001_initial", _m0001_initial),
     ("0002_lfs", _m0002_lfs),
@@ -271,6 +285,7 @@ MIGRATIONS: list[tuple[str, Callable[[Any], None]]] = [
     ("0005_sync", _m0005_sync),
     ("0006_scans", _m0006_scans),
     ("0007_tasks", _m0007_tasks),
+    ("hubroutes_redirects", _hubroutes_redirects),
 ]
 
 
