@@ -257,11 +257,13 @@ def test_error_contract_request_ids_and_routes_not_offered(people: Site) -> None
     for path, words in (("/api/models/mg/history/discussions", "discussions"),
                         ("/api/settings/webhooks", "webhooks"),
                         ("/api/collections", "collections"),
-                        ("/api/datasets", "datasets"),
-                        ("/api/no-such-call", "does not offer")):
+                        ("/api/datasets", "datasets")):
         got = site.http("GET", path, key=site.keys["owner"])
         assert got.status == 501, path
         assert words in got.headers["X-Error-Message"], path
+    unknown = site.http("GET", "/api/no-such-call", key=site.keys["owner"])
+    assert unknown.status == 404
+    assert "no API call GET /api/no-such-call" in unknown.headers["X-Error-Message"]
     with pytest.raises(HfHubHTTPError) as discussions:
         api.get_repo_discussions("mg/history").__next__()
     assert "discussions" in str(discussions.value)

@@ -241,7 +241,8 @@ def not_offered(message: str) -> Any:
 
 
 def unknown_api(app: Host, req: Request, match: re.Match[str]) -> Response:
-    """Any other ``/api/`` path: name it, and say where the list of served calls is."""
+    """Any other ``/api/`` path: 404 (not a known feature of the hubs either), naming the
+    path and where the list of served calls is."""
     shown = req.path[:200]
-    raise HubError(501, f"modelgit does not offer {req.method} {shown}: it serves the hub"
+    raise HubError(404, f"modelgit has no API call {req.method} {shown}: it serves the hub"
                         " calls for models listed in its documentation (docs/hub-api.md)")
