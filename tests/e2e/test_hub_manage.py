@@ -35,6 +35,7 @@ def api_for(site: Site, user: str | None) -> HfApi:
 @pytest.fixture(scope="module")
 def people(site: Site) -> Site:
     """owner (admin, owns the spaces), maint, dev, usr (a user role), stranger."""
+    site.user("owner", admin=True)
     for name in ("maint", "dev", "usr", "stranger"):
         site.user(name)
     return site
@@ -253,6 +254,8 @@ def test_error_contract_request_ids_and_routes_not_offered(people: Site) -> None
     second = site.http("GET", "/api/models/x", key=site.keys["owner"])
     assert second.headers["X-Request-Id"] != answer.headers["X-Request-Id"]
     assert api.repo_exists("mg/none-such") is False
+    with pytest.raises(RepositoryNotFoundError):
+        api.hf_hub_download("x", "config.json")
     assert api.repo_exists("someone/data", repo_type="dataset") is False
     for path, words in (("/api/models/mg/history/discussions", "discussions"),
                         ("/api/settings/webhooks", "webhooks"),
@@ -287,3 +290,32 @@ def test_git_clone_of_the_url_create_repo_returns(people: Site, work: Path) -> N
                     headers={"Content-Type": "application/vnd.git-lfs+json",
                              "Accept": "application/vnd.git-lfs+json"})
     assert lfs.status == 200
+
+
+def test_lfs_files_of_a_moved_model_download_through_the_old_url(people: Site,
+                                                                 work: Path) -> None:
+    """A clone made with the old name (or an old remote URL) still gets its LFS objects:
+    the LFS batch API redirects too, and the links moved with the model."""
+    import os
+
+    from tests.conftest import LFS_ENV
+
+    site = people
+    seeded(site, "mg/weights", work)
+    repo = work / "mg-weights"
+    git("lfs", "install", "--local", cwd=repo)
+    git("lfs", "track", "*.safetensors", cwd=repo)
+    weights = os.urandom(200_000)
+    (repo / "model.safetensors").write_bytes(weights)
+    git("add", "-A", cwd=repo, env=LFS_ENV)
+    git("commit", "-q", "-m", "weights", cwd=repo)
+    git("push", "-q", "origin", "main", cwd=repo, env=LFS_ENV)
+    api_for(site, "owner").move_repo("mg/weights", "mg/weights-v2")
+    old = work / "old-weights"
+    git("clone", "-q", site.clone_url("mg/weights", "dev"), str(old), env=LFS_ENV)
+    assert (old / "model.safetensors").read_bytes() == weights
+    # The same with the clone URL create_repo hands out (no .git), through the new name.
+    plain = work / "plain-weights"
+    url = site.clone_url("mg/weights-v2", "dev").removesuffix(".git")
+    git("clone", "-q", url, str(plain), env=LFS_ENV)
+    assert (plain / "model.safetensors").read_bytes() == weights

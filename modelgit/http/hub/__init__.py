@@ -132,4 +132,5 @@ def register_not_offered(app: Host) -> None:
         bind(other_repo_type, app))
     add(_ANY, r"/api/models/(?P<single>[^/]+)(?:/" + _AFTER_ID + r"(?:/.*)?)?",
         bind(no_namespace, app))
+    add(("GET", "HEAD"), r"/(?P<single>[^/]+)/(?:resolve|raw)/.+", bind(no_namespace, app))
     add(_ANY, r"/api/.*", bind(unknown_api, app))
