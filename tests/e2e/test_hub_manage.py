@@ -208,6 +208,8 @@ def test_move_repo_keeps_everything_and_the_old_name_redirects(people: Site,
     # The old name redirects, for the API...
     assert dev.model_info("mg/before").id == "newspace/after"
     assert dev.list_repo_commits("mg/before")[0].commit_id == head
+    readme = dev.hf_hub_download("mg/before", "README.md", cache_dir=str(work / "cache"))
+    assert Path(readme).read_text() == README
     # ... and for git: a clone of the old URL gets the moved repository.
     old = work / "old-name"
     done = git("clone", site.clone_url("mg/before", "dev"), str(old))

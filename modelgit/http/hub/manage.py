@@ -58,6 +58,8 @@ def commits(app: Host, req: Request, match: re.Match[str]) -> Response:
     formatted = "formatted" in req.query.get("expand[]", []) + req.query.get("expand", [])
     items: list[dict[str, Any]] = []
     more = False
+    # Newest first and never a parent before its child (commits of the same second, as an
+    # upload script makes them, would otherwise come in any order).
     walker = repo.walk(commit.id, pygit2.enums.SortMode.TOPOLOGICAL | pygit2.enums.SortMode.TIME)
     for index, found in enumerate(walker):
         if index < skip:
