@@ -110,6 +110,12 @@ def move(store: Store, cfg: Config, subject: Subject, from_id: object, to_id: ob
     if store.get_model(new) is not None:
         raise Conflict(f"model {new} already exists; choose another name")
     src, dest = repo_path(cfg, old), repo_path(cfg, new)
+    if src.is_symlink():
+        # An adopted repository lives where the host's web server serves it: renaming only
+        # our link would leave git and the API disagreeing about its name.
+        raise Conflict(f"{old} is a repository of the existing host (adopted), which the"
+                       " host's web server serves under its own path; rename it on the host"
+                       " and adopt it again under the new name (`modelgit adopt`)")
     if dest.exists() or dest.is_symlink():
         raise Conflict(f"a repository for {new} already exists on disk; choose another name",
                        hint="an administrator can adopt or move it away")

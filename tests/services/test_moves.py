@@ -3,6 +3,7 @@
 from __future__ import annotations
 
 import subprocess
+from pathlib import Path
 
 import pytest
 
@@ -125,3 +126,17 @@ def test_who_may_move(hub: Hub) -> None:
     with pytest.raises(Invalid):
         moves.move(hub.store, hub.cfg, subject(hub, "owner"), "acme/m", "no-namespace")
     assert hub.store.get_model("acme/m") is not None
+
+
+def test_an_adopted_repository_is_not_moved_behind_the_hosts_back(hub: Hub,
+                                                                  tmp_path: Path) -> None:
+    hub.space("acme")
+    models.create(hub.store, hub.cfg, "acme/host", "owner")
+    link = hub.cfg.repos_dir / "acme" / "host.git"
+    real = tmp_path / "host-repos" / "host.git"
+    real.parent.mkdir()
+    link.rename(real)
+    link.symlink_to(real, target_is_directory=True)
+    with pytest.raises(Conflict, match="adopt"):
+        moves.move(hub.store, hub.cfg, subject(hub, "owner"), "acme/host", "acme/moved")
+    assert link.is_symlink() and hub.store.get_model("acme/host") is not None
