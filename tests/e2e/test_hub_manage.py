@@ -106,6 +106,23 @@ def test_branches_and_tags_through_the_api_follow_the_ref_rules(people: Site,
     with pytest.raises(RevisionNotFoundError):
         dev.create_branch("mg/refs", branch="other", revision="no-such-rev")
 
+    # A read-only key, and no key at all, change nothing.
+    site.user("dev", scope="read")
+    reader = api_for(site, "dev")
+    with pytest.raises(HfHubHTTPError) as read_only:
+        reader.create_branch("mg/refs", branch="ro")
+    assert read_only.value.response.status_code == 403
+    assert "read-only" in read_only.value.response.headers["X-Error-Message"]
+    with pytest.raises(HfHubHTTPError) as anonymous:
+        api_for(site, None).delete_branch("mg/refs", branch="old")
+    assert anonymous.value.response.status_code == 401
+    site.user("dev")
+    dev = api_for(site, "dev")
+    with pytest.raises(HfHubHTTPError) as named_head:
+        dev.create_branch("mg/refs", branch="HEAD")
+    assert named_head.value.response.status_code == 403
+    assert "refs/heads/HEAD" not in remote_refs(site, "mg/refs")
+
     # A user role may not change refs: 403 with the ref rule's sentence.
     with pytest.raises(HfHubHTTPError) as refused:
         usr.create_tag("mg/refs", tag="v1")
