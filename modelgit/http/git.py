@@ -23,7 +23,7 @@ from modelgit.http.request import (
     Request,
     content_length,
     model_of,
-    moved_path,
+    moved_location,
 )
 from modelgit.http.responses import Response, denial, text
 
@@ -31,7 +31,6 @@ if TYPE_CHECKING:
     import io
     import re
 
-    from modelgit.authz.decide import Decision
     from modelgit.http.routes import Host
 
 log = logging.getLogger("modelgit.http")
@@ -166,25 +165,6 @@ def service(host: Host, req: Request, match: re.Match[str]) -> Response:
     return _serve(host, req, match, name, "/" + name)
 
 
-def moved_to(host: Host, req: Request, match: re.Match[str], decision: Decision
-             ) -> Response | None:
-    """A 307 to the model's new name when this name was moved away (``move_repo``) and the
-    caller may see the model there; git follows it for ``info/refs`` and then talks to the
-    new URL. None otherwise: the refusal stands, and says nothing of a move."""
-    if decision.status not in (401, 404):
-        return None
-    from modelgit.services import moves
-
-    target = moves.redirect_target(host.store, req.subject, model_of(match),
-                                   allow_anonymous_read=bool(
-                                       host.cfg.get("allow_anonymous_read")))
-    if target is None:
-        return None
-    location = moved_path(req, model_of(match), target)
-    return text(307, f"modelgit: {model_of(match)} is now {target}; use the new URL",
-                [("Location", location)])
-
-
 def dumb(req: Request, match: re.Match[str]) -> Response:
     """git's dumb protocol would read the repository's files past every check: refused."""
     return text(403, "modelgit: only git's smart HTTP protocol is served")
@@ -195,9 +175,10 @@ def _serve(host: Host, req: Request, match: re.Match[str], name: str, suffix: st
     action = "write" if name == "git-receive-pack" else "read"
     decision, row = host.model_decision(req, model_id, action)
     if not decision.allowed:
-        moved = moved_to(host, req, match, decision)
-        if moved is not None:
-            return moved
+        moved = moved_location(host, req, model_id, decision.status)
+        if moved is not None:  # followed by git for info/refs, then it talks to the new URL
+            return text(307, f"modelgit: {model_id} was moved; use {moved}",
+                        [("Location", moved)])
         return denial(host.explain(decision, model_id, req))
     assert row is not None
     try:

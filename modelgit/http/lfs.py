@@ -48,6 +48,7 @@ from modelgit.http.request import (
     base_url,
     content_length,
     model_of,
+    moved_location,
     read_body,
 )
 from modelgit.http.responses import CHALLENGE, parse_range, status_line, stream_file
@@ -197,22 +198,6 @@ class LfsRoutes:
         run.__name__ = handler.__name__
         return run
 
-    def _moved(self, req: Request, model_id: str, decision: Decision) -> Response | None:
-        """A 307 to the model's new name after a move (``move_repo``), when the caller may
-        see it there: a clone made with the old name keeps fetching its LFS objects."""
-        if decision.status not in (401, 404):
-            return None
-        from modelgit.http.request import moved_path
-        from modelgit.services import moves
-
-        target = moves.redirect_target(self.store, req.subject, model_id,
-                                       allow_anonymous_read=bool(
-                                           self.cfg.get("allow_anonymous_read")))
-        if target is None:
-            return None
-        status, headers, body = lfs_error(307, f"{model_id} is now {target}; use the new URL")
-        return status, [*headers, ("Location", moved_path(req, model_id, target))], body
-
     def _deny(self, decision: Decision, model_id: str, req: Request) -> Response:
         decision = self.app.explain(decision, model_id, req)
         return lfs_error(decision.status, decision.reason)
@@ -221,9 +206,10 @@ class LfsRoutes:
                    ) -> tuple[Decision, dict[str, Any] | None, Response | None]:
         decision, row = self.app.model_decision(req, model_id, action)
         if not decision.allowed:
-            moved = self._moved(req, model_id, decision)
-            if moved is not None:
-                return decision, row, moved
+            moved = moved_location(self.app, req, model_id, decision.status)
+            if moved is not None:  # a clone made with the old name still gets its objects
+                status, headers, body = lfs_error(307, f"{model_id} was moved; use {moved}")
+                return decision, row, (status, [*headers, ("Location", moved)], body)
             return decision, row, self._deny(decision, model_id, req)
         return decision, row, None
 

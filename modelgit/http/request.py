@@ -141,6 +141,22 @@ def model_of(match: re.Match[str]) -> str:
     return f"{match.group('space')}/{match.group('model')}"
 
 
+def moved_location(host: Host, req: Request, model_id: str, status: int) -> str | None:
+    """Where a request for a model that was moved away (``move_repo``) goes now: the same
+    path and query under the new name, for a refusal that says "not found" (401 or 404) to a
+    caller who may see the model under that name. None otherwise: the refusal stands and
+    says nothing of a move. One rule for git, LFS and the hub API, which each word the
+    redirect their own way."""
+    if status not in (401, 404):
+        return None
+    from modelgit.services import moves
+
+    target = moves.redirect_target(host.store, req.subject, model_id,
+                                   allow_anonymous_read=bool(
+                                       host.cfg.get("allow_anonymous_read")))
+    return None if target is None else moved_path(req, model_id, target)
+
+
 def moved_path(req: Request, old: str, new: str) -> str:
     """The request's own path and query with the model ``old`` replaced by ``new`` (its
     first whole occurrence as two path segments), for the redirect after a move."""

@@ -15,7 +15,7 @@ import pygit2
 
 from modelgit.errors import Forbidden, ModelgitError
 from modelgit.git import revisions, trees
-from modelgit.http.request import base_url, model_of, read_body, read_json
+from modelgit.http.request import base_url, model_of, moved_location, read_body, read_json
 from modelgit.http.responses import CHALLENGE, Response, header_text, json_response
 from modelgit.hubcommit import HubError as CoreHubError
 
@@ -175,27 +175,15 @@ def allow(app: Host, req: Request, model_id: str, action: str) -> dict[str, Any]
     """The model row if ``decide()`` allows ``action``; else the refusal the client expects."""
     decision, facts = app.model_decision(req, model_id, action)
     if not decision.allowed:
-        _redirect_if_moved(app, req, model_id, decision)
+        moved = moved_location(app, req, model_id, decision.status)
+        if moved is not None:  # the hub clients follow it, as after a rename on the hubs
+            raise HubError(307, f"{model_id} was moved; use {moved}",
+                           headers=[("Location", moved)])
         raise _refusal(app, req, model_id, decision, facts)
     model = app.store.get_model(model_id)
     if model is None:  # deleted between the two reads
         raise HubError(404, f"model {model_id} not found", "RepoNotFound")
     return model
-
-
-def _redirect_if_moved(app: Host, req: Request, model_id: str, decision: Decision) -> None:
-    """Raise a 307 to the new name when the model was moved away (``move_repo``) and the
-    caller may see it there; the hub clients follow it, as after a rename on the hubs."""
-    if decision.status not in (401, 404):
-        return
-    from modelgit.http.request import moved_path
-    from modelgit.services import moves
-
-    target = moves.redirect_target(app.store, req.subject, model_id,
-                                   allow_anonymous_read=bool(app.cfg.get("allow_anonymous_read")))
-    if target is not None:
-        raise HubError(307, f"{model_id} was moved to {target}",
-                       headers=[("Location", moved_path(req, model_id, target))])
 
 
 def _refusal(app: Host, req: Request, model_id: str, decision: Decision,
