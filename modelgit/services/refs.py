@@ -22,6 +22,7 @@ from modelgit.git import commands, revisions
 from modelgit.git.errors import RevisionNotFound
 from modelgit.git.paths import repo_path
 from modelgit.git.quarantine import migrate, open_quarantined, quarantine, quarantine_env
+from modelgit.git.repo import open_model
 from modelgit.hooks import post_receive, pre_receive
 from modelgit.hubcommit import CONTENT_STATUS, STATUS_BY_CHECK, ZERO
 
@@ -116,23 +117,17 @@ def _check(change: RefChange, path: Path, folder: Path,
     push = pre_receive.Push(cfg=change.cfg, store=change.store, model=change.model,
                             user=change.subject.user, role=None, updates=updates, repo=path,
                             env=env, scope=change.subject.scope, via="hub")
-    refused_by: list[str] = []
-
-    def noting(check: pre_receive.Check) -> pre_receive.Check:
-        def run(p: pre_receive.Push) -> list[str]:
-            refused_by[:] = [check.__name__]
-            return check(p)
-        run.__name__ = check.__name__
-        return run
-
-    lines = pre_receive.run_checks(push, [noting(c) for c in pre_receive.CHECKS])
+    seen: list[str] = []
+    failed: list[str] = []
+    lines = pre_receive.run_checks(
+        push, [hubcommit._tracked(c, seen, failed) for c in pre_receive.CHECKS])
     if not lines:
         return
-    check = refused_by[0] if refused_by else ""
+    check = seen[-1] if seen else ""
     change.store.audit("hub.ref.refused", actor=change.subject.user,
                        target=str(change.model["id"]), address=change.address,
                        detail={"check": check, "ref": updates[0].ref})
-    status = STATUS_BY_CHECK.get(check, CONTENT_STATUS)
+    status = 500 if failed else STATUS_BY_CHECK.get(check, CONTENT_STATUS)
     one = " ".join(line.removeprefix("modelgit: ") for line in lines)
     raise ModelgitError(lines, status=status, summary=one[:900])
 
@@ -142,7 +137,7 @@ def create_branch(change: RefChange, branch: str, starting_point: str | None) ->
     exists (what ``exist_ok=True`` expects). Returns the commit it names."""
     model_id = str(change.model["id"])
     ref = _ref_name("branch", branch)
-    repo = pygit2.Repository(str(repo_path(change.cfg, model_id)))
+    repo = open_model(change.cfg, model_id)
     if _current(repo, ref) is not None:
         raise Conflict(f"branch {branch} already exists in {model_id}")
     start = _start(repo, starting_point or str(change.model["default_branch"]), model_id)
@@ -153,7 +148,7 @@ def create_branch(change: RefChange, branch: str, starting_point: str | None) ->
 def delete_branch(change: RefChange, branch: str) -> None:
     model_id = str(change.model["id"])
     ref = _ref_name("branch", branch)
-    repo = pygit2.Repository(str(repo_path(change.cfg, model_id)))
+    repo = open_model(change.cfg, model_id)
     old = _current(repo, ref)
     if old is None:
         raise _not_found_rev(branch, model_id)
@@ -166,7 +161,7 @@ def create_tag(change: RefChange, tag: str, revision: str, message: str | None) 
     maintainer)."""
     model_id = str(change.model["id"])
     ref = _ref_name("tag", tag)
-    repo = pygit2.Repository(str(repo_path(change.cfg, model_id)))
+    repo = open_model(change.cfg, model_id)
     if _current(repo, ref) is not None:
         raise Conflict(f"tag {tag} already exists in {model_id}; delete it first to move it"
                        " (needs maintainer), or choose another name")
@@ -209,7 +204,7 @@ def _header_safe(value: str) -> str:
 def delete_tag(change: RefChange, tag: str) -> None:
     model_id = str(change.model["id"])
     ref = _ref_name("tag", tag)
-    repo = pygit2.Repository(str(repo_path(change.cfg, model_id)))
+    repo = open_model(change.cfg, model_id)
     old = _current(repo, ref)
     if old is None:
         raise _not_found_rev(tag, model_id)
