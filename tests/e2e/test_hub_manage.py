@@ -80,6 +80,8 @@ def test_list_repo_commits_pages_through_the_whole_history(people: Site, work: P
     page = site.http("GET", "/api/models/mg/history/commits/main", key=site.keys["usr"])
     assert page.status == 200
     assert "p=1" in page.headers["Link"] and 'rel="next"' in page.headers["Link"]
+    formatted = api_for(site, "usr").list_repo_commits("mg/history", formatted=True)
+    assert formatted[0].formatted_title == "change 55"
     with pytest.raises(RevisionNotFoundError):
         api_for(site, "usr").list_repo_commits("mg/history", revision="nope")
     with pytest.raises(RepositoryNotFoundError):
