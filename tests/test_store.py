@@ -360,11 +360,11 @@ def test_sync_tasks_move_to_the_task_table_with_their_ids(db_path: Path,
 
 def test_times_step_keeps_models_and_sorts_them_by_last_change(
         db_path: Path, monkeypatch: pytest.MonkeyPatch) -> None:
-    """hubrepos_times: models made before it have no last change (they sort by their creation
+    """0008_model_times: models made before it have no last change (they sort by their creation
     time) until a ref moves; the time sorts page by (time, id) without skipping a model."""
     steps = store_mod.MIGRATIONS
     names = [n for n, _ in steps]
-    monkeypatch.setattr(store_mod, "MIGRATIONS", steps[:names.index("hubrepos_times")])
+    monkeypatch.setattr(store_mod, "MIGRATIONS", steps[:names.index("0008_model_times")])
     old = Store.create(db_path)
     old.add_user("o")
     old.add_space("s", "o", None)
@@ -373,7 +373,7 @@ def test_times_step_keeps_models_and_sorts_them_by_last_change(
     old.close()
     monkeypatch.setattr(store_mod, "MIGRATIONS", steps)
     new = Store(db_path)
-    assert "hubrepos_times" in new.migrate()
+    assert "0008_model_times" in new.migrate()
     assert new.get_model("s/a")["last_modified"] is None
     new.touch_model("s/a")
     newest = new.hub_models_for(None, "", 10, sort="last_modified", descending=True)

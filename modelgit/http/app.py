@@ -11,6 +11,7 @@ from __future__ import annotations
 
 import logging
 import re
+import secrets
 import time
 from collections.abc import Callable, Iterable
 from typing import Any
@@ -60,9 +61,14 @@ class App:
                           environ.get("PATH_INFO"))
             status, headers, body = text(
                 500, "modelgit: internal error (details in the server log); nothing was changed")
-        access_log.info("%s %s %s %s %.0fms", environ.get("REMOTE_ADDR", "-"),
+        # Every answer names itself, as the hubs do: a client quotes it in its errors
+        # (huggingface_hub prints "Request ID: ...") and the access log has it.
+        request_id = secrets.token_hex(12)
+        headers = [*headers, ("X-Request-Id", request_id)]
+        access_log.info("%s %s %s %s %.0fms %s", environ.get("REMOTE_ADDR", "-"),
                         environ.get("REQUEST_METHOD"), environ.get("PATH_INFO"),
-                        status.split(" ", 1)[0], (time.monotonic() - started) * 1000)
+                        status.split(" ", 1)[0], (time.monotonic() - started) * 1000,
+                        request_id)
         start_response(status, headers)
         return body
 

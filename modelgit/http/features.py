@@ -1,8 +1,9 @@
 """Which feature modules fill the route table, in the order their routes are tried.
 
 The one place that names every feature: git's smart protocol first (the hot path), then the
-nginx auth_request hook, LFS, the gating API and the hub API, and git's catch-all under a model's
-path last, so it never shadows another feature's route.
+nginx auth_request hook, LFS, the gating API and the hub API, then the hub API's answers for
+what it does not offer, and git's catch-all under a model's path last, so it never shadows
+another feature's route.
 """
 
 from __future__ import annotations
@@ -18,5 +19,6 @@ FEATURES: tuple[Callable[[Host], None], ...] = (
     lfs.register,
     gating_api.register,
     hub.register,
+    hub.register_not_offered,
     git.register_fallback,
 )

@@ -16,7 +16,15 @@ from collections.abc import Iterator, Mapping
 from typing import IO, TYPE_CHECKING, Any, cast
 
 from modelgit.git.commands import http_backend
-from modelgit.http.request import MODEL_PATH, BodyError, Request, content_length, model_of
+from modelgit.http.request import (
+    MODEL_GIT_PATH,
+    MODEL_PATH,
+    BodyError,
+    Request,
+    content_length,
+    model_of,
+    moved_location,
+)
 from modelgit.http.responses import Response, denial, text
 
 if TYPE_CHECKING:
@@ -141,7 +149,7 @@ def register(host: Host) -> None:
 
 def register_fallback(host: Host) -> None:
     """Add the catch-all under a model's path; last, so every other feature's route wins."""
-    host.add(("GET", "HEAD"), MODEL_PATH + r"/(?P<rest>.*)", dumb)
+    host.add(("GET", "HEAD"), MODEL_GIT_PATH + r"/(?P<rest>.*)", dumb)
 
 
 def info_refs(host: Host, req: Request, match: re.Match[str]) -> Response:
@@ -167,6 +175,10 @@ def _serve(host: Host, req: Request, match: re.Match[str], name: str, suffix: st
     action = "write" if name == "git-receive-pack" else "read"
     decision, row = host.model_decision(req, model_id, action)
     if not decision.allowed:
+        moved = moved_location(host, req, model_id, decision.status)
+        if moved is not None:  # followed by git for info/refs, then it talks to the new URL
+            return text(307, f"modelgit: {model_id} was moved; use {moved}",
+                        [("Location", moved)])
         return denial(host.explain(decision, model_id, req))
     assert row is not None
     try:

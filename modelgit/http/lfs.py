@@ -47,6 +47,7 @@ from modelgit.http.request import (
     base_url,
     content_length,
     model_of,
+    moved_location,
     read_body,
 )
 from modelgit.http.responses import CHALLENGE, parse_range, status_line, stream_file
@@ -204,6 +205,10 @@ class LfsRoutes:
                    ) -> tuple[Decision, dict[str, Any] | None, Response | None]:
         decision, row = self.app.model_decision(req, model_id, action)
         if not decision.allowed:
+            moved = moved_location(self.app, req, model_id, decision.status)
+            if moved is not None:  # a clone made with the old name still gets its objects
+                status, headers, body = lfs_error(307, f"{model_id} was moved; use {moved}")
+                return decision, row, (status, [*headers, ("Location", moved)], body)
             return decision, row, self._deny(decision, model_id, req)
         return decision, row, None
 

@@ -24,8 +24,11 @@ if TYPE_CHECKING:
 #: Set to True by the server layer, and only there, when a request came through the unix
 #: socket (a local web server in front: nginx's auth_request and proxy).
 UNIX_SOCKET_KEY = "modelgit.unix_socket"
-#: A model's repository in a path: ``/<space>/<model>.git`` (name rules checked by the router).
-MODEL_PATH = r"/(?P<space>[^/]+)/(?P<model>[^/]+?)\.git"
+#: A model's repository in a path: ``/<space>/<model>.git`` or, as the hubs serve it and
+#: ``create_repo`` returns it, ``/<space>/<model>`` (name rules checked by the router).
+MODEL_PATH = r"/(?P<space>[^/]+)/(?P<model>[^/]+?)(?:\.git)?"
+#: The same with ``.git`` required: what only git itself would ask for.
+MODEL_GIT_PATH = r"/(?P<space>[^/]+)/(?P<model>[^/]+?)\.git"
 #: The largest whole-number argument :func:`int_arg` reads (nine digits).
 MAX_INT_ARG = 999_999_999
 
@@ -136,6 +139,48 @@ class Request:
 def model_of(match: re.Match[str]) -> str:
     """``space/model`` from a route's named groups (the router checked the name rules)."""
     return f"{match.group('space')}/{match.group('model')}"
+
+
+def moved_location(host: Host, req: Request, model_id: str, status: int) -> str | None:
+    """Where a request for a model that was moved away (``move_repo``) goes now: the same
+    path and query under the new name, for a refusal that says "not found" (401 or 404) to a
+    caller who may see the model under that name. None otherwise: the refusal stands and
+    says nothing of a move. One rule for git, LFS and the hub API, which each word the
+    redirect their own way."""
+    if status not in (401, 404):
+        return None
+    from modelgit.services import moves
+
+    target = moves.redirect_target(host.store, req.subject, model_id,
+                                   allow_anonymous_read=bool(
+                                       host.cfg.get("allow_anonymous_read")))
+    return None if target is None else moved_path(req, model_id, target)
+
+
+def moved_path(req: Request, old: str, new: str) -> str:
+    """The request's own path and query with the model ``old`` replaced by ``new`` (its
+    first whole occurrence as two path segments), for the redirect after a move."""
+    from urllib.parse import quote
+
+    path = req.path
+    at = -1
+    start = 0
+    while True:
+        found = path.find(f"/{old}", start)
+        if found < 0:
+            break
+        end = found + 1 + len(old)
+        if end == len(path) or path[end] == "/" or path.startswith(".git", end):
+            at = found
+            break
+        start = found + 1
+    if at >= 0:
+        path = path[:at + 1] + new + path[at + 1 + len(old):]
+    root = str(req.environ.get("SCRIPT_NAME") or "")
+    # WSGI paths are latin-1 strings of the raw bytes: quote those bytes, not their UTF-8.
+    out = quote((root + path).encode("latin-1", "replace"), safe="/@:+-._~!$&'()*,;=")
+    query = str(req.environ.get("QUERY_STRING") or "")
+    return out + (f"?{query}" if query else "")
 
 
 def int_arg(req: Request, name: str, default: int, low: int, high: int) -> int:

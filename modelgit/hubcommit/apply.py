@@ -2,9 +2,8 @@
 
 from __future__ import annotations
 
-import functools
 import shutil
-from collections.abc import Callable, Iterator
+from collections.abc import Iterator
 from contextlib import contextmanager
 from dataclasses import dataclass, field
 from pathlib import Path
@@ -13,18 +12,18 @@ from typing import IO, TYPE_CHECKING, Any
 import pygit2
 
 from modelgit.git import commands, revisions
-from modelgit.git.quarantine import migrate, open_quarantined, quarantine, quarantine_env
+from modelgit.git.quarantine import migrate, open_quarantined, quarantine
 from modelgit.hubcommit.editor import (
     TreeEditor,
     _attributes_line,
     _lfs_untracked,
     _read_root_blob,
 )
+from modelgit.hubcommit.gate import check_updates
+from modelgit.hubcommit.gate import signature as author_of
 from modelgit.hubcommit.limits import (
-    CONTENT_STATUS,
     DEFAULT_MAX_COMMIT_BYTES,
     MAX_ATTEMPTS,
-    STATUS_BY_CHECK,
     ZERO,
     HubError,
     lfs_threshold,
@@ -37,7 +36,6 @@ from modelgit.hubcommit.paths import valid_branch
 if TYPE_CHECKING:
     from modelgit.authz.decide import Subject
     from modelgit.config import Config
-    from modelgit.hooks.pre_receive import Push
     from modelgit.lfs.storage import ObjectStorage
     from modelgit.store import Store
 
@@ -78,13 +76,6 @@ class CommitResult:
     sha: str
     old: str
     ref: str
-
-
-def _signature(store: Store, user: str) -> pygit2.Signature:
-    row = store.get_user(user) or {}
-    name = (row.get("fullname") or "").strip() or user
-    email = (row.get("email") or "").strip() or f"{user}@modelgit.invalid"
-    return pygit2.Signature(name, email)
 
 
 def _tip(repo: pygit2.Repository, ref: str) -> pygit2.Commit | None:
@@ -143,7 +134,14 @@ def _commit_locked(request: CommitRequest, path: Path, folder: Path, repo: pygit
         result = _attempt(request, path, folder, repo, header, ops, ref)
         if result is not None:
             return result
-        if header.parent is not None or attempt == MAX_ATTEMPTS - 1:
+        if header.parent is not None:
+            # The named parent was the tip when we read it and is not any more: the same
+            # precondition failure as a stale parent named up front.
+            raise HubError(412, [
+                f"modelgit: commit to {model_id} refused: {ref} moved away from parentCommit"
+                f" {header.parent} while this commit was being checked.",
+                "modelgit: fetch the new revision, re-apply your change and commit again."])
+        if attempt == MAX_ATTEMPTS - 1:
             break
         # The branch moved while we checked (no parent was named): build on the new tip.
         # The blobs are in the repository already; later objects need a new quarantine.
@@ -168,7 +166,8 @@ def _attempt(request: CommitRequest, path: Path, folder: Path, repo: pygit2.Repo
                             f" {model['default_branch']!r}", "RevisionNotFound")
     old = str(tip.id) if tip is not None else ZERO
     if header.parent is not None and (tip is None or not old.startswith(header.parent)):
-        raise HubError(409, [
+        # 412 Precondition Failed, as the public hubs answer a stale parent commit.
+        raise HubError(412, [
             f"modelgit: commit to {model_id} refused: parentCommit {header.parent} is not the"
             f" tip of {branch} (the tip is {old if tip is not None else 'nothing yet'}).",
             "modelgit: someone committed in between; fetch the new revision, re-apply your"
@@ -176,7 +175,7 @@ def _attempt(request: CommitRequest, path: Path, folder: Path, repo: pygit2.Repo
     editor = TreeEditor(repo, tip.tree if tip is not None else None)
     editor.apply(ops)
     tree = editor.write()
-    signature = _signature(request.store, request.subject.user or "")
+    signature = author_of(request.store, request.subject.user or "")
     message = header.summary + (f"\n\n{header.description}" if header.description else "")
     if not message.endswith("\n"):
         message += "\n"
@@ -239,42 +238,13 @@ def _track_lfs(repo: pygit2.Repository, folder: Path, editor: TreeEditor, first:
     return new
 
 
-def _tracked(check: Callable[[Push], list[str]], seen: list[str], failed: list[str]
-             ) -> Callable[[Push], list[str]]:
-    """The check as it is, noting that it ran (and whether it raised) so that the refusal's
-    HTTP status can name what refused; ``run_checks`` still does all the handling."""
-
-    @functools.wraps(check)
-    def run(push: Push) -> list[str]:
-        seen.append(check.__name__)
-        try:
-            return check(push)
-        except Exception:
-            failed.append(check.__name__)
-            raise
-
-    return run
-
-
 def _check(request: CommitRequest, path: Path, folder: Path, updates: list[Any]) -> None:
-    """THE pre-receive checks, on the quarantined commit, with git's quarantine variables."""
-    from modelgit.hooks import pre_receive
-
-    env = quarantine_env(path, folder)
-    env["MODELGIT_KEY_SCOPE"] = request.subject.scope
-    if request.subject.user:
-        env["MODELGIT_USER"] = request.subject.user
-    push = pre_receive.Push(cfg=request.cfg, store=request.store, model=request.model,
-                            user=request.subject.user, role=None, updates=updates, repo=path,
-                            env=env, scope=request.subject.scope, via="hub")
-    seen: list[str] = []
-    failed: list[str] = []
-    lines = pre_receive.run_checks(push, [_tracked(c, seen, failed) for c in pre_receive.CHECKS])
-    if not lines:
+    """THE pre-receive checks, on the quarantined commit (:mod:`modelgit.hubcommit.gate`)."""
+    refusal = check_updates(request.cfg, request.store, request.model, request.subject,
+                            path, folder, updates)
+    if refusal is None:
         return
-    refused_by = seen[-1] if seen else ""
-    status = 500 if failed else STATUS_BY_CHECK.get(refused_by, CONTENT_STATUS)
     request.store.audit("hub.commit.refused", actor=request.subject.user,
                         target=str(request.model["id"]), address=request.address,
-                        detail={"check": refused_by, "ref": updates[0].ref})
-    raise HubError(status, lines)
+                        detail={"check": refusal.check, "ref": updates[0].ref})
+    raise HubError(refusal.status, refusal.lines)

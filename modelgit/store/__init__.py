@@ -4,7 +4,8 @@
 composed of one mixin per table group, so the SQL of a table is found in its module:
 ``connection`` (opening, transactions), ``migrations`` (the schema), ``users`` (users, keys),
 ``models`` (spaces, models, roles), ``lfs``, ``requests`` (access requests), ``scans``,
-``audit`` (audit log, failed authentications) and ``tasks`` (task queue, sync replicas).
+``audit`` (audit log, failed authentications), ``tasks`` (task queue, sync replicas) and
+``redirects`` (renaming a model, the old names that redirect).
 """
 
 from __future__ import annotations
@@ -14,6 +15,7 @@ from modelgit.store.connection import BUSY_TIMEOUT_MS, SchemaTooNew, StoreError,
 from modelgit.store.lfs import Lfs
 from modelgit.store.migrations import MIGRATION_SET, MIGRATIONS, Schema
 from modelgit.store.models import Models
+from modelgit.store.redirects import Redirects
 from modelgit.store.requests import AccessRequests
 from modelgit.store.scans import Scans
 from modelgit.store.tasks import Tasks
@@ -23,7 +25,7 @@ __all__ = ["BUSY_TIMEOUT_MS", "MIGRATIONS", "MIGRATION_SET", "SchemaTooNew", "St
            "StoreError", "now_iso"]
 
 
-class Store(Schema, Users, Models, Lfs, AccessRequests, Scans, Audit, Tasks):
+class Store(Schema, Users, Models, Lfs, AccessRequests, Scans, Audit, Tasks, Redirects):
     """The database of one data folder.
 
     Cheap to construct; the connection is opened lazily per thread. ``check_schema`` refuses

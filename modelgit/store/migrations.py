@@ -266,12 +266,26 @@ def _m0007_tasks(db: Any) -> None:
     """)
 
 
-def _hubrepos_times(db: Any) -> None:
+def _m0008_model_times(db: Any) -> None:
     """When a model last changed (a ref update: push, hub commit, branch or tag), for the hub
     listing's ``lastModified`` and its sort; NULL until the first one (readers fall back to
     the creation time)."""
     _script(db, """
         ALTER TABLE models ADD COLUMN last_modified TEXT
+    """)
+
+
+def _m0009_model_redirects(db: Any) -> None:
+    """Old names of moved models: each answers with a redirect to ``new`` until ``until``
+    (epoch seconds), as the public hubs do after a rename."""
+    _script(db, """
+        CREATE TABLE model_redirects (
+            old TEXT PRIMARY KEY,
+            new TEXT NOT NULL,
+            until REAL NOT NULL,
+            created REAL NOT NULL
+        );
+        CREATE INDEX model_redirects_new ON model_redirects(new)
     """)
 
 
@@ -283,7 +297,8 @@ MIGRATIONS: list[tuple[str, Callable[[Any], None]]] = [
     ("0005_sync", _m0005_sync),
     ("0006_scans", _m0006_scans),
     ("0007_tasks", _m0007_tasks),
-    ("hubrepos_times", _hubrepos_times),
+    ("0008_model_times", _m0008_model_times),
+    ("0009_model_redirects", _m0009_model_redirects),
 ]
 
 

@@ -518,7 +518,7 @@ def test_bad_pickle_upload_refused_once_with_its_meaning(site: Site, uploads: st
     assert tip(site, model) == before
 
 
-def test_stale_parent_commit_is_a_conflict(site: Site, uploads: str) -> None:
+def test_stale_parent_commit_is_a_failed_precondition(site: Site, uploads: str) -> None:
     api = api_for(site, "alice")
     model = api.create_repo(f"{uploads}/race").repo_id
     first = api.upload_file(path_or_fileobj=b"1\n", path_in_repo="a.txt", repo_id=model).oid
@@ -526,7 +526,7 @@ def test_stale_parent_commit_is_a_conflict(site: Site, uploads: str) -> None:
     with pytest.raises(HfHubHTTPError) as stale:
         api.create_commit(model, [CommitOperationAdd("b.txt", b"3\n")], commit_message="late",
                           parent_commit=first)
-    assert stale.value.response.status_code == 409
+    assert stale.value.response.status_code == 412
     assert "parentCommit" in stale.value.response.json()["error"]
     assert tip(site, model) == second
     ok = api.create_commit(model, [CommitOperationAdd("b.txt", b"3\n")], commit_message="ok",

@@ -58,10 +58,11 @@ def hidden(site: Site) -> str:
 
 
 def _same(a: HttpAnswer, b: HttpAnswer) -> tuple[int, list[tuple[str, str]], bytes]:
-    """The part of an answer that may differ only by chance: nothing but the Date."""
+    """The part of an answer that may differ only by chance: nothing but the Date and the
+    request's own id."""
     def shape(x: HttpAnswer) -> tuple[int, list[tuple[str, str]], bytes]:
         return x.status, sorted((k.lower(), v) for k, v in x.headers.items()
-                                if k.lower() != "date"), x.body
+                                if k.lower() not in ("date", "x-request-id")), x.body
     return shape(a) if shape(a) == shape(b) else (0, [], b"")
 
 

@@ -209,5 +209,5 @@ def test_commit_without_parent_is_rebuilt_on_a_tip_that_moved(race: Race) -> Non
 def test_commit_with_parent_is_refused_when_the_tip_moved(race: Race) -> None:
     with pytest.raises(HubError) as conflict:
         race.run(race.first)
-    assert conflict.value.status == 409 and "parentCommit" in conflict.value.message
+    assert conflict.value.status == 412 and "parentCommit" in conflict.value.message
     assert race.git_out("rev-parse", "refs/heads/main") == race.moved[0]

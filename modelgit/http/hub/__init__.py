@@ -20,6 +20,13 @@ Read side::
 Write side::
 
     POST /api/repos/create                                 {"name", "organization", "private"}
+    POST /api/repos/move                                   {"fromRepo", "toRepo"}
+    DELETE /api/repos/delete                               {"name", "organization"}
+    PUT  /api/models/<space>/<model>/settings              {"private"|"visibility", "gated"}
+    GET  /api/models/<space>/<model>/commits/<rev>         ?p=<page>  (Link: rel="next")
+    POST|DELETE /api/models/<space>/<model>/branch/<name>  {"startingPoint"}
+    POST /api/models/<space>/<model>/tag/<rev>             {"tag", "message"}
+    DELETE /api/models/<space>/<model>/tag/<tag>
     POST /api/validate-yaml                                {"content"}  (no key needed)
     POST /api/models/<space>/<model>/preupload/<rev>       {"files": [{path, sample, size}]}
     POST /api/models/<space>/<model>/commit/<rev>          NDJSON (see modelgit.hubcommit)
@@ -56,6 +63,21 @@ from modelgit.http.hub.common import FILE_URL, MODEL_API, XET_HELP_PATH, bind
 from modelgit.http.hub.creating import create_repo
 from modelgit.http.hub.files import resolve
 from modelgit.http.hub.listing import list_models
+from modelgit.http.hub.manage import (
+    NOT_OFFERED,
+    commits,
+    create_branch,
+    create_tag,
+    delete_branch,
+    delete_repo,
+    delete_tag,
+    move_repo,
+    no_namespace,
+    not_offered,
+    other_repo_type,
+    settings,
+    unknown_api,
+)
 from modelgit.http.hub.reads import model_info, paths_info, refs, tree, whoami
 from modelgit.http.hub.uploads import commit, preupload, validate_yaml
 from modelgit.http.hub.xet import xet_help, xet_token
@@ -82,3 +104,35 @@ def register(app: Host) -> None:
         bind(xet_token, app))
     add(("GET", "POST"), re.escape(XET_HELP_PATH), bind(xet_help, app))
     add(("GET", "HEAD"), FILE_URL, bind(resolve, app))
+    add("GET", MODEL_API + r"/commits/(?P<rest>.+)", bind(commits, app))
+    add("POST", MODEL_API + r"/branch/(?P<rest>.+)", bind(create_branch, app))
+    add("DELETE", MODEL_API + r"/branch/(?P<rest>.+)", bind(delete_branch, app))
+    add("POST", MODEL_API + r"/tag/(?P<rest>.+)", bind(create_tag, app))
+    add("DELETE", MODEL_API + r"/tag/(?P<rest>.+)", bind(delete_tag, app))
+    add("PUT", MODEL_API + r"/settings", bind(settings, app))
+    add("POST", r"/api/repos/move", bind(move_repo, app))
+    add("DELETE", r"/api/repos/delete", bind(delete_repo, app))
+
+
+#: Every method: a feature that is not offered is not offered whichever way it is asked for.
+_ANY = ("GET", "HEAD", "POST", "PUT", "PATCH", "DELETE")
+#: What follows a repo id in the hub API paths: a repo id of one segment before it has no
+#: namespace.
+_AFTER_ID = (r"(?:revision|tree|refs|commits|paths-info|preupload|commit|branch|tag|settings"
+             r"|resolve|xet-read-token|xet-write-token)")
+
+
+def register_not_offered(app: Host) -> None:
+    """The answers for what modelgit does not serve under ``/api/``: a repo id without a
+    namespace (``RepoNotFound``), other repository types, the hub features it does not offer
+    (501, naming the feature), and any other API path (501). Added after every feature's
+    routes, so none of them is shadowed."""
+    add = app.add
+    for pattern, message in NOT_OFFERED:
+        add(_ANY, pattern, bind(not_offered(message), app))
+    add(_ANY, r"/api/(?P<kind>datasets|spaces|buckets|kernels)(?P<rest>/.*)?",
+        bind(other_repo_type, app))
+    add(_ANY, r"/api/models/(?P<single>[^/]+)(?:/" + _AFTER_ID + r"(?:/.*)?)?",
+        bind(no_namespace, app))
+    add(("GET", "HEAD"), r"/(?P<single>[^/]+)/(?:resolve|raw)/.+", bind(no_namespace, app))
+    add(_ANY, r"/api/.*", bind(unknown_api, app))

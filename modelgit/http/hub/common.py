@@ -15,7 +15,7 @@ import pygit2
 
 from modelgit.errors import Forbidden, ModelgitError
 from modelgit.git import revisions, trees
-from modelgit.http.request import base_url, model_of, read_body, read_json
+from modelgit.http.request import base_url, model_of, moved_location, read_body, read_json
 from modelgit.http.responses import CHALLENGE, Response, header_text, json_response
 from modelgit.hubcommit import HubError as CoreHubError
 
@@ -175,6 +175,10 @@ def allow(app: Host, req: Request, model_id: str, action: str) -> dict[str, Any]
     """The model row if ``decide()`` allows ``action``; else the refusal the client expects."""
     decision, facts = app.model_decision(req, model_id, action)
     if not decision.allowed:
+        moved = moved_location(app, req, model_id, decision.status)
+        if moved is not None:  # the hub clients follow it, as after a rename on the hubs
+            raise HubError(307, f"{model_id} was moved; use {moved}",
+                           headers=[("Location", moved)])
         raise _refusal(app, req, model_id, decision, facts)
     model = app.store.get_model(model_id)
     if model is None:  # deleted between the two reads
