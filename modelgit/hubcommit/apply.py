@@ -134,13 +134,6 @@ def _commit_locked(request: CommitRequest, path: Path, folder: Path, repo: pygit
         result = _attempt(request, path, folder, repo, header, ops, ref)
         if result is not None:
             return result
-        if header.parent is not None:
-            # The named parent was the tip when we read it and is not any more: the same
-            # precondition failure as a stale parent named up front.
-            raise HubError(412, [
-                f"modelgit: commit to {model_id} refused: {ref} moved away from parentCommit"
-                f" {header.parent} while this commit was being checked.",
-                "modelgit: fetch the new revision, re-apply your change and commit again."])
         if attempt == MAX_ATTEMPTS - 1:
             break
         # The branch moved while we checked (no parent was named): build on the new tip.
@@ -196,7 +189,9 @@ def _attempt(request: CommitRequest, path: Path, folder: Path, repo: pygit2.Repo
         log.info("hub commit on %s %s lost the race: %s", model_id, ref,
                  moved.stderr.decode("utf-8", "replace").strip())
         if header.parent is not None:
-            raise HubError(409, [
+            # The named parent was the tip and is not any more: the same failed
+            # precondition as a stale parent named up front.
+            raise HubError(412, [
                 f"modelgit: commit to {model_id} refused: {branch} moved while the commit was"
                 " being checked, so parentCommit is no longer its tip.",
                 "modelgit: fetch the new revision, re-apply your change and commit again."])
