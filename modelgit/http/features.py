@@ -1,15 +1,15 @@
 """Which feature modules fill the route table, in the order their routes are tried.
 
 The one place that names every feature: git's smart protocol first (the hot path), then the
-nginx auth_request hook, LFS, the gating API and the hub API, and git's catch-all under a model's
-path last, so it never shadows another feature's route.
+nginx auth_request hook, LFS, the gating API, the hub API and the web pages (all under ``/-/``),
+and git's catch-all under a model's path last, so it never shadows another feature's route.
 """
 
 from __future__ import annotations
 
 from collections.abc import Callable
 
-from modelgit.http import authreq, gating_api, git, hub, lfs
+from modelgit.http import authreq, gating_api, git, hub, lfs, web
 from modelgit.http.routes import Host
 
 FEATURES: tuple[Callable[[Host], None], ...] = (
@@ -18,5 +18,6 @@ FEATURES: tuple[Callable[[Host], None], ...] = (
     lfs.register,
     gating_api.register,
     hub.register,
+    web.register,
     git.register_fallback,
 )

@@ -4,7 +4,8 @@
 composed of one mixin per table group, so the SQL of a table is found in its module:
 ``connection`` (opening, transactions), ``migrations`` (the schema), ``users`` (users, keys),
 ``models`` (spaces, models, roles), ``lfs``, ``requests`` (access requests), ``scans``,
-``audit`` (audit log, failed authentications) and ``tasks`` (task queue, sync replicas).
+``audit`` (audit log, failed authentications), ``tasks`` (task queue, sync replicas) and
+``sessions`` (sign-ins of the web pages).
 """
 
 from __future__ import annotations
@@ -16,6 +17,7 @@ from modelgit.store.migrations import MIGRATION_SET, MIGRATIONS, Schema
 from modelgit.store.models import Models
 from modelgit.store.requests import AccessRequests
 from modelgit.store.scans import Scans
+from modelgit.store.sessions import Sessions
 from modelgit.store.tasks import Tasks
 from modelgit.store.users import Users
 
@@ -23,7 +25,7 @@ __all__ = ["BUSY_TIMEOUT_MS", "MIGRATIONS", "MIGRATION_SET", "SchemaTooNew", "St
            "StoreError", "now_iso"]
 
 
-class Store(Schema, Users, Models, Lfs, AccessRequests, Scans, Audit, Tasks):
+class Store(Schema, Users, Models, Lfs, AccessRequests, Scans, Audit, Tasks, Sessions):
     """The database of one data folder.
 
     Cheap to construct; the connection is opened lazily per thread. ``check_schema`` refuses

@@ -263,6 +263,25 @@ def _m0007_tasks(db: Any) -> None:
     """)
 
 
+def _web_sessions(db: Any) -> None:
+    """Sign-ins of the web pages, kept here so that every front end (and a second server on
+    the same data folder) sees them. Only the sha256 of the cookie's token is stored; the
+    session names the key it was opened with, so revoking that key ends it. ``csrf`` is the
+    secret every form of the session carries."""
+    _script(db, """
+        CREATE TABLE web_sessions (
+            token_hash TEXT PRIMARY KEY,
+            user TEXT NOT NULL REFERENCES users(name) ON DELETE CASCADE,
+            key_id TEXT NOT NULL REFERENCES keys(id) ON DELETE CASCADE,
+            csrf TEXT NOT NULL,
+            created TEXT NOT NULL,
+            expires TEXT NOT NULL
+        );
+        CREATE INDEX web_sessions_user ON web_sessions(user);
+        CREATE INDEX web_sessions_expires ON web_sessions(expires)
+    """)
+
+
 MIGRATIONS: list[tuple[str, Callable[[Any], None]]] = [
     ("0001_initial", _m0001_initial),
     ("0002_lfs", _m0002_lfs),
@@ -271,6 +290,7 @@ MIGRATIONS: list[tuple[str, Callable[[Any], None]]] = [
     ("0005_sync", _m0005_sync),
     ("0006_scans", _m0006_scans),
     ("0007_tasks", _m0007_tasks),
+    ("web_sessions", _web_sessions),
 ]
 
 
