@@ -35,11 +35,14 @@ from __future__ import annotations
 
 from typing import TYPE_CHECKING
 
-from modelgit.http.web import home, models_list, signin, static
+from modelgit.http.web import home, keys_page, model_page, models_list, signin, static
 from modelgit.http.web.context import PageHandler, page
 
 if TYPE_CHECKING:
     from modelgit.http.routes import Host
+
+#: A model's pages: ``/-/m/<space>/<model>`` (the name rules are checked by the access check).
+MODEL_PAGE = r"/-/m/(?P<space>[^/]+)/(?P<model>[^/]+)"
 
 
 def register(host: Host) -> None:
@@ -55,3 +58,9 @@ def register(host: Host) -> None:
     add("POST", r"/-/signin", signin.signin)
     add("POST", r"/-/signout", signin.signout)
     add("GET", r"/-/models", models_list.model_list)
+    add("GET", r"/-/keys", keys_page.keys_page, signed_in=True)
+    add("POST", r"/-/keys/create", keys_page.create_key, signed_in=True)
+    add("POST", r"/-/keys/revoke", keys_page.revoke_key, signed_in=True)
+    add("POST", r"/-/keys/regenerate", keys_page.regenerate_keys, signed_in=True)
+    add("GET", MODEL_PAGE, model_page.model_page)
+    add("GET", MODEL_PAGE + r"/commits", model_page.commits_page)
