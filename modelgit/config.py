@@ -62,6 +62,8 @@ DEFAULTS: dict[str, Any] = {
     "regions": {},
     # Background sync worker in `modelgit serve`; off on front ends that should not run tasks.
     "sync": {"worker": True, "poll_seconds": 1.0},
+    # The web pages (modelgit/http/web): hours a sign-in lasts.
+    "web": {"session_hours": 12},
 }
 
 

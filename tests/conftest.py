@@ -23,7 +23,8 @@ __all__ = ["BIN", "LFS_ENV", "TEST_SETTINGS", "HttpAnswer", "Site", "commit_file
            "git", "make_site", "sha256_file"]
 
 #: The real tools the suite drives; tests/bootstrap.sh installs them (make test runs it).
-REQUIRED_TOOLS = ("git", "git-lfs", "nginx", "fcgiwrap", "apache2", "node", "npm", "shellcheck")
+REQUIRED_TOOLS = ("git", "git-lfs", "nginx", "fcgiwrap", "apache2", "node", "npm", "shellcheck",
+                  "chromium", "chromedriver")
 
 
 def pytest_sessionstart(session: pytest.Session) -> None:

@@ -64,3 +64,10 @@ def regenerate(store: Store, user: str, scope: str = "write", expires_days: int 
     store.audit("key.regenerate", actor=actor, target=user,
                 detail={"revoked": revoked, "key_id": new.key_id})
     return new.key, revoked
+
+
+def listing(store: Store, user: str) -> list[dict[str, Any]]:
+    """The user's keys, oldest first: public id (the key's first characters), scope, created,
+    expires, last used, revoked. Never the key or its digest."""
+    users.require(store, user)
+    return store.list_keys(user)

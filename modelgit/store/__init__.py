@@ -4,8 +4,9 @@
 composed of one mixin per table group, so the SQL of a table is found in its module:
 ``connection`` (opening, transactions), ``migrations`` (the schema), ``users`` (users, keys),
 ``models`` (spaces, models, roles), ``lfs``, ``requests`` (access requests), ``scans``,
-``audit`` (audit log, failed authentications), ``tasks`` (task queue, sync replicas) and
-``redirects`` (renaming a model, the old names that redirect).
+``audit`` (audit log, failed authentications), ``tasks`` (task queue, sync replicas),
+``redirects`` (renaming a model, the old names that redirect) and ``sessions`` (sign-ins of
+the web pages).
 """
 
 from __future__ import annotations
@@ -18,6 +19,7 @@ from modelgit.store.models import Models
 from modelgit.store.redirects import Redirects
 from modelgit.store.requests import AccessRequests
 from modelgit.store.scans import Scans
+from modelgit.store.sessions import Sessions
 from modelgit.store.tasks import Tasks
 from modelgit.store.users import Users
 
@@ -25,7 +27,8 @@ __all__ = ["BUSY_TIMEOUT_MS", "MIGRATIONS", "MIGRATION_SET", "SchemaTooNew", "St
            "StoreError", "now_iso"]
 
 
-class Store(Schema, Users, Models, Lfs, AccessRequests, Scans, Audit, Tasks, Redirects):
+class Store(Schema, Users, Models, Lfs, AccessRequests, Scans, Audit, Tasks, Redirects,
+            Sessions):
     """The database of one data folder.
 
     Cheap to construct; the connection is opened lazily per thread. ``check_schema`` refuses

@@ -289,6 +289,25 @@ def _m0009_model_redirects(db: Any) -> None:
     """)
 
 
+def _m0010_web_sessions(db: Any) -> None:
+    """Sign-ins of the web pages, kept here so that every front end (and a second server on
+    the same data folder) sees them. Only the sha256 of the cookie's token is stored; the
+    session names the key it was opened with, so revoking that key ends it. ``csrf`` is the
+    secret every form of the session carries."""
+    _script(db, """
+        CREATE TABLE web_sessions (
+            token_hash TEXT PRIMARY KEY,
+            user TEXT NOT NULL REFERENCES users(name) ON DELETE CASCADE,
+            key_id TEXT NOT NULL REFERENCES keys(id) ON DELETE CASCADE,
+            csrf TEXT NOT NULL,
+            created TEXT NOT NULL,
+            expires TEXT NOT NULL
+        );
+        CREATE INDEX web_sessions_user ON web_sessions(user);
+        CREATE INDEX web_sessions_expires ON web_sessions(expires)
+    """)
+
+
 MIGRATIONS: list[tuple[str, Callable[[Any], None]]] = [
     ("0001_initial", _m0001_initial),
     ("0002_lfs", _m0002_lfs),
@@ -299,6 +318,7 @@ MIGRATIONS: list[tuple[str, Callable[[Any], None]]] = [
     ("0007_tasks", _m0007_tasks),
     ("0008_model_times", _m0008_model_times),
     ("0009_model_redirects", _m0009_model_redirects),
+    ("0010_web_sessions", _m0010_web_sessions),
 ]
 
 
