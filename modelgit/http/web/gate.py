@@ -77,7 +77,7 @@ def gate_page(pg: Page, match: re.Match[str], problems: list[str] | None = None,
                    "time": short_time(row["timestamp"]),
                    "reviewed": short_time(row.get("reviewed_at"))}
     return pg.render(
-        "gate.html", status, title=f"Access to {mv.id}", **mv.tabs(), gated=gated,
+        "gate.html", status, title=f"Access to {mv.id}", **mv.tabs(),
         heading=form.heading or DEFAULT_HEADING, description=form.description or "",
         prompt=form.prompt or "", button=form.button or DEFAULT_BUTTON,
         fields=_fields(form.spec, pg.form if problems else {}), problems=problems or [],
