@@ -114,6 +114,9 @@ def test_gate_form_review_and_clone(browser: Any, web: Site, tmp_path: Path) -> 
     for answer in ("Acme Research", "DE", "2027-01-15", "other", "true", "rita@example.com"):
         assert answer in row.text
     shot(browser, "review-queue")
+    browser.set_window_size(390, 900)
+    shot(browser, "review-queue-phone")
+    browser.set_window_size(1280, 1000)
     row.find_element(By.CSS_SELECTOR, "button.accept").click()
     assert "Accepted rita" in wait_for(browser, By.ID, "review-message").text
     browser.find_element(By.ID, "tab-accepted").click()
@@ -145,6 +148,9 @@ def test_grant_on_members_page_then_push(browser: Any, web: Site, tmp_path: Path
     assert "developer" in browser.find_element(
         By.CSS_SELECTOR, '#members tr[data-user="dora"]').text
     shot(browser, "members")
+    browser.get(f"{web.url}/-/m/{TEAM}/scans")
+    wait_for(browser, By.ID, "scan-tasks")
+    shot(browser, "scans")
     dest = tmp_path / "team"
     git("clone", "-q", web.clone_url(TEAM, "dora"), str(dest))
     git("config", "user.email", "dora@example.com", cwd=dest)
