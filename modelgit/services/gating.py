@@ -47,10 +47,14 @@ class GateForm:
 
     prompt: str | None
     spec: dict[str, dict[str, Any]]
+    heading: str | None = None
+    description: str | None = None
+    button: str | None = None
 
 
 def gate_form(cfg: Config, model: Mapping[str, Any]) -> GateForm:
-    """The ``extra_gated_prompt`` and ``extra_gated_fields`` at the default branch's tip.
+    """The ``extra_gated_prompt`` and ``extra_gated_fields`` at the default branch's tip (and
+    the web page's ``extra_gated_heading``, ``_description`` and ``_button_content``).
 
     Read from git on every use rather than from an index, so a push that changes the form takes
     effect at once and no second front end can hold a stale copy. A README that is missing or
@@ -67,8 +71,14 @@ def gate_form(cfg: Config, model: Mapping[str, Any]) -> GateForm:
     data = card.data if isinstance(card.data, dict) else None
     if data is None:
         return GateForm(None, {})
-    prompt = data.get("extra_gated_prompt")
-    return GateForm(prompt if isinstance(prompt, str) else None, gated_fields(data))
+    def text(key: str) -> str | None:
+        value = data.get(key)
+        return value if isinstance(value, str) and value.strip() else None
+
+    return GateForm(text("extra_gated_prompt"), gated_fields(data),
+                    heading=text("extra_gated_heading"),
+                    description=text("extra_gated_description"),
+                    button=text("extra_gated_button_content"))
 
 
 def _read_readme(cfg: Config, model_id: str, branch: str) -> bytes | None:
@@ -207,6 +217,11 @@ def grant_request(
     existing = stored_request(store.get_request(model_id, user)) if exists else None
     outcome = grant(gated, existing, exists, user, reviewer, iso_now())
     return _record(store, model_id, outcome, "access.grant", reviewer, address)
+
+
+def request_of(store: Store, model_id: str, user: str) -> dict[str, Any] | None:
+    """``user``'s request row for the model (their own status page), or None."""
+    return store.get_request(model_id, user)
 
 
 def user_of_request(store: Store, model_id: str, request_id: int) -> str:

@@ -126,12 +126,15 @@ def delete(store: Store, cfg: Config, model_id: str, *, actor: str = "cli") -> N
     store.audit("model.delete", actor=actor, target=model_id)
 
 
-def grant(store: Store, model_id: str, user: str, role: str, *, actor: str = "cli") -> None:
-    """Give ``user`` a role on the model (one role per user), as a site administrator."""
+def grant(store: Store, model_id: str, user: str, role: str, *, actor: str = "cli",
+          actor_role: str | None = None, actor_is_admin: bool = True) -> None:
+    """Give ``user`` a role on the model (one role per user): as a site administrator (the
+    CLI), or with ``actor_role``/``actor_is_admin`` as a person on a page, whose rights the
+    role rules then check (a maintainer cannot grant maintainer)."""
     row = require(store, model_id)
     users.require(store, user)
     ruling = roles.may_grant_model_role(
-        actor_role=None, actor_is_admin=True, role=role,
+        actor_role=actor_role, actor_is_admin=actor_is_admin, role=role,
         target_current=store.model_role(model_id, user), target_is_owner=user == row["owner"])
     if not ruling.allowed:
         raise Forbidden(ruling.reason)
@@ -140,13 +143,15 @@ def grant(store: Store, model_id: str, user: str, role: str, *, actor: str = "cl
 
 
 def revoke(store: Store, model_id: str, user: str, *, actor: str = "cli",
-           before: Callable[[str], None] | None = None) -> None:
+           before: Callable[[str], None] | None = None, actor_role: str | None = None,
+           actor_is_admin: bool = True) -> None:
     """Take ``user``'s role on the model away. ``before`` sees the current role (when there
-    is one) once the rules allow it and before anything changes: the CLI asks there."""
+    is one) once the rules allow it and before anything changes: the CLI asks there.
+    ``actor_role``/``actor_is_admin`` as for :func:`grant`."""
     row = require(store, model_id)
     current = store.model_role(model_id, user)
     ruling = roles.may_revoke_model_role(
-        actor_role=None, actor_is_admin=True, target_current=current,
+        actor_role=actor_role, actor_is_admin=actor_is_admin, target_current=current,
         target_is_owner=user == row["owner"])
     if not ruling.allowed:
         raise Forbidden(ruling.reason)

@@ -62,12 +62,14 @@ def create_personal(store: Store, user: str, *, actor: str = "cli") -> None:
                 detail={"owner": user, "personal": True})
 
 
-def grant(store: Store, name: str, user: str, role: str, *, actor: str = "cli") -> None:
-    """Give ``user`` a role in the space (as a site administrator: the CLI)."""
+def grant(store: Store, name: str, user: str, role: str, *, actor: str = "cli",
+          actor_space_role: str | None = None, actor_is_admin: bool = True) -> None:
+    """Give ``user`` a role in the space: as a site administrator (the CLI), or with the
+    actor's own space role for the rules to check (a page)."""
     row = require(store, name)
     users.require(store, user)
     ruling = roles.may_grant_space_role(
-        actor_space_role=None, actor_is_admin=True, role=role,
+        actor_space_role=actor_space_role, actor_is_admin=actor_is_admin, role=role,
         target_current=store.space_role(name, user), target_is_creator=user == row["owner"])
     if not ruling.allowed:
         raise Forbidden(ruling.reason)
@@ -76,13 +78,15 @@ def grant(store: Store, name: str, user: str, role: str, *, actor: str = "cli") 
 
 
 def revoke(store: Store, name: str, user: str, *, actor: str = "cli",
-           before: Callable[[str | None], None] | None = None) -> None:
+           before: Callable[[str | None], None] | None = None,
+           actor_space_role: str | None = None, actor_is_admin: bool = True) -> None:
     """Take ``user``'s role in the space away. ``before`` sees the current role once the
-    rules allow the change and before anything changes (the CLI asks there)."""
+    rules allow the change and before anything changes (the CLI asks there). The actor's
+    rights as for :func:`grant`."""
     row = require(store, name)
     current = store.space_role(name, user)
     ruling = roles.may_revoke_space_role(
-        actor_space_role=None, actor_is_admin=True, target_current=current,
+        actor_space_role=actor_space_role, actor_is_admin=actor_is_admin, target_current=current,
         target_is_creator=user == row["owner"])
     if not ruling.allowed:
         raise Forbidden(ruling.reason)
@@ -90,6 +94,23 @@ def revoke(store: Store, name: str, user: str, *, actor: str = "cli",
         before(current)
     store.remove_space_role(name, user)
     store.audit("space.revoke", actor=actor, target=name, detail={"user": user})
+
+
+def role_in(store: Store, name: str, user: str | None) -> str | None:
+    """``user``'s role in the space, its creator counted as owner."""
+    if user is None:
+        return None
+    row = require(store, name)
+    return "owner" if row["owner"] == user else store.space_role(name, user)
+
+
+def members(store: Store, name: str) -> list[dict[str, Any]]:
+    """The space's creator (its owner) and every granted role, as ``{"user", "role"}``."""
+    row = require(store, name)
+    out = [{"user": row["owner"], "role": "owner", "creator": True}]
+    out += [{"user": r["user"], "role": r["role"], "creator": False}
+            for r in store.space_roles(name) if r["user"] != row["owner"]]
+    return out
 
 
 def set_quota(store: Store, name: str, quota_bytes: int | None, *, actor: str = "cli") -> None:

@@ -32,6 +32,16 @@ def add(store: Store, name: str, *, email: str = "", fullname: str = "", admin: 
                 detail={"admin": admin, "space_creator": space_creator})
 
 
+def set_flags(store: Store, name: str, *, admin: bool | None = None,
+              space_creator: bool | None = None, actor: str = "cli") -> None:
+    """Make ``name`` a site admin or a space creator, or not (None: leave as it is)."""
+    require(store, name)
+    store.set_user_flags(name, is_admin=admin, space_creator=space_creator)
+    store.audit("user.set", actor=actor, target=name,
+                detail={k: v for k, v in (("admin", admin), ("space_creator", space_creator))
+                        if v is not None})
+
+
 def remove(store: Store, name: str, *, actor: str = "cli",
            before: Callable[[], None] | None = None) -> None:
     """The user with their keys and roles; never an owner of a space or model (ownership is

@@ -49,16 +49,30 @@ class Audit(StoreBase):
             )
 
     def audit_rows(self, *, target: str | None = None, action: str | None = None,
-                   limit: int = 100) -> list[dict[str, Any]]:
+                   limit: int = 100, actions: tuple[str, ...] | None = None,
+                   actor: str | None = None, before_id: int | None = None
+                   ) -> list[dict[str, Any]]:
+        """Newest first; ``actions`` any of these actions, ``before_id`` the next page."""
         import json
 
-        where, params = [], []
+        where: list[str] = []
+        params: list[Any] = []
         if target is not None:
             where.append("target = ?")
             params.append(target)
         if action is not None:
             where.append("action = ?")
             params.append(action)
+        if actions is not None:
+            where.append("action IN (" + ",".join("?" * len(actions)) + ")" if actions
+                         else "0")
+            params.extend(actions)
+        if actor is not None:
+            where.append("actor = ?")
+            params.append(actor)
+        if before_id is not None:
+            where.append("id < ?")
+            params.append(before_id)
         clause = ("WHERE " + " AND ".join(where)) if where else ""
         rows = self._all(
             # Safe from injection: the clause is fixed text; values are bound.

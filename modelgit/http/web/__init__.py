@@ -33,9 +33,21 @@ No inline ``<script>`` or ``style=``: the policy refuses them; styles go in
 
 from __future__ import annotations
 
-from typing import TYPE_CHECKING
+from typing import TYPE_CHECKING, Any
 
-from modelgit.http.web import home, keys_page, model_page, models_list, signin, static
+from modelgit.http.web import (
+    admin,
+    gate,
+    home,
+    keys_page,
+    members,
+    model_page,
+    models_list,
+    review,
+    scans_page,
+    signin,
+    static,
+)
 from modelgit.http.web.context import PageHandler, page
 
 if TYPE_CHECKING:
@@ -64,3 +76,31 @@ def register(host: Host) -> None:
     add("POST", r"/-/keys/regenerate", keys_page.regenerate_keys, signed_in=True)
     add("GET", MODEL_PAGE, model_page.model_page)
     add("GET", MODEL_PAGE + r"/commits", model_page.commits_page)
+    _register_management(add)
+
+
+def _register_management(add: Any) -> None:
+    """The gate, review queue, members and settings, scans, space and admin pages."""
+    m = MODEL_PAGE
+    add("GET", m + r"/access", gate.gate_page)
+    add("POST", m + r"/access", gate.send_request, signed_in=True)
+    add("GET", m + r"/requests", review.review_page, signed_in=True)
+    add("POST", m + r"/requests/decide", review.decide_request, signed_in=True)
+    add("POST", m + r"/requests/grant", review.grant_access, signed_in=True)
+    add("POST", m + r"/requests/notify", review.notify_settings, signed_in=True)
+    add("GET", m + r"/requests/report\.(?P<kind>csv|json)", review.report, signed_in=True)
+    add("GET", m + r"/settings", members.settings_page, signed_in=True)
+    add("POST", m + r"/settings/grant", members.grant_role, signed_in=True)
+    add("POST", m + r"/settings/revoke", members.revoke_role, signed_in=True)
+    add("POST", m + r"/settings/save", members.save_settings, signed_in=True)
+    add("POST", m + r"/settings/delete", members.delete_model, signed_in=True)
+    add("GET", m + r"/scans", scans_page.scans_page)
+    add("POST", m + r"/scans/run", scans_page.run_scan, signed_in=True)
+    add("GET", r"/-/s/(?P<space>[^/]+)", members.space_page)
+    add("POST", r"/-/s/(?P<space>[^/]+)/grant", members.space_grant, signed_in=True)
+    add("POST", r"/-/s/(?P<space>[^/]+)/revoke", members.space_revoke, signed_in=True)
+    add("GET", r"/-/admin/users", admin.users_page, signed_in=True)
+    add("POST", r"/-/admin/users/add", admin.add_user, signed_in=True)
+    add("POST", r"/-/admin/users/flag", admin.set_flag, signed_in=True)
+    add("POST", r"/-/admin/users/remove", admin.remove_user, signed_in=True)
+    add("GET", r"/-/admin/audit", admin.audit_page, signed_in=True)
