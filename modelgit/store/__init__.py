@@ -4,7 +4,8 @@
 composed of one mixin per table group, so the SQL of a table is found in its module:
 ``connection`` (opening, transactions), ``migrations`` (the schema), ``users`` (users, keys),
 ``models`` (spaces, models, roles), ``lfs``, ``requests`` (access requests), ``scans``,
-``audit`` (audit log, failed authentications) and ``tasks`` (task queue, sync replicas).
+``audit`` (audit log, failed authentications), ``tasks`` (task queue, sync replicas) and
+``xet`` (xorbs and file reconstructions).
 """
 
 from __future__ import annotations
@@ -18,12 +19,13 @@ from modelgit.store.requests import AccessRequests
 from modelgit.store.scans import Scans
 from modelgit.store.tasks import Tasks
 from modelgit.store.users import Users
+from modelgit.store.xet import Xet
 
 __all__ = ["BUSY_TIMEOUT_MS", "MIGRATIONS", "MIGRATION_SET", "SchemaTooNew", "Store",
            "StoreError", "now_iso"]
 
 
-class Store(Schema, Users, Models, Lfs, AccessRequests, Scans, Audit, Tasks):
+class Store(Schema, Users, Models, Lfs, AccessRequests, Scans, Audit, Tasks, Xet):
     """The database of one data folder.
 
     Cheap to construct; the connection is opened lazily per thread. ``check_schema`` refuses
