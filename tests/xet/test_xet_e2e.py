@@ -9,6 +9,7 @@ pickle that came through Xet.
 from __future__ import annotations
 
 import hashlib
+import json
 import os
 import sqlite3
 from pathlib import Path
@@ -16,6 +17,7 @@ from pathlib import Path
 import pytest
 from huggingface_hub import HfApi
 
+from modelgit.xet import hashes, xorb
 from tests.conftest import LFS_ENV, Site, git
 from tests.helpers.hub_client import hf_setup
 
@@ -59,3 +61,75 @@ def test_upload_through_xet_then_git_lfs_pull(site: Site, tmp_path: Path) -> Non
     # Downloads through Xet give the same bytes.
     got = api.hf_hub_download(model, "copy.bin", cache_dir=str(tmp_path / "cache"))
     assert Path(got).read_bytes() == payload
+
+
+class Evil:
+    def __reduce__(self) -> tuple[object, tuple[str]]:
+        return (os.system, ("echo owned",))
+
+
+def tip(site: Site, model: str) -> str:
+    out = git("ls-remote", site.clone_url(model, "owner"), "refs/heads/main").stdout
+    return out.split()[0] if out.strip() else ""
+
+
+def test_a_malicious_pickle_through_xet_is_refused_like_a_push(site: Site) -> None:
+    import pickle
+
+    from huggingface_hub.errors import HfHubHTTPError
+
+    site.user("owner", admin=True)
+    model = site.model("xetspace/pickled")
+    api = api_for(site, "owner")
+    api.upload_file(path_or_fileobj=b"ok\n", path_in_repo="ok.txt", repo_id=model)
+    before = tip(site, model)
+    evil = pickle.dumps([Evil(), os.urandom(11 * 1024 * 1024)])
+    with pytest.raises(HfHubHTTPError) as refused:
+        api.upload_file(path_or_fileobj=evil, path_in_repo="model.pkl", repo_id=model)
+    assert refused.value.response.status_code == 422
+    assert "posix.system runs a shell command when the file is loaded" in str(refused.value)
+    assert tip(site, model) == before
+
+
+def token(site: Site, model: str, user: str, right: str) -> dict[str, str]:
+    answer = site.http("GET", f"/api/models/{model}/xet-{right}-token/main", key=site.keys[user])
+    assert answer.status == 200, answer.body
+    got = json.loads(answer.body)
+    assert answer.headers["X-Xet-Access-Token"] == got["accessToken"]
+    assert got["casUrl"] == site.url + "/api/xet"
+    return got
+
+
+def test_tokens_follow_the_model_roles_and_the_key(site: Site) -> None:
+    site.user("owner", admin=True)
+    model = site.model("xetspace/guarded")
+    site.user("reader")
+    site.cli("grant", model, "reader", "user")
+    # A reader gets a read token, not a write token.
+    refused = site.http("GET", f"/api/models/{model}/xet-write-token/main",
+                        key=site.keys["reader"])
+    assert refused.status == 403
+    read = token(site, model, "reader", "read")["accessToken"]
+    data, xorb_hash = xorb.serialize([os.urandom(5000), os.urandom(7000)])
+    path = f"/api/xet/v1/xorbs/default/{hashes.to_hex(xorb_hash)}"
+    answer = site.http("POST", path, key=read, body=data)
+    assert answer.status == 403
+    assert "xet-write-token" in json.loads(answer.body)["error"]
+    # The owner's write token works; a tampered xorb is refused with what is wrong.
+    write = token(site, model, "owner", "write")["accessToken"]
+    tampered = bytearray(data)
+    tampered[-1] ^= 1
+    answer = site.http("POST", path, key=write, body=bytes(tampered))
+    assert answer.status == 400
+    assert "xorb hash mismatch" in json.loads(answer.body)["error"]
+    answer = site.http("POST", path, key=write, body=data)
+    assert answer.status == 200 and json.loads(answer.body) == {"was_inserted": True}
+    # Revoking the key stops the token at once.
+    key_id = site.keys["owner"][:11]
+    site.cli("key", "revoke", key_id, "--yes")
+    answer = site.http("POST", path, key=write, body=data)
+    assert answer.status == 401
+    assert "revoked" in json.loads(answer.body)["error"]
+    # A forged token is refused, and a Xet token is no key for git or the hub API.
+    assert site.http("POST", path, key=write[:-2] + "AA", body=data).status == 401
+    assert site.http("GET", f"/api/models/{model}", key=write).status in (401, 404)
