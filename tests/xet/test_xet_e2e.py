@@ -58,9 +58,19 @@ def test_upload_through_xet_then_git_lfs_pull(site: Site, tmp_path: Path) -> Non
     # The same file again (another path): deduplicated, no new xorb bytes.
     api.upload_file(path_or_fileobj=payload, path_in_repo="copy.bin", repo_id=model)
     assert xorb_bytes(site) - before == first
-    # Downloads through Xet give the same bytes.
+    # resolve names the Xet file, so the client downloads through Xet: the same bytes.
+    head = site.http("HEAD", f"/{model}/resolve/main/copy.bin", key=site.keys["owner"])
+    assert len(head.headers["X-Xet-Hash"]) == 64
+    assert "/xet-read-token/" in head.headers["X-Xet-Refresh-Route"]
     got = api.hf_hub_download(model, "copy.bin", cache_dir=str(tmp_path / "cache"))
     assert Path(got).read_bytes() == payload
+    # The reconstruction API honours Range: the terms cover the asked bytes only.
+    read = token(site, model, "owner", "read")["accessToken"]
+    part = site.http("GET", f"/api/xet/v1/reconstructions/{head.headers['X-Xet-Hash']}",
+                     key=read, headers={"Range": "bytes=10485760-10485769"})
+    answer = json.loads(part.body)
+    assert part.status == 200 and len(answer["terms"]) == 1
+    assert answer["terms"][0]["unpacked_length"] < 300 * 1024
 
 
 class Evil:

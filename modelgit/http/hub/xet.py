@@ -76,6 +76,18 @@ def xet_token(app: Host, req: Request, match: re.Match[str]) -> Response:
         ("X-Xet-Token-Expiration", str(expires)), ("Cache-Control", "no-store")])
 
 
+def xet_headers(app: Host, req: Request, model_id: str, oid: str, commit: str
+                ) -> list[tuple[str, str]]:
+    """What ``resolve`` adds for an LFS object that has a Xet reconstruction in this model:
+    its Xet hash and where to get a read token, so huggingface_hub may download it through
+    Xet (plain HTTP keeps working for everybody else)."""
+    found = service.file_for_sha256(app.store, model_id, oid)
+    if found is None:
+        return []
+    route = f"{base_url(app, req)}/api/models/{model_id}/xet-read-token/{commit}"
+    return [("X-Xet-Hash", str(found["file_hash"])), ("X-Xet-Refresh-Route", route)]
+
+
 # -- CAS ------------------------------------------------------------------------------------
 def _access(app: Host, req: Request, need: str) -> service.Access:
     return service.check(app.cfg, app.store, _bearer(req), need=need)
