@@ -147,6 +147,8 @@ def put_xorb(cfg: Config, store: Store, model_id: str, xorb_hex: str, body: byte
         storage.put(oid, len(body), io.BytesIO(body))
     new = store.add_xorb(model_id, xorb_hex, oid, len(body), parsed.unpacked_size,
                          len(parsed.chunks))
+    store.add_dedupe_chunks(xorb_hex, [hashes.to_hex(c.hash) for c in parsed.chunks
+                                       if shard.dedup_eligible(c.hash)])
     log.info("xet xorb %s %s %d bytes (%s) by %s", model_id, xorb_hex, len(body),
              "new" if new else "known", user or "-")
     return new
@@ -194,6 +196,10 @@ def _register_file(cfg: Config, store: Store, storage: ObjectStorage, model: dic
             raise Forbidden(f"shard refused: file {file_hex} uses xorb {xhex}, which this model"
                             " has not uploaded; upload the xorb first")
         terms.append((xhex, seg.start, seg.end, seg.size))
+    first = info.segments[0]
+    first_xorb = _cached(storage, store, terms[0][0], cache)[1]
+    if first.start < len(first_xorb.chunks):
+        store.add_dedupe_chunks(terms[0][0], [hashes.to_hex(first_xorb.chunks[first.start].hash)])
     known = store.get_file(model_id, file_hex)
     if known is not None and storage.exists(known["sha256"]):
         store.link_object(model_id, known["sha256"], int(known["size"]))
@@ -208,11 +214,8 @@ def _register_file(cfg: Config, store: Store, storage: ObjectStorage, model: dic
     entries: list[tuple[bytes, int]] = []
     with tempfile.TemporaryFile(dir=cfg.lfs_dir) as tmp:
         written = 0
-        for (xhex, start, end, seg_size), seg in zip(terms, info.segments, strict=True):
-            if xhex not in cache:
-                cache.clear()  # one xorb in memory at a time
-                cache[xhex] = _load_xorb(storage, store, xhex)
-            data, parsed = cache[xhex]
+        for xhex, start, end, seg_size in terms:
+            data, parsed = _cached(storage, store, xhex, cache)
             if end > len(parsed.chunks):
                 raise Invalid(f"shard refused: file {file_hex} names chunks {start}..{end} of"
                               f" xorb {xhex}, which has {len(parsed.chunks)}")
@@ -227,7 +230,6 @@ def _register_file(cfg: Config, store: Store, storage: ObjectStorage, model: dic
                 raise Invalid(f"shard refused: a term of file {file_hex} says {seg_size} bytes"
                               f" but its chunks hold {got}")
             written += got
-            del seg
         if hashes.file_hash(entries) != info.hash:
             raise Invalid(f"shard refused: the chunks of file {file_hex} do not hash to it")
         sha = digest.hexdigest()
@@ -236,6 +238,30 @@ def _register_file(cfg: Config, store: Store, storage: ObjectStorage, model: dic
             storage.put(sha, written, tmp)
     store.link_object(model_id, sha, written)
     store.add_file(model_id, file_hex, sha, written, terms)
+
+
+def _cached(storage: ObjectStorage, store: Store, xorb_hex: str,
+            cache: dict[str, tuple[bytes, xorb.Xorb]]) -> tuple[bytes, xorb.Xorb]:
+    """A stored xorb, parsed; one xorb in memory at a time (files are mostly in order)."""
+    if xorb_hex not in cache:
+        cache.clear()
+        cache[xorb_hex] = _load_xorb(storage, store, xorb_hex)
+    return cache[xorb_hex]
+
+
+def dedupe_shard(cfg: Config, store: Store, model_id: str, chunk_hex: str) -> bytes | None:
+    """The dedupe query's answer: a shard listing a xorb of this model that holds the chunk,
+    so the client references its chunks instead of uploading them again; None if none does.
+    Only the model's own xorbs are offered: a chunk hash proves nothing about access."""
+    parse_hash(chunk_hex)
+    xhex = store.dedupe_xorb(model_id, chunk_hex)
+    row = store.get_xorb(xhex) if xhex is not None else None
+    if xhex is None or row is None:
+        return None
+    _, parsed = _load_xorb(storage_for(cfg), store, xhex)
+    entries = [(c.hash, c.size) for c in parsed.chunks]
+    return shard.serialize_xorbs([(parse_hash(xhex), entries, int(row["size"]))],
+                                 int(time.time()))
 
 
 # -- downloads --------------------------------------------------------------------------

@@ -266,8 +266,10 @@ def _m0007_tasks(db: Any) -> None:
 def _xet_tables(db: Any) -> None:
     """Xet storage: xorbs are objects of the object storage (``oid`` is the sha256 of their
     bytes) known by their Xet hash; a model links the xorbs it uploaded (it may then read and
-    dedupe against them) and the file reconstructions its shards registered, each a list of
-    chunk ranges of xorbs, with the sha256 of the reconstructed file (an LFS object)."""
+    dedupe against them: ``xet_dedupe_chunks`` names the chunks the dedupe query answers
+    for, those the protocol makes eligible) and the file reconstructions its shards
+    registered, each a list of chunk ranges of xorbs, with the sha256 of the reconstructed
+    file (an LFS object)."""
     _script(db, """
         CREATE TABLE xet_xorbs (
             hash TEXT PRIMARY KEY,
@@ -284,6 +286,12 @@ def _xet_tables(db: Any) -> None:
             PRIMARY KEY (model, xorb)
         );
         CREATE INDEX xet_model_xorbs_xorb ON xet_model_xorbs(xorb);
+        CREATE TABLE xet_dedupe_chunks (
+            chunk_hash TEXT NOT NULL,
+            xorb TEXT NOT NULL REFERENCES xet_xorbs(hash) ON DELETE CASCADE,
+            PRIMARY KEY (chunk_hash, xorb)
+        );
+        CREATE INDEX xet_dedupe_chunks_xorb ON xet_dedupe_chunks(xorb);
         CREATE TABLE xet_files (
             model TEXT NOT NULL REFERENCES models(id) ON DELETE CASCADE,
             file_hash TEXT NOT NULL,

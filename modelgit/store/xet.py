@@ -9,7 +9,8 @@ from modelgit.store.connection import StoreBase, now_iso
 
 
 class Xet(StoreBase):
-    """SQL of ``xet_xorbs``, ``xet_model_xorbs``, ``xet_files`` and ``xet_file_terms``."""
+    """SQL of ``xet_xorbs``, ``xet_model_xorbs``, ``xet_dedupe_chunks``, ``xet_files`` and
+    ``xet_file_terms``."""
 
     def add_xorb(self, model_id: str, xorb: str, oid: str, size: int, unpacked: int,
                  chunks: int) -> bool:
@@ -34,6 +35,20 @@ class Xet(StoreBase):
         with self.tx() as c:
             c.execute("INSERT INTO xet_model_xorbs (model, xorb, created) VALUES (?, ?, ?)"
                       " ON CONFLICT (model, xorb) DO NOTHING", (model_id, xorb, now_iso()))
+
+    def add_dedupe_chunks(self, xorb: str, chunk_hashes: list[str]) -> None:
+        """Chunks of a stored xorb the dedupe query may answer for (idempotent)."""
+        with self.tx() as c:
+            c.executemany("INSERT INTO xet_dedupe_chunks (chunk_hash, xorb) VALUES (?, ?)"
+                          " ON CONFLICT DO NOTHING", [(h, xorb) for h in chunk_hashes])
+
+    def dedupe_xorb(self, model_id: str, chunk_hash: str) -> str | None:
+        """A xorb this model uploaded that holds the chunk, if the chunk is indexed."""
+        row = self._one(
+            "SELECT c.xorb FROM xet_dedupe_chunks c JOIN xet_model_xorbs m"
+            " ON m.xorb = c.xorb AND m.model = ? WHERE c.chunk_hash = ? LIMIT 1",
+            (model_id, chunk_hash))
+        return str(row["xorb"]) if row else None
 
     def xorb_bytes(self) -> int:
         """Bytes of every stored xorb (each counted once, however many models use it)."""

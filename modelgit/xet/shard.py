@@ -122,3 +122,60 @@ def parse(data: bytes | memoryview) -> Shard:
             chunks.append((ch, offset, size))
         xorbs.append(XorbInfo(h, tuple(chunks), num_bytes))
     return Shard(tuple(files), tuple(xorbs))
+
+
+FOOTER_LEN = 200
+#: Chunks whose hash is 0 modulo this are offered to the global dedupe query (as are the first
+#: chunks of files).
+DEDUP_MODULUS = 1024
+
+
+def dedup_eligible(chunk_hash: bytes) -> bool:
+    """Whether the client may ask the dedupe query about this chunk by its hash alone."""
+    return int.from_bytes(chunk_hash[24:32], "little") % DEDUP_MODULUS == 0
+
+
+def _truncated(h: bytes) -> int:
+    return int.from_bytes(h[:8], "little")
+
+
+def serialize_xorbs(xorbs: list[tuple[bytes, list[tuple[bytes, int]], int]],
+                    now: int) -> bytes:
+    """A shard listing xorbs only (the dedupe query's answer), with the lookup tables and
+    footer the client's shard cache reads: each xorb is (hash, [(chunk hash, size)], bytes on
+    disk). Chunk hashes are not keyed (the footer's key is zero)."""
+    out = bytearray(TAG + struct.pack("<QQ", 2, FOOTER_LEN))
+    file_info_offset = len(out)
+    out += hashes.MARKER + bytes(16)
+    xorb_info_offset = len(out)
+    xorb_lookup: list[tuple[int, int]] = []
+    chunk_lookup: list[tuple[int, int, int]] = []
+    index = 0
+    stored = 0
+    for xh, chunks, on_disk in sorted(xorbs, key=lambda x: x[0]):
+        total = sum(size for _, size in chunks)
+        xorb_lookup.append((_truncated(xh), index))
+        out += xh + struct.pack("<4I", 0, len(chunks), total, on_disk)
+        offset = 0
+        for i, (ch, size) in enumerate(chunks):
+            out += ch + struct.pack("<4I", offset, size, 0, 0)
+            chunk_lookup.append((_truncated(ch), index, i))
+            offset += size
+        index += 1 + len(chunks)
+        stored += total
+    out += hashes.MARKER + bytes(16)
+    file_lookup_offset = len(out)
+    xorb_lookup_offset = len(out)
+    for key, idx in sorted(xorb_lookup):
+        out += struct.pack("<QI", key, idx)
+    chunk_lookup_offset = len(out)
+    for key, idx, i in sorted(chunk_lookup):
+        out += struct.pack("<QII", key, idx, i)
+    footer_offset = len(out)
+    on_disk_total = sum(x[2] for x in xorbs)
+    out += struct.pack("<9Q", 1, file_info_offset, xorb_info_offset, file_lookup_offset, 0,
+                       xorb_lookup_offset, len(xorb_lookup), chunk_lookup_offset,
+                       len(chunk_lookup))
+    out += hashes.ZERO + struct.pack("<2Q", now, 2**64 - 1) + bytes(48)
+    out += struct.pack("<4Q", on_disk_total, 0, stored, footer_offset)
+    return bytes(out)

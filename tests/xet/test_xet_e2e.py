@@ -12,6 +12,8 @@ import hashlib
 import json
 import os
 import sqlite3
+import subprocess
+import sys
 from pathlib import Path
 
 import pytest
@@ -143,3 +145,37 @@ def test_tokens_follow_the_model_roles_and_the_key(site: Site) -> None:
     # A forged token is refused, and a Xet token is no key for git or the hub API.
     assert site.http("POST", path, key=write[:-2] + "AA", body=data).status == 401
     assert site.http("GET", f"/api/models/{model}", key=write).status in (401, 404)
+
+
+def upload_elsewhere(site: Site, model: str, source: Path, home: Path, name: str) -> None:
+    """Upload from a fresh process with its own HF_HOME: a machine with no Xet cache."""
+    code = ("import sys; from huggingface_hub import HfApi;"
+            " HfApi(endpoint=sys.argv[1], token=sys.argv[2]).upload_file("
+            "path_or_fileobj=sys.argv[3], path_in_repo=sys.argv[4], repo_id=sys.argv[5])")
+    env = {**os.environ, "HF_HOME": str(home), "HF_HUB_DISABLE_TELEMETRY": "1",
+           "HF_HUB_DISABLE_PROGRESS_BARS": "1"}
+    env.pop("HF_HUB_DISABLE_XET", None)
+    subprocess.run([sys.executable, "-c", code, site.url, site.keys["owner"], str(source),
+                    name, model], env=env, check=True, capture_output=True, timeout=300)
+
+
+def test_a_changed_file_from_another_machine_sends_little_more_than_the_change(
+        site: Site, tmp_path: Path) -> None:
+    site.user("owner", admin=True)
+    model = site.model("xetspace/dedupe")
+    original = os.urandom(12 * 1024 * 1024)
+    changed = original[:5 * 1024 * 1024] + os.urandom(1024 * 1024) + original[6 * 1024 * 1024:]
+    (tmp_path / "a.bin").write_bytes(original)
+    (tmp_path / "b.bin").write_bytes(changed)
+    before = xorb_bytes(site)
+    upload_elsewhere(site, model, tmp_path / "a.bin", tmp_path / "home-a", "weights.bin")
+    first = xorb_bytes(site) - before
+    assert first > 12 * 1024 * 1024
+    # Another machine: its client asks the dedupe query, which offers the model's xorb.
+    upload_elsewhere(site, model, tmp_path / "b.bin", tmp_path / "home-b", "weights.bin")
+    second = xorb_bytes(site) - before - first
+    assert 1024 * 1024 <= second < 2 * 1024 * 1024
+    clone = tmp_path / "clone"
+    git("clone", "-q", site.clone_url(model, "owner"), str(clone), env=LFS_ENV)
+    git("lfs", "pull", cwd=clone)
+    assert (clone / "weights.bin").read_bytes() == changed

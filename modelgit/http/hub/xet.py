@@ -8,7 +8,7 @@ Token endpoints (hub API, the caller's key)::
 The CAS (``casUrl`` is ``<site>/api/xet``; every call carries ``Authorization: Bearer`` with
 the access token, except the signed upload and fetch links, which carry their own)::
 
-    GET  /v1/chunks/<prefix>/<hash>                    dedupe query: 404 (no global dedupe)
+    GET  /v1/chunks/<prefix>/<hash>                    dedupe query: a shard, or 404
     POST /v1/xorb-grants/default/<hash>               200 already stored, 201 a grant
     PUT  /v1/xorb-uploads/<hash>?grant=<link>          the xorb (the grant's URL)
     POST /v1/xorb-commits/default/<hash>/grant/<id>   200 when the grant's xorb is stored
@@ -94,9 +94,13 @@ def _access(app: Host, req: Request, need: str) -> service.Access:
 
 
 def chunk_query(app: Host, req: Request, match: re.Match[str]) -> Response:
-    """Global dedupe: nothing is shared across models, so every chunk is "not tracked"."""
-    _access(app, req, "read")
-    raise HubError(404, "chunk not tracked for deduplication")
+    """The dedupe query: a shard of the model's own xorb holding the chunk, or 404."""
+    grant = _access(app, req, "read")
+    found = service.dedupe_shard(app.cfg, app.store, grant.model, match.group("hash"))
+    if found is None:
+        raise HubError(404, "chunk not tracked for deduplication")
+    return status_line(200), [("Content-Type", "application/octet-stream"),
+                              ("Content-Length", str(len(found)))], [found]
 
 
 def xorb_grant(app: Host, req: Request, match: re.Match[str]) -> Response:
