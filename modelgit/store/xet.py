@@ -83,11 +83,14 @@ class Xet(StoreBase):
         return self._all("SELECT xorb, chunk_start, chunk_end, size FROM xet_file_terms"
                          " WHERE model = ? AND file_hash = ? ORDER BY idx", (model_id, file_hash))
 
-    def unreferenced_xorbs(self) -> list[dict[str, Any]]:
-        """Xorbs no model links to any more (their models were deleted)."""
-        return self._all("SELECT * FROM xet_xorbs x WHERE NOT EXISTS"
-                         " (SELECT 1 FROM xet_model_xorbs m WHERE m.xorb = x.hash)")
-
-    def delete_xorb(self, xorb: str) -> None:
+    def drop_unreferenced_xorbs(self, *, dry_run: bool = False) -> list[dict[str, Any]]:
+        """Forget the xorbs no model links any more (their models were deleted); their bytes
+        are then unlinked objects, which ``gc`` removes like any other. Returns them."""
         with self.tx() as c:
-            c.execute("DELETE FROM xet_xorbs WHERE hash = ?", (xorb,))
+            rows = [dict(r) for r in c.execute(
+                "SELECT * FROM xet_xorbs x WHERE NOT EXISTS"
+                " (SELECT 1 FROM xet_model_xorbs m WHERE m.xorb = x.hash)").fetchall()]
+            if not dry_run:
+                c.executemany("DELETE FROM xet_xorbs WHERE hash = ?",
+                              [(r["hash"],) for r in rows])
+        return rows

@@ -179,3 +179,28 @@ def test_a_changed_file_from_another_machine_sends_little_more_than_the_change(
     git("clone", "-q", site.clone_url(model, "owner"), str(clone), env=LFS_ENV)
     git("lfs", "pull", cwd=clone)
     assert (clone / "weights.bin").read_bytes() == changed
+
+
+def test_gc_keeps_used_xorbs_and_removes_those_of_deleted_models(site: Site) -> None:
+    site.user("owner", admin=True)
+    kept = site.model("xetgc/kept")
+    dropped = site.model("xetgc/dropped")
+    api = api_for(site, "owner")
+    api.upload_file(path_or_fileobj=os.urandom(11 * 1024 * 1024), path_in_repo="a.bin",
+                    repo_id=kept)
+    api.upload_file(path_or_fileobj=os.urandom(11 * 1024 * 1024), path_in_repo="b.bin",
+                    repo_id=dropped)
+    with sqlite3.connect(site.data / "modelgit.db") as db:
+        rows = dict(db.execute("SELECT m.model, x.oid FROM xet_xorbs x JOIN xet_model_xorbs m"
+                               " ON m.xorb = x.hash WHERE m.model LIKE 'xetgc/%'").fetchall())
+    objects = site.data / "lfs" / "objects"
+    stored = {p.name for p in objects.rglob("*") if p.is_file()}
+    assert rows[kept] in stored and rows[dropped] in stored
+    site.cli("model", "delete", dropped, "--yes")
+    _, out, _ = site.cli("gc", "--grace", "0", "--json", "--yes")
+    assert json.loads(out)["xorbs_dropped"] >= 1
+    stored = {p.name for p in objects.rglob("*") if p.is_file()}
+    assert rows[kept] in stored and rows[dropped] not in stored
+    # The kept model's file still downloads through Xet.
+    head = site.http("HEAD", f"/{kept}/resolve/main/a.bin", key=site.keys["owner"])
+    assert "X-Xet-Hash" in head.headers
