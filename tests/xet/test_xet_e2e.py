@@ -22,6 +22,7 @@ from huggingface_hub import HfApi
 from modelgit.xet import hashes, xorb
 from tests.conftest import LFS_ENV, Site, git
 from tests.helpers.hub_client import hf_setup
+from tests.helpers.secret_samples import big_log
 
 
 @pytest.fixture(autouse=True)
@@ -204,3 +205,20 @@ def test_gc_keeps_used_xorbs_and_removes_those_of_deleted_models(site: Site) -> 
     # The kept model's file still downloads through Xet.
     head = site.http("HEAD", f"/{kept}/resolve/main/a.bin", key=site.keys["owner"])
     assert "X-Xet-Hash" in head.headers
+
+
+def test_a_text_file_with_a_secret_through_xet_never_reaches_a_ref(site: Site) -> None:
+    from huggingface_hub.errors import HfHubHTTPError
+
+    site.user("owner", admin=True)
+    model = site.model("xetspace/leaky")
+    api = api_for(site, "owner")
+    api.upload_file(path_or_fileobj=b"ok\n", path_in_repo="ok.txt", repo_id=model)
+    before = tip(site, model)
+    log = big_log(lines=200_000, secret_at=150_001)  # over the LFS threshold: Xet
+    assert len(log) > 10 * 1024 * 1024
+    with pytest.raises(HfHubHTTPError) as refused:
+        api.upload_file(path_or_fileobj=log, path_in_repo="train.log", repo_id=model)
+    assert refused.value.response.status_code == 422
+    assert "train.log" in str(refused.value)
+    assert tip(site, model) == before
