@@ -1,4 +1,4 @@
-"""``gc``: remove LFS objects that no model links any more.
+"""``gc``: remove LFS objects (and Xet xorbs) that no model links any more.
 
 Objects are stored once and linked to each model that uploaded them; deleting a model drops
 its links (the database cascades), and the bytes stay until ``gc`` finds that nothing links
@@ -9,7 +9,9 @@ them. ``gc`` is safe to run while the server serves uploads:
 - an upload stores its bytes and then links them, two steps: objects younger than
   ``--grace`` seconds (default an hour) are kept, so an upload between the two steps is
   never collected;
-- upload temporaries left by a crash are swept once they are older than a day.
+- upload temporaries left by a crash are swept once they are older than a day;
+- Xet xorbs live in the same storage: a xorb no model links is forgotten first, and its
+  bytes are then collected like any unlinked object (the same grace applies).
 """
 
 from __future__ import annotations
@@ -39,8 +41,11 @@ def collect_garbage(cfg: Config, store: Store, *, dry_run: bool = False,
     """
     storage = storage_for(cfg)
     clock = time.time() if now is None else now
+    xorbs = store.drop_unreferenced_xorbs(dry_run=dry_run)
+    unused_xorb_oids = {row["oid"] for row in xorbs} if dry_run else set()
     all_oids = [item.oid for item in storage.iter_objects()]
-    candidates = store.unlinked_oids(all_oids)
+    candidates = [oid for oid in all_oids
+                  if oid in unused_xorb_oids or not store.is_linked_anywhere(oid)]
     removed: list[dict[str, Any]] = []
     kept_young = 0
     for oid in candidates:
@@ -50,8 +55,8 @@ def collect_garbage(cfg: Config, store: Store, *, dry_run: bool = False,
         if clock - info.mtime < grace_seconds:
             kept_young += 1
             continue
-        if store.is_linked_anywhere(oid):  # linked since the first look: keep it
-            continue
+        if store.is_linked_anywhere(oid) and oid not in unused_xorb_oids:
+            continue  # linked since the first look: keep it
         if not dry_run:
             storage.delete(oid)
         removed.append({"oid": oid, "size": info.size})
@@ -62,6 +67,7 @@ def collect_garbage(cfg: Config, store: Store, *, dry_run: bool = False,
         "kept_young": kept_young,
         "linked": len(all_oids) - len(candidates),
         "temp_files_removed": temp_removed,
+        "xorbs_dropped": len(xorbs),
         "dry_run": dry_run,
     }
 

@@ -19,6 +19,7 @@ from modelgit.authz.brake import user_name_or_empty
 from modelgit.authz.decide import Subject
 from modelgit.services import access
 from modelgit.store import Store
+from modelgit.xet import tokens as xet_tokens
 
 ANONYMOUS = Subject(user=None, is_admin=False, scope="read")
 
@@ -68,6 +69,10 @@ def authenticate(store: Store, header: str | None) -> AuthResult:
     if creds is None:
         return AuthResult(ANONYMOUS, presented=False, failed=False)
     claimed, candidate = creds
+    if claimed is None and xet_tokens.looks_like_token(candidate):
+        # A Xet CAS token is not a key: its routes check it themselves (services.xet); on any
+        # other route the request is anonymous, never a failed login that feeds the brake.
+        return AuthResult(ANONYMOUS, presented=False, failed=False)
     basic = header is not None and header.strip()[:6].lower() == "basic "
     proved = access.authenticate(store, claimed or None, candidate)
     if proved is None:

@@ -5,8 +5,8 @@ composed of one mixin per table group, so the SQL of a table is found in its mod
 ``connection`` (opening, transactions), ``migrations`` (the schema), ``users`` (users, keys),
 ``models`` (spaces, models, roles), ``lfs``, ``requests`` (access requests), ``scans``,
 ``audit`` (audit log, failed authentications), ``tasks`` (task queue, sync replicas),
-``redirects`` (renaming a model, the old names that redirect) and ``sessions`` (sign-ins of
-the web pages).
+``redirects`` (renaming a model, the old names that redirect), ``sessions`` (sign-ins of
+the web pages) and ``xet`` (xorbs and file reconstructions).
 """
 
 from __future__ import annotations
@@ -22,13 +22,14 @@ from modelgit.store.scans import Scans
 from modelgit.store.sessions import Sessions
 from modelgit.store.tasks import Tasks
 from modelgit.store.users import Users
+from modelgit.store.xet import Xet
 
 __all__ = ["BUSY_TIMEOUT_MS", "MIGRATIONS", "MIGRATION_SET", "SchemaTooNew", "Store",
            "StoreError", "now_iso"]
 
 
 class Store(Schema, Users, Models, Lfs, AccessRequests, Scans, Audit, Tasks, Redirects,
-            Sessions):
+            Sessions, Xet):
     """The database of one data folder.
 
     Cheap to construct; the connection is opened lazily per thread. ``check_schema`` refuses

@@ -41,7 +41,11 @@ class Lfs(StoreBase):
         return out
 
     def is_linked_anywhere(self, oid: str) -> bool:
-        return self._one("SELECT 1 AS x FROM lfs_objects WHERE oid = ? LIMIT 1", (oid,)) is not None
+        """Whether a model links the object, or it holds a Xet xorb that is still recorded
+        (xorbs share the object storage; ``drop_unreferenced_xorbs`` forgets unused ones)."""
+        return self._one("SELECT 1 AS x FROM lfs_objects WHERE oid = ?"
+                         " UNION ALL SELECT 1 AS x FROM xet_xorbs WHERE oid = ? LIMIT 1",
+                         (oid, oid)) is not None
 
     def lfs_bytes(self, *, space: str | None = None, model_id: str | None = None) -> int:
         if model_id is not None:

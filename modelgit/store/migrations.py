@@ -308,6 +308,59 @@ def _m0010_web_sessions(db: Any) -> None:
     """)
 
 
+def _m0011_xet(db: Any) -> None:
+    """Xet storage: xorbs are objects of the object storage (``oid`` is the sha256 of their
+    bytes) known by their Xet hash; a model links the xorbs it uploaded (it may then read and
+    dedupe against them: ``xet_dedupe_chunks`` names the chunks the dedupe query answers
+    for, those the protocol makes eligible) and the file reconstructions its shards
+    registered, each a list of chunk ranges of xorbs, with the sha256 of the reconstructed
+    file (an LFS object)."""
+    _script(db, """
+        CREATE TABLE xet_xorbs (
+            hash TEXT PRIMARY KEY,
+            oid TEXT NOT NULL,
+            size INTEGER NOT NULL,
+            unpacked INTEGER NOT NULL,
+            chunks INTEGER NOT NULL,
+            created TEXT NOT NULL
+        );
+        CREATE TABLE xet_model_xorbs (
+            model TEXT NOT NULL REFERENCES models(id) ON DELETE CASCADE,
+            xorb TEXT NOT NULL,
+            created TEXT NOT NULL,
+            PRIMARY KEY (model, xorb)
+        );
+        CREATE INDEX xet_model_xorbs_xorb ON xet_model_xorbs(xorb);
+        CREATE TABLE xet_dedupe_chunks (
+            chunk_hash TEXT NOT NULL,
+            xorb TEXT NOT NULL REFERENCES xet_xorbs(hash) ON DELETE CASCADE,
+            PRIMARY KEY (chunk_hash, xorb)
+        );
+        CREATE INDEX xet_dedupe_chunks_xorb ON xet_dedupe_chunks(xorb);
+        CREATE TABLE xet_files (
+            model TEXT NOT NULL REFERENCES models(id) ON DELETE CASCADE,
+            file_hash TEXT NOT NULL,
+            sha256 TEXT NOT NULL,
+            size INTEGER NOT NULL,
+            created TEXT NOT NULL,
+            PRIMARY KEY (model, file_hash)
+        );
+        CREATE INDEX xet_files_sha256 ON xet_files(model, sha256);
+        CREATE TABLE xet_file_terms (
+            model TEXT NOT NULL,
+            file_hash TEXT NOT NULL,
+            idx INTEGER NOT NULL,
+            xorb TEXT NOT NULL,
+            chunk_start INTEGER NOT NULL,
+            chunk_end INTEGER NOT NULL,
+            size INTEGER NOT NULL,
+            PRIMARY KEY (model, file_hash, idx),
+            FOREIGN KEY (model, file_hash) REFERENCES xet_files(model, file_hash)
+                ON DELETE CASCADE
+        )
+    """)
+
+
 MIGRATIONS: list[tuple[str, Callable[[Any], None]]] = [
     ("0001_initial", _m0001_initial),
     ("0002_lfs", _m0002_lfs),
@@ -319,6 +372,7 @@ MIGRATIONS: list[tuple[str, Callable[[Any], None]]] = [
     ("0008_model_times", _m0008_model_times),
     ("0009_model_redirects", _m0009_model_redirects),
     ("0010_web_sessions", _m0010_web_sessions),
+    ("0011_xet", _m0011_xet),
 ]
 
 

@@ -2,7 +2,7 @@
 
 One running server for the module. Models are seeded with real git and git-lfs (read side)
 and through the client itself (write side, then checked with ``git clone``). Xet is off
-(``HF_HUB_DISABLE_XET=1``): modelgit speaks Git LFS.
+(``HF_HUB_DISABLE_XET=1``): the LFS path; tests/xet/ run the same client with Xet on.
 """
 
 from __future__ import annotations
@@ -598,29 +598,6 @@ def test_commit_endpoint_refuses_hostile_input(site: Site, seeded: Seeded, uploa
     assert anonymous.status == 401
     assert tip(site, model) == before
     assert post_commit(site, model, ndjson(header, file_op))[0] == 200
-
-
-def test_xet_is_refused_with_the_setting_to_use(site: Site, seeded: Seeded, uploads: str,
-                                               monkeypatch: pytest.MonkeyPatch) -> None:
-    # urllib follows the redirect to the page whose URL carries the instruction.
-    answer = site.http("GET", f"/api/models/{seeded.model}/xet-write-token/main",
-                       key=site.keys["alice"])
-    assert answer.status == 501
-    assert "HF_HUB_DISABLE_XET=1" in answer.headers["X-Error-Message"]
-    assert "HF_HUB_DISABLE_XET=1" in json.loads(answer.body)["error"]
-    # The client with hf_xet and Xet left on: the error it raises names the setting.
-    import hf_xet  # noqa: F401 - installed with huggingface_hub; the test needs it
-    import huggingface_hub.constants as constants
-
-    monkeypatch.setattr(constants, "HF_HUB_DISABLE_XET", False)
-    monkeypatch.delenv("HF_HUB_DISABLE_XET")
-    api = api_for(site, "alice")
-    model = api.create_repo(f"{uploads}/xet").repo_id
-    first = tip(site, model)
-    with pytest.raises(Exception, match="HF_HUB_DISABLE_XET=1"):
-        api.upload_file(path_or_fileobj=os.urandom(11 * 1024 * 1024), path_in_repo="w.bin",
-                        repo_id=model)
-    assert first and tip(site, model) == first
 
 
 def test_gitignore_branches_and_pull_requests(site: Site, uploads: str, tmp_path: Path) -> None:

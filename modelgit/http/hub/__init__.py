@@ -30,10 +30,12 @@ Write side::
     POST /api/validate-yaml                                {"content"}  (no key needed)
     POST /api/models/<space>/<model>/preupload/<rev>       {"files": [{path, sample, size}]}
     POST /api/models/<space>/<model>/commit/<rev>          NDJSON (see modelgit.hubcommit)
-    GET  /api/models/<space>/<model>/xet-{read,write}-token/<rev>   -> "set HF_HUB_DISABLE_XET=1"
+    GET  /api/models/<space>/<model>/xet-{read,write}-token/<rev>   -> a Xet access token
+    /api/xet/v1/...                                        the Xet CAS (modelgit.http.hub.xet)
 
-LFS uploads from the client go through the model's LFS batch API (``/<id>.git/info/lfs/``),
-the very one git-lfs uses; there is no second upload path.
+LFS uploads from the client go through Xet (``hf_xet``) or the model's LFS batch API
+(``/<id>.git/info/lfs/``), the very one git-lfs uses; a file uploaded through Xet becomes the
+same LFS object an LFS upload makes (docs/xet.md).
 
 Errors are JSON ``{"error": "..."}`` with the headers the client turns into exceptions:
 ``X-Error-Code`` ``RepoNotFound`` (private or unknown model: nothing reveals existence),
@@ -56,10 +58,10 @@ hold what they share.
 
 from __future__ import annotations
 
-import re
 from typing import TYPE_CHECKING
 
-from modelgit.http.hub.common import FILE_URL, MODEL_API, XET_HELP_PATH, bind
+from modelgit.http.hub import xet
+from modelgit.http.hub.common import FILE_URL, MODEL_API, bind
 from modelgit.http.hub.creating import create_repo
 from modelgit.http.hub.files import resolve
 from modelgit.http.hub.listing import list_models
@@ -80,7 +82,6 @@ from modelgit.http.hub.manage import (
 )
 from modelgit.http.hub.reads import model_info, paths_info, refs, tree, whoami
 from modelgit.http.hub.uploads import commit, preupload, validate_yaml
-from modelgit.http.hub.xet import xet_help, xet_token
 
 if TYPE_CHECKING:
     from modelgit.http.routes import Host
@@ -100,9 +101,7 @@ def register(app: Host) -> None:
     add("POST", MODEL_API + r"/paths-info/(?P<rest>.+)", bind(paths_info, app))
     add("POST", MODEL_API + r"/preupload/(?P<rest>.+)", bind(preupload, app))
     add("POST", MODEL_API + r"/commit/(?P<rest>.+)", bind(commit, app))
-    add(("GET", "POST"), MODEL_API + r"/xet-(?P<xet>read|write)-token(?:/.*)?",
-        bind(xet_token, app))
-    add(("GET", "POST"), re.escape(XET_HELP_PATH), bind(xet_help, app))
+    xet.register(app)
     add(("GET", "HEAD"), FILE_URL, bind(resolve, app))
     add("GET", MODEL_API + r"/commits/(?P<rest>.+)", bind(commits, app))
     add("POST", MODEL_API + r"/branch/(?P<rest>.+)", bind(create_branch, app))

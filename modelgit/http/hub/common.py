@@ -45,16 +45,6 @@ MAX_SMALL_BODY = 4 * 1024 * 1024
 #: Most paths in one paths-info request.
 MAX_PATHS = 10_000
 
-XET_MESSAGE = (
-    "modelgit does not speak the Xet protocol. Set HF_HUB_DISABLE_XET=1 in the environment"
-    " (e.g. `export HF_HUB_DISABLE_XET=1`) so that huggingface_hub uploads and downloads"
-    " through Git LFS, which modelgit serves."
-)
-
-#: The URL the Xet token endpoints redirect to: ``hf_xet`` prints the failing URL, so the
-#: instruction is in it.
-XET_HELP_PATH = "/api/modelgit-serves-git-lfs-not-xet/set-HF_HUB_DISABLE_XET=1"
-
 _TRUE = ("1", "true", "yes", "on")
 
 

@@ -18,6 +18,7 @@ from modelgit.http.hub.common import (
     resolve_revision,
     tail,
 )
+from modelgit.http.hub.xet import xet_headers
 from modelgit.http.request import model_of
 from modelgit.http.responses import (
     Response,
@@ -97,6 +98,7 @@ def _serve_lfs(app: Host, req: Request, model_id: str, path: str, lfs: dict[str,
                        [("X-Repo-Commit", dict(headers)["X-Repo-Commit"])])
     headers += [("ETag", f'"{oid}"'), ("X-Linked-Etag", f'"{oid}"'),
                 ("X-Linked-Size", str(size))]
+    headers += xet_headers(app, req, model_id, oid, dict(headers)["X-Repo-Commit"])
     status, first, length = _span(req, size, headers)
     if req.method == "HEAD":
         return status_line(status), headers, [b""]

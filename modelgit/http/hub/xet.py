@@ -1,37 +1,233 @@
-"""The Xet endpoints: modelgit serves Git LFS, so these say how to switch Xet off."""
+"""The Xet endpoints: access tokens for huggingface_hub and the CAS that ``hf_xet`` talks to.
+
+Token endpoints (hub API, the caller's key)::
+
+    GET /api/models/<space>/<model>/xet-{read,write}-token[/<rev>]
+        -> {"accessToken", "exp", "casUrl"} and the X-Xet-* headers huggingface_hub reads
+
+The CAS (``casUrl`` is ``<site>/api/xet``; every call carries ``Authorization: Bearer`` with
+the access token, except the signed upload and fetch links, which carry their own)::
+
+    GET  /v1/chunks/<prefix>/<hash>                    dedupe query: a shard, or 404
+    POST /v1/xorb-grants/default/<hash>               200 already stored, 201 a grant
+    PUT  /v1/xorb-uploads/<hash>?grant=<link>          the xorb (the grant's URL)
+    POST /v1/xorb-commits/default/<hash>/grant/<id>   200 when the grant's xorb is stored
+    POST /v1/xorbs/default/<hash>                      direct xorb upload {"was_inserted"}
+    POST /v2/shards                                    404: the client falls back to v1
+    POST /v1/shards                                    {"result": 1}
+    POST /v1/telemetry                                 accepted and dropped
+    GET  /v1/reconstructions/<file hash>   (Range)     the V1 reconstruction
+    GET  /v2/reconstructions/<file hash>               501: the client falls back to V1
+    GET  /v1/xorb-data/<hash>?t=<link>     (Range)     xorb bytes (the fetch_info URLs)
+
+Every body is bounded; every xorb and shard is verified before anything is recorded
+(:mod:`modelgit.services.xet`). Tokens never reach a log line: the access log shows paths,
+and the signed links travel in query strings (and the grant id is a random, unsigned name).
+"""
 
 from __future__ import annotations
 
+import json
 import re
-from typing import TYPE_CHECKING
+import secrets
+from typing import TYPE_CHECKING, Any
 
-from modelgit.http.hub.common import XET_HELP_PATH, XET_MESSAGE, HubError
-from modelgit.http.request import base_url
-from modelgit.http.responses import (
-    Response,
-    header_text,
-    status_line,
-)
+from modelgit.errors import Invalid
+from modelgit.http.hub.common import MODEL_API, HubError, allow, bind
+from modelgit.http.request import BodyError, base_url, model_of, read_body
+from modelgit.http.responses import Response, json_response, parse_range, status_line, stream_file
+from modelgit.services import xet as service
+from modelgit.xet import shard as shard_format
+from modelgit.xet import xorb as xorb_format
 
 if TYPE_CHECKING:
     from modelgit.http.request import Request
     from modelgit.http.routes import Host
 
+CAS_PATH = "/api/xet"
+_HASH = r"(?P<hash>[0-9a-f]{64})"
+_SMALL = 64 * 1024
 
+
+def _bearer(req: Request) -> str | None:
+    header = req.header("Authorization") or ""
+    scheme, _, value = header.strip().partition(" ")
+    return value.strip() if scheme.lower() == "bearer" else None
+
+
+def _body(req: Request, limit: int) -> bytes:
+    try:
+        return read_body(req.environ, limit)
+    except BodyError as err:
+        raise HubError(err.status, err.message) from None
+
+
+# -- tokens -------------------------------------------------------------------------------
 def xet_token(app: Host, req: Request, match: re.Match[str]) -> Response:
-    """modelgit serves Git LFS, not Xet: say so, and how to switch the client over.
+    """An access token for a caller allowed to read (or write) the model, as git would be."""
+    model_id = model_of(match)
+    right = match.group("xet")
+    allow(app, req, model_id, right)
+    token, expires = service.issue(app.cfg, model_id, right, req.subject.user or "",
+                                   req.auth.key_id or "")
+    cas = base_url(app, req) + CAS_PATH
+    return json_response(200, {"accessToken": token, "exp": expires, "casUrl": cas}, [
+        ("X-Xet-Cas-Url", cas), ("X-Xet-Access-Token", token),
+        ("X-Xet-Token-Expiration", str(expires)), ("Cache-Control", "no-store")])
 
-    The token is fetched by ``hf_xet`` (Rust), which shows only the status and the URL of a
-    failed request, never its body. So the answer is a redirect to :data:`XET_HELP_PATH`,
-    whose URL itself carries the instruction, and which answers the error (JSON body and
-    ``X-Error-Message`` for every other client).
-    """
-    location = f"{base_url(app, req)}{XET_HELP_PATH}"
-    return status_line(307), [("Location", location), ("Content-Length", "0"),
-                                   ("X-Error-Message", header_text(XET_MESSAGE)),
-                                   ("X-Error-Code", "XetNotSupported")], [b""]
+
+def xet_headers(app: Host, req: Request, model_id: str, oid: str, commit: str
+                ) -> list[tuple[str, str]]:
+    """What ``resolve`` adds for an LFS object that has a Xet reconstruction in this model:
+    its Xet hash and where to get a read token, so huggingface_hub may download it through
+    Xet (plain HTTP keeps working for everybody else)."""
+    found = service.file_for_sha256(app.store, model_id, oid)
+    if found is None:
+        return []
+    route = f"{base_url(app, req)}/api/models/{model_id}/xet-read-token/{commit}"
+    return [("X-Xet-Hash", str(found["file_hash"])), ("X-Xet-Refresh-Route", route)]
 
 
-def xet_help(app: Host, req: Request, match: re.Match[str]) -> Response:
-    """Where :func:`xet_token` sends the Xet client: the error, said plainly."""
-    raise HubError(501, XET_MESSAGE, "XetNotSupported")
+# -- CAS ------------------------------------------------------------------------------------
+def _access(app: Host, req: Request, need: str) -> service.Access:
+    return service.check(app.cfg, app.store, _bearer(req), need=need)
+
+
+def chunk_query(app: Host, req: Request, match: re.Match[str]) -> Response:
+    """The dedupe query: a shard of the model's own xorb holding the chunk, or 404."""
+    grant = _access(app, req, "read")
+    found = service.dedupe_shard(app.cfg, app.store, grant.model, match.group("hash"))
+    if found is None:
+        raise HubError(404, "chunk not tracked for deduplication")
+    return status_line(200), [("Content-Type", "application/octet-stream"),
+                              ("Content-Length", str(len(found)))], [found]
+
+
+def xorb_grant(app: Host, req: Request, match: re.Match[str]) -> Response:
+    grant = _access(app, req, "write")
+    xhex = match.group("hash")
+    try:
+        body = json.loads(_body(req, _SMALL) or b"{}")
+    except ValueError:
+        raise HubError(400, "the grant request is not JSON") from None
+    length = body.get("length") if isinstance(body, dict) else None
+    if length is not None and (not isinstance(length, int) or isinstance(length, bool)
+                               or not 0 < length <= xorb_format.MAX_XORB_BYTES):
+        raise HubError(413, f"a xorb may have at most {xorb_format.MAX_XORB_BYTES} bytes")
+    if service.has_xorb(app.store, grant.model, xhex):
+        return json_response(200, {})
+    link = service.link(app.cfg, grant, "grant:" + xhex)
+    url = f"{base_url(app, req)}{CAS_PATH}/v1/xorb-uploads/{xhex}?grant={link}"
+    return json_response(201, {"id": secrets.token_hex(8), "method": "PUT", "url": url,
+                               "headers": {}})
+
+
+def xorb_upload_grant(app: Host, req: Request, match: re.Match[str]) -> Response:
+    grant, xhex = service.check_link(app.cfg, app.store, req.arg("grant") or "", "grant")
+    if xhex != match.group("hash"):
+        raise HubError(403, "this upload grant is for another xorb")
+    body = _body(req, xorb_format.MAX_XORB_BYTES)
+    service.put_xorb(app.cfg, app.store, grant.model, xhex, body, grant.user)
+    return status_line(200), [("Content-Length", "0")], [b""]
+
+
+def xorb_commit(app: Host, req: Request, match: re.Match[str]) -> Response:
+    grant = _access(app, req, "write")
+    _body(req, _SMALL)
+    if not service.has_xorb(app.store, grant.model, match.group("hash")):
+        raise HubError(404, "no xorb was uploaded for this grant")
+    return json_response(200, {})
+
+
+def xorb_direct(app: Host, req: Request, match: re.Match[str]) -> Response:
+    grant = _access(app, req, "write")
+    body = _body(req, xorb_format.MAX_XORB_BYTES)
+    new = service.put_xorb(app.cfg, app.store, grant.model, match.group("hash"), body,
+                           grant.user)
+    return json_response(200, {"was_inserted": new})
+
+
+def shard_v2(app: Host, req: Request, match: re.Match[str]) -> Response:
+    _access(app, req, "write")
+    raise HubError(404, "shard upload v2 is not served here; use POST /v1/shards")
+
+
+def shard_upload(app: Host, req: Request, match: re.Match[str]) -> Response:
+    grant = _access(app, req, "write")
+    body = _body(req, shard_format.MAX_SHARD_BYTES)
+    service.put_shard(app.cfg, app.store, grant.model, body, grant.user)
+    return json_response(200, {"result": 1})
+
+
+def telemetry(app: Host, req: Request, match: re.Match[str]) -> Response:
+    _access(app, req, "read")
+    _body(req, _SMALL)
+    return json_response(200, {})
+
+
+def reconstruction_v2(app: Host, req: Request, match: re.Match[str]) -> Response:
+    _access(app, req, "read")
+    raise HubError(501, "reconstruction v2 is not served here; use /v1/reconstructions")
+
+
+def reconstruction(app: Host, req: Request, match: re.Match[str]) -> Response:
+    grant = _access(app, req, "read")
+    byte_range = None
+    header = req.header("Range")
+    if header:
+        m = re.fullmatch(r"bytes=(\d{1,19})-(\d{1,19})", header.strip())
+        if m is None or int(m.group(2)) < int(m.group(1)):
+            raise HubError(416, "Range must be bytes=<start>-<end>")
+        byte_range = (int(m.group(1)), int(m.group(2)))
+    fetch = f"{base_url(app, req)}{CAS_PATH}/v1/xorb-data"
+    try:
+        answer = service.reconstruction(app.cfg, app.store, grant, match.group("hash"),
+                                        byte_range, fetch)
+    except Invalid as err:
+        if byte_range is not None:
+            raise HubError(416, err.message) from None
+        raise
+    return json_response(200, answer)
+
+
+def xorb_data(app: Host, req: Request, match: re.Match[str]) -> Response:
+    grant, xhex = service.check_link(app.cfg, app.store, req.arg("t") or "", "fetch")
+    if xhex != match.group("hash"):
+        raise HubError(403, "this link is for another xorb")
+    handle, size = service.open_xorb(app.cfg, app.store, grant, xhex)
+    first, last = 0, size - 1
+    status = 200
+    headers: list[tuple[str, Any]] = [("Content-Type", "application/octet-stream")]
+    header = req.header("Range")
+    if header:
+        span = parse_range(header, size)
+        if span is None:
+            handle.close()
+            raise HubError(416, "range not satisfiable",
+                           headers=[("Content-Range", f"bytes */{size}")])
+        first, last = span
+        status = 206
+        headers.append(("Content-Range", f"bytes {first}-{last}/{size}"))
+    length = last - first + 1
+    headers.append(("Content-Length", str(length)))
+    return status_line(status), headers, stream_file(handle, first, length)
+
+
+def register(app: Host) -> None:
+    """The token routes and the CAS routes."""
+    add = app.add
+    add(("GET", "POST"), MODEL_API + r"/xet-(?P<xet>read|write)-token(?:/.*)?",
+        bind(xet_token, app))
+    cas = re.escape(CAS_PATH)
+    add("GET", cas + r"/v1/chunks/[a-z0-9_-]{1,40}/" + _HASH, bind(chunk_query, app))
+    add("POST", cas + r"/v1/xorb-grants/default/" + _HASH, bind(xorb_grant, app))
+    add("PUT", cas + r"/v1/xorb-uploads/" + _HASH, bind(xorb_upload_grant, app))
+    add("POST", cas + r"/v1/xorb-commits/default/" + _HASH + r"/grant/[0-9a-f]{16}",
+        bind(xorb_commit, app))
+    add("POST", cas + r"/v1/xorbs/default/" + _HASH, bind(xorb_direct, app))
+    add("POST", cas + r"/v2/shards", bind(shard_v2, app))
+    add("POST", cas + r"/v1/shards", bind(shard_upload, app))
+    add("POST", cas + r"/v1/telemetry", bind(telemetry, app))
+    add("GET", cas + r"/v1/reconstructions/" + _HASH, bind(reconstruction, app))
+    add("GET", cas + r"/v2/reconstructions/" + _HASH, bind(reconstruction_v2, app))
+    add("GET", cas + r"/v1/xorb-data/" + _HASH, bind(xorb_data, app))

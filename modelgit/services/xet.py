@@ -1,0 +1,339 @@
+"""The Xet CAS of a site: tokens, verified xorb and shard uploads, reconstructions.
+
+One object world: a shard registers a file only after every chunk of it was read back from
+xorbs this model uploaded, the file's Xet hash recomputed from those chunks, and the bytes
+stored as an ordinary LFS object under their sha256 and linked to the model, exactly as an LFS
+upload would be. When the commit naming that sha256 arrives, the hub commit path, the push
+checks (pickle allowlist, secrets, quotas), git-lfs and every scan see a normal LFS object.
+Xorbs themselves are stored through the same object storage, under the sha256 of their bytes.
+
+A token is checked again on every use: its user must still exist, its key be live, and
+``decide()`` still allow the right it was issued for.
+"""
+
+from __future__ import annotations
+
+import hashlib
+import io
+import logging
+import tempfile
+import time
+from dataclasses import dataclass, replace
+from typing import TYPE_CHECKING, Any
+
+from modelgit.authz import keys
+from modelgit.authz.decide import Subject
+from modelgit.errors import Forbidden, Invalid, NotFound, TooLarge, Unauthorized
+from modelgit.lfs.storage import ObjectStorage, storage_for
+from modelgit.lfs.tokens import load_or_create_secret
+from modelgit.services import access
+from modelgit.xet import hashes, shard, tokens, xorb
+
+if TYPE_CHECKING:
+    from modelgit.config import Config
+    from modelgit.store import Store
+
+log = logging.getLogger("modelgit.xet")
+
+#: How long an access token lives; the client asks for a new one before it runs out.
+TOKEN_SECONDS = 3600
+#: How long an upload grant or a xorb fetch link lives.
+LINK_SECONDS = 900
+RIGHTS = {"read": "read", "write": "write"}
+_ANONYMOUS = Subject(user=None, is_admin=False, scope="read")
+
+
+def secret(cfg: Config) -> bytes:
+    """The site's Xet token secret, kept in the data folder (made on first use)."""
+    return load_or_create_secret(cfg.lfs_dir / "xet.secret")
+
+
+@dataclass(frozen=True)
+class Access:
+    """A checked token: the model and right it grants, and to whom."""
+
+    model: str
+    right: str
+    user: str
+    key_id: str
+
+
+def issue(cfg: Config, model_id: str, right: str, user: str, key_id: str) -> tuple[str, int]:
+    """An access token for a caller ``decide()`` already allowed ``right`` on the model."""
+    expires = int(time.time()) + TOKEN_SECONDS
+    claims = tokens.Claims(model_id, right, user, key_id, expires)
+    return tokens.make(secret(cfg), claims), expires
+
+
+def link(cfg: Config, grant: Access, purpose: str) -> str:
+    """A short-lived token for one grant or fetch link, carrying the access it came from."""
+    claims = tokens.Claims(grant.model, purpose, grant.user, grant.key_id,
+                           int(time.time()) + LINK_SECONDS)
+    return tokens.make(secret(cfg), claims)
+
+
+def check(cfg: Config, store: Store, token: str | None, *, need: str | None = None,
+          purpose: str | None = None) -> Access:
+    """The access a token grants now, or a refusal.
+
+    ``need`` is the right the route needs (a write token also reads); ``purpose`` the exact
+    purpose of a grant or fetch link. The user, key and right are checked again here.
+    """
+    claims = tokens.check(secret(cfg), token or "", now=int(time.time()))
+    if claims is None:
+        raise Unauthorized("the Xet token is missing, expired or not valid for this server;"
+                           " the client asks for a new one from the xet-read-token or"
+                           " xet-write-token endpoint")
+    if purpose is not None and claims.purpose != purpose:
+        raise Forbidden("this link is for another object or operation")
+    right = claims.purpose if claims.purpose in RIGHTS else claims.purpose.split(":", 1)[0]
+    if need is not None and not (right == need or (need == "read" and right == "write")):
+        raise Forbidden(f"this Xet token allows {right} access, and this needs {need}: ask"
+                        f" for a xet-{need}-token (which needs the {need} right on the model)")
+    subject = _ANONYMOUS
+    if claims.user:
+        found = access.subject_for(store, claims.user)
+        if found is None:
+            raise Unauthorized("the user of this Xet token is gone")
+        from modelgit.store import now_iso
+
+        key = store.get_key(claims.key_id) if claims.key_id else None
+        if key is None or key["user"] != claims.user or not keys.is_live(key, now_iso()):
+            raise Unauthorized("the key this Xet token was issued for has been revoked or has"
+                               " expired; use a current key")
+        subject = replace(found, scope=str(key["scope"]))
+    action = "write" if right == "write" else "read"
+    decision, _ = access.check_model(store, subject, claims.model, action,
+                                     allow_anonymous_read=bool(cfg.get("allow_anonymous_read")))
+    if not decision.allowed:
+        raise access.refusal(decision)
+    return Access(claims.model, right, claims.user, claims.key_id)
+
+
+def check_link(cfg: Config, store: Store, link: str, kind: str) -> tuple[Access, str]:
+    """The access of a signed ``grant`` or ``fetch`` link and the xorb it is for."""
+    claims = tokens.check(secret(cfg), link, now=int(time.time()))
+    if claims is None or not claims.purpose.startswith(kind + ":"):
+        raise Forbidden(f"this {kind} link has expired or is not valid; the client asks for a"
+                        " new one")
+    return check(cfg, store, link, purpose=claims.purpose), claims.purpose.split(":", 1)[1]
+
+
+# -- xorbs ------------------------------------------------------------------------------
+def parse_hash(text: str) -> bytes:
+    raw = hashes.from_hex(text)
+    if raw is None:
+        raise Invalid(f"{text[:80]!r} is not a Xet hash (64 lowercase hex digits)")
+    return raw
+
+
+def has_xorb(store: Store, model_id: str, xorb_hex: str) -> bool:
+    """Whether this model uploaded the xorb (only then may it skip uploading it again)."""
+    return store.model_has_xorb(model_id, xorb_hex) and store.get_xorb(xorb_hex) is not None
+
+
+def put_xorb(cfg: Config, store: Store, model_id: str, xorb_hex: str, body: bytes,
+             user: str = "") -> bool:
+    """Verify a xorb (format, every chunk, the merkle hash against the URL's) and store it;
+    True if it was new to the site."""
+    expected = parse_hash(xorb_hex)
+    try:
+        parsed = xorb.parse(body, expected)
+    except xorb.XorbError as err:
+        raise Invalid(f"xorb {xorb_hex} refused: {err}; nothing was stored") from None
+    oid = hashlib.sha256(body).hexdigest()
+    storage = storage_for(cfg)
+    if not storage.exists(oid):
+        storage.put(oid, len(body), io.BytesIO(body))
+    new = store.add_xorb(model_id, xorb_hex, oid, len(body), parsed.unpacked_size,
+                         len(parsed.chunks))
+    store.add_dedupe_chunks(xorb_hex, [hashes.to_hex(c.hash) for c in parsed.chunks
+                                       if shard.dedup_eligible(c.hash)])
+    log.info("xet xorb %s %s %d bytes (%s) by %s", model_id, xorb_hex, len(body),
+             "new" if new else "known", user or "-")
+    return new
+
+
+def _load_xorb(storage: ObjectStorage, store: Store, xorb_hex: str) -> tuple[bytes, xorb.Xorb]:
+    row = store.get_xorb(xorb_hex)
+    if row is None:
+        raise NotFound(f"xorb {xorb_hex} is not stored here")
+    with storage.open(row["oid"]) as fh:
+        data = fh.read()
+    return data, xorb.parse(data)
+
+
+# -- shards -----------------------------------------------------------------------------
+def put_shard(cfg: Config, store: Store, model_id: str, body: bytes, user: str = "") -> int:
+    """Verify a shard and register its files for the model; the number of files.
+
+    Each file is rebuilt from xorbs the model uploaded, its Xet hash checked, and its bytes
+    stored as an LFS object of the model (sha256 computed here, never taken from the client).
+    """
+    try:
+        parsed = shard.parse(body)
+    except shard.ShardError as err:
+        raise Invalid(f"shard refused: {err}; nothing was registered") from None
+    storage = storage_for(cfg)
+    model = store.get_model(model_id)
+    if model is None:
+        raise NotFound(f"model {model_id} not found")
+    cache: dict[str, tuple[bytes, xorb.Xorb]] = {}
+    for info in parsed.files:
+        _register_file(cfg, store, storage, model, info, cache)
+    log.info("xet shard %s: %d files registered by %s", model_id, len(parsed.files), user or "-")
+    return len(parsed.files)
+
+
+def _register_file(cfg: Config, store: Store, storage: ObjectStorage, model: dict[str, Any],
+                   info: shard.FileInfo, cache: dict[str, tuple[bytes, xorb.Xorb]]) -> None:
+    model_id = model["id"]
+    file_hex = hashes.to_hex(info.hash)
+    terms: list[tuple[str, int, int, int]] = []
+    for seg in info.segments:
+        xhex = hashes.to_hex(seg.xorb)
+        if not has_xorb(store, model_id, xhex):
+            raise Forbidden(f"shard refused: file {file_hex} uses xorb {xhex}, which this model"
+                            " has not uploaded; upload the xorb first")
+        terms.append((xhex, seg.start, seg.end, seg.size))
+    first = info.segments[0]
+    first_xorb = _cached(storage, store, terms[0][0], cache)[1]
+    if first.start < len(first_xorb.chunks):
+        store.add_dedupe_chunks(terms[0][0], [hashes.to_hex(first_xorb.chunks[first.start].hash)])
+    known = store.get_file(model_id, file_hex)
+    if known is not None and storage.exists(known["sha256"]):
+        store.link_object(model_id, known["sha256"], int(known["size"]))
+        return
+    size = info.size
+    from modelgit.quota import lfs_headroom
+
+    left, message = lfs_headroom(cfg, store, model["space"])
+    if left is not None and size > left:
+        raise TooLarge(message)
+    digest = hashlib.sha256()
+    entries: list[tuple[bytes, int]] = []
+    with tempfile.TemporaryFile(dir=cfg.lfs_dir) as tmp:
+        written = 0
+        for xhex, start, end, seg_size in terms:
+            data, parsed = _cached(storage, store, xhex, cache)
+            if end > len(parsed.chunks):
+                raise Invalid(f"shard refused: file {file_hex} names chunks {start}..{end} of"
+                              f" xorb {xhex}, which has {len(parsed.chunks)}")
+            got = 0
+            for chunk in parsed.chunks[start:end]:
+                raw, _ = xorb.read_chunk(data, chunk.start)
+                digest.update(raw)
+                tmp.write(raw)
+                entries.append((chunk.hash, chunk.size))
+                got += len(raw)
+            if got != seg_size:
+                raise Invalid(f"shard refused: a term of file {file_hex} says {seg_size} bytes"
+                              f" but its chunks hold {got}")
+            written += got
+        if hashes.file_hash(entries) != info.hash:
+            raise Invalid(f"shard refused: the chunks of file {file_hex} do not hash to it")
+        sha = digest.hexdigest()
+        if not storage.exists(sha):
+            tmp.seek(0)
+            storage.put(sha, written, tmp)
+    store.link_object(model_id, sha, written)
+    store.add_file(model_id, file_hex, sha, written, terms)
+
+
+def _cached(storage: ObjectStorage, store: Store, xorb_hex: str,
+            cache: dict[str, tuple[bytes, xorb.Xorb]]) -> tuple[bytes, xorb.Xorb]:
+    """A stored xorb, parsed; one xorb in memory at a time (files are mostly in order)."""
+    if xorb_hex not in cache:
+        cache.clear()
+        cache[xorb_hex] = _load_xorb(storage, store, xorb_hex)
+    return cache[xorb_hex]
+
+
+def dedupe_shard(cfg: Config, store: Store, model_id: str, chunk_hex: str) -> bytes | None:
+    """The dedupe query's answer: a shard listing a xorb of this model that holds the chunk,
+    so the client references its chunks instead of uploading them again; None if none does.
+    Only the model's own xorbs are offered: a chunk hash proves nothing about access."""
+    parse_hash(chunk_hex)
+    xhex = store.dedupe_xorb(model_id, chunk_hex)
+    row = store.get_xorb(xhex) if xhex is not None else None
+    if xhex is None or row is None:
+        return None
+    _, parsed = _load_xorb(storage_for(cfg), store, xhex)
+    entries = [(c.hash, c.size) for c in parsed.chunks]
+    return shard.serialize_xorbs([(parse_hash(xhex), entries, int(row["size"]))],
+                                 int(time.time()))
+
+
+# -- downloads --------------------------------------------------------------------------
+def reconstruction(cfg: Config, store: Store, grant: Access, file_hex: str,
+                   byte_range: tuple[int, int] | None, fetch_url: str) -> dict[str, Any]:
+    """The V1 reconstruction of a file registered for the model: its terms (chunk ranges of
+    xorbs) covering ``byte_range`` (inclusive end), and where to fetch each xorb range.
+
+    ``fetch_url`` is the URL prefix of the xorb fetch route; each link is signed.
+    """
+    parse_hash(file_hex)
+    row = store.get_file(grant.model, file_hex)
+    if row is None:
+        raise NotFound(f"file {file_hex} is not known to model {grant.model}")
+    size = int(row["size"])
+    first, last = (0, size - 1) if byte_range is None else byte_range
+    if size == 0 or first >= size:
+        raise Invalid(f"range start {first} is past the end of the file ({size} bytes)")
+    last = min(last, size - 1)
+    storage = storage_for(cfg)
+    out_terms: list[dict[str, Any]] = []
+    fetch: dict[str, list[dict[str, Any]]] = {}
+    offset_into_first = 0
+    pos = 0
+    for term in store.file_terms(grant.model, file_hex):
+        xhex = term["xorb"]
+        term_end = pos + int(term["size"])
+        if term_end <= first or pos > last:
+            pos = term_end
+            continue
+        data, parsed = _load_xorb(storage, store, xhex)
+        chunks = parsed.chunks[term["chunk_start"]:term["chunk_end"]]
+        # Trim whole chunks outside the range.
+        cpos = pos
+        lo, hi = 0, len(chunks)
+        while lo < hi and cpos + chunks[lo].size <= first:
+            cpos += chunks[lo].size
+            lo += 1
+        if not out_terms:
+            offset_into_first = first - cpos
+        end_pos = cpos
+        k = lo
+        while k < hi and end_pos <= last:
+            end_pos += chunks[k].size
+            k += 1
+        start_idx = term["chunk_start"] + lo
+        end_idx = term["chunk_start"] + k
+        out_terms.append({"hash": xhex, "unpacked_length": end_pos - cpos,
+                          "range": {"start": start_idx, "end": end_idx}})
+        url = f"{fetch_url}/{xhex}?t={link(cfg, grant, 'fetch:' + xhex)}"
+        fetch.setdefault(xhex, []).append({
+            "range": {"start": start_idx, "end": end_idx},
+            "url": url,
+            "url_range": {"start": parsed.chunks[start_idx].start,
+                          "end": parsed.chunks[end_idx - 1].end - 1},
+        })
+        del data
+        pos = term_end
+    return {"offset_into_first_range": offset_into_first, "terms": out_terms,
+            "fetch_info": fetch}
+
+
+def open_xorb(cfg: Config, store: Store, grant: Access, xorb_hex: str) -> tuple[Any, int]:
+    """An open handle on a stored xorb the model uses, and its size."""
+    if not store.model_has_xorb(grant.model, xorb_hex):
+        raise NotFound(f"xorb {xorb_hex} is not used by model {grant.model}")
+    row = store.get_xorb(xorb_hex)
+    if row is None:
+        raise NotFound(f"xorb {xorb_hex} is not stored here")
+    return storage_for(cfg).open(row["oid"]), int(row["size"])
+
+
+def file_for_sha256(store: Store, model_id: str, sha256: str) -> dict[str, Any] | None:
+    """The Xet reconstruction registered for an LFS object of the model, if any."""
+    return store.file_by_sha256(model_id, sha256)

@@ -1,0 +1,192 @@
+"""Xorbs: parse a client's xorb, verify every chunk and the xorb hash, read chunks back.
+
+Layout: chunks, each an 8-byte header (version 0; compressed length, 3 bytes LE; scheme;
+uncompressed length, 3 bytes LE) and its payload; then, optionally, the footer that begins
+with ``XETBLOB`` and ends with its own length as a u32. Schemes: 0 none, 1 an LZ4 frame,
+2 byte-grouping by 4 then an LZ4 frame. Nothing of a client's xorb is trusted: each chunk is
+decompressed (never past its declared size), hashed, and the tree of those hashes must be the
+hash the URL names; a footer, when present, must agree with the chunks.
+"""
+
+from __future__ import annotations
+
+import struct
+from dataclasses import dataclass
+
+import lz4.frame
+
+from modelgit.xet import hashes
+
+HEADER_LEN = 8
+MAX_CHUNK_SIZE = 128 * 1024
+#: Largest xorb accepted (the client aims at 64 MiB of chunk data, plus headers and footer).
+MAX_XORB_BYTES = 80 * 1024 * 1024
+MAX_CHUNKS = 8 * 1024
+FOOTER_IDENT = b"XETBLOB"
+_HASHES_IDENT = b"XBLBHSH"
+_BOUNDS_IDENT = b"XBLBBND"
+
+SCHEME_NONE, SCHEME_LZ4, SCHEME_BG4_LZ4 = 0, 1, 2
+
+
+class XorbError(ValueError):
+    """The bytes are not a valid xorb; the message says what is wrong, for the client."""
+
+
+@dataclass(frozen=True)
+class Chunk:
+    hash: bytes
+    start: int  # offset of its header in the xorb
+    end: int  # end of its payload
+    size: int  # uncompressed length
+
+
+@dataclass(frozen=True)
+class Xorb:
+    hash: bytes
+    chunks: tuple[Chunk, ...]
+    content_end: int  # where the chunks end (the footer, if any, starts here)
+
+    @property
+    def unpacked_size(self) -> int:
+        return sum(c.size for c in self.chunks)
+
+
+def bg4_regroup(data: bytes) -> bytes:
+    """Undo byte grouping: the four groups (sizes n/4, rounded up for the first n%4) interleave."""
+    n = len(data)
+    split, rem = divmod(n, 4)
+    out = bytearray(n)
+    pos = 0
+    for k in range(4):
+        size = split + (1 if rem > k else 0)
+        out[k::4] = data[pos:pos + size]
+        pos += size
+    return bytes(out)
+
+
+def bg4_split(data: bytes) -> bytes:
+    """Byte grouping by 4 (for writing test xorbs): every fourth byte, four times."""
+    return b"".join(data[k::4] for k in range(4))
+
+
+def decompress(scheme: int, payload: bytes | memoryview, size: int) -> bytes:
+    """A chunk's bytes; raises XorbError unless they come out exactly ``size`` long."""
+    if scheme == SCHEME_NONE:
+        out = bytes(payload)
+    elif scheme in (SCHEME_LZ4, SCHEME_BG4_LZ4):
+        try:
+            decoder = lz4.frame.LZ4FrameDecompressor()
+            out = decoder.decompress(bytes(payload), max_length=size + 1)
+            if not decoder.eof:
+                raise XorbError("a chunk's LZ4 frame is truncated or longer than its header says")
+        except RuntimeError as exc:
+            raise XorbError(f"a chunk's LZ4 data does not decompress ({exc})") from None
+        if scheme == SCHEME_BG4_LZ4:
+            out = bg4_regroup(out)
+    else:
+        raise XorbError(f"unknown chunk compression scheme {scheme}")
+    if len(out) != size:
+        raise XorbError(f"a chunk decompresses to {len(out)} bytes but its header says {size}")
+    return out
+
+
+def _header(data: bytes | memoryview, pos: int) -> tuple[int, int, int]:
+    if pos + HEADER_LEN > len(data):
+        raise XorbError(f"xorb ends inside a chunk header at byte {pos}")
+    version = data[pos]
+    compressed = int.from_bytes(data[pos + 1:pos + 4], "little")
+    scheme = data[pos + 4]
+    size = int.from_bytes(data[pos + 5:pos + 8], "little")
+    if version != 0:
+        raise XorbError(f"chunk header version {version} at byte {pos} is not supported")
+    if size > MAX_CHUNK_SIZE or compressed > 2 * MAX_CHUNK_SIZE:
+        raise XorbError(f"chunk at byte {pos} is larger than {MAX_CHUNK_SIZE} bytes")
+    if pos + HEADER_LEN + compressed > len(data):
+        raise XorbError(f"xorb ends inside the chunk at byte {pos}")
+    return compressed, scheme, size
+
+
+def read_chunk(data: bytes | memoryview, start: int) -> tuple[bytes, int]:
+    """The uncompressed bytes of the chunk whose header is at ``start``, and where it ends."""
+    compressed, scheme, size = _header(data, start)
+    body = start + HEADER_LEN
+    return decompress(scheme, data[body:body + compressed], size), body + compressed
+
+
+def parse(data: bytes | memoryview, expected: bytes | None = None) -> Xorb:
+    """Parse and verify a xorb; ``expected`` is the hash it must have (the URL's)."""
+    if len(data) > MAX_XORB_BYTES:
+        raise XorbError(f"xorb is larger than {MAX_XORB_BYTES} bytes")
+    chunks: list[Chunk] = []
+    pos = 0
+    while pos < len(data) and data[pos:pos + len(FOOTER_IDENT)] != FOOTER_IDENT:
+        if len(chunks) >= MAX_CHUNKS:
+            raise XorbError(f"xorb has more than {MAX_CHUNKS} chunks")
+        raw, end = read_chunk(data, pos)
+        chunks.append(Chunk(hashes.chunk_hash(raw), pos, end, len(raw)))
+        pos = end
+    if not chunks:
+        raise XorbError("xorb has no chunks")
+    xorb = Xorb(hashes.xorb_hash([(c.hash, c.size) for c in chunks]), tuple(chunks), pos)
+    if pos < len(data):
+        _check_footer(memoryview(data)[pos:], xorb)
+    if expected is not None and xorb.hash != expected:
+        raise XorbError(f"xorb hash mismatch: its chunks hash to {hashes.to_hex(xorb.hash)},"
+                        f" not {hashes.to_hex(expected)} as the URL says")
+    return xorb
+
+
+def _check_footer(footer: memoryview, xorb: Xorb) -> None:
+    """The footer must name the same hash, chunk hashes and boundaries as the chunks."""
+    n = len(xorb.chunks)
+    expected_len = 7 + 1 + 32 + (7 + 1 + 4 + 32 * n) + (7 + 1 + 4 + 8 * n) + 12 + 16
+    if len(footer) != expected_len + 4:
+        raise XorbError("xorb footer has the wrong length for its chunks")
+    if int.from_bytes(footer[-4:], "little") != expected_len:
+        raise XorbError("xorb footer length field is wrong")
+    if bytes(footer[7:8]) != b"\x01":
+        raise XorbError("xorb footer version is not supported")
+    if bytes(footer[8:40]) != xorb.hash:
+        raise XorbError("xorb footer names another xorb hash than its chunks give")
+    pos = 40
+    if bytes(footer[pos:pos + 8]) != _HASHES_IDENT + b"\x00":
+        raise XorbError("xorb footer hash section is malformed")
+    pos += 8
+    if int.from_bytes(footer[pos:pos + 4], "little") != n:
+        raise XorbError("xorb footer chunk count does not match its chunks")
+    pos += 4
+    for c in xorb.chunks:
+        if bytes(footer[pos:pos + 32]) != c.hash:
+            raise XorbError("xorb footer chunk hashes do not match its chunks")
+        pos += 32
+    if bytes(footer[pos:pos + 8]) != _BOUNDS_IDENT + b"\x01":
+        raise XorbError("xorb footer boundary section is malformed")
+    pos += 12
+    ends = struct.unpack_from(f"<{n}I", footer, pos)
+    unpacked = struct.unpack_from(f"<{n}I", footer, pos + 4 * n)
+    total = 0
+    for c, end, up in zip(xorb.chunks, ends, unpacked, strict=True):
+        total += c.size
+        if end != c.end or up != total:
+            raise XorbError("xorb footer chunk boundaries do not match its chunks")
+
+
+def serialize(chunks: list[bytes], scheme: int = SCHEME_LZ4) -> tuple[bytes, bytes]:
+    """A xorb (without footer) of the given chunks and its hash: for tests and tools."""
+    out = bytearray()
+    entries = []
+    for raw in chunks:
+        payload: bytes
+        if scheme == SCHEME_NONE:
+            payload = raw
+        else:
+            grouped = bg4_split(raw) if scheme == SCHEME_BG4_LZ4 else raw
+            payload = lz4.frame.compress(grouped)
+        used = scheme
+        if len(payload) >= len(raw):
+            payload, used = raw, SCHEME_NONE
+        out += bytes([0]) + len(payload).to_bytes(3, "little") + bytes([used])
+        out += len(raw).to_bytes(3, "little") + payload
+        entries.append((hashes.chunk_hash(raw), len(raw)))
+    return bytes(out), hashes.xorb_hash(entries)

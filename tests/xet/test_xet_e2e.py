@@ -1,0 +1,224 @@
+"""huggingface_hub with hf_xet and Xet ON, against a real ``modelgit serve``.
+
+The client is unmodified: it asks for a Xet token, uploads xorbs and a shard to modelgit's
+CAS, and commits the files by sha256; git clone + git lfs pull then see the same bytes, a
+second upload of the same file sends no xorb again, and the push checks refuse a malicious
+pickle that came through Xet.
+"""
+
+from __future__ import annotations
+
+import hashlib
+import json
+import os
+import sqlite3
+import subprocess
+import sys
+from pathlib import Path
+
+import pytest
+from huggingface_hub import HfApi
+
+from modelgit.xet import hashes, xorb
+from tests.conftest import LFS_ENV, Site, git
+from tests.helpers.hub_client import hf_setup
+from tests.helpers.secret_samples import big_log
+
+
+@pytest.fixture(autouse=True)
+def _xet_on(monkeypatch: pytest.MonkeyPatch, tmp_path: Path) -> None:
+    import hf_xet  # noqa: F401 - installed with huggingface_hub; these tests need it
+    import huggingface_hub.constants as constants
+
+    hf_setup(monkeypatch, tmp_path / "hf-home")
+    monkeypatch.delenv("HF_HUB_DISABLE_XET")
+    monkeypatch.setattr(constants, "HF_HUB_DISABLE_XET", False)
+
+
+def api_for(site: Site, user: str) -> HfApi:
+    return HfApi(endpoint=site.url, token=site.keys[user])
+
+
+def xorb_bytes(site: Site) -> int:
+    with sqlite3.connect(site.data / "modelgit.db") as db:
+        return int(db.execute("SELECT COALESCE(SUM(size), 0) FROM xet_xorbs").fetchone()[0])
+
+
+def test_upload_through_xet_then_git_lfs_pull(site: Site, tmp_path: Path) -> None:
+    site.user("owner", admin=True)
+    model = site.model("xetspace/weights")
+    payload = os.urandom(9 * 1024 * 1024) + b"\0" * (3 * 1024 * 1024)  # over the LFS threshold
+    api = api_for(site, "owner")
+    before = xorb_bytes(site)
+    api.upload_file(path_or_fileobj=payload, path_in_repo="model.bin", repo_id=model)
+    first = xorb_bytes(site) - before
+    assert first > 6 * 1024 * 1024  # the bytes came through Xet, not the LFS batch API
+    clone = tmp_path / "clone"
+    git("clone", "-q", site.clone_url(model, "owner"), str(clone), env=LFS_ENV)
+    git("lfs", "pull", cwd=clone)
+    assert hashlib.sha256((clone / "model.bin").read_bytes()).hexdigest() == \
+        hashlib.sha256(payload).hexdigest()
+    # The same file again (another path): deduplicated, no new xorb bytes.
+    api.upload_file(path_or_fileobj=payload, path_in_repo="copy.bin", repo_id=model)
+    assert xorb_bytes(site) - before == first
+    # resolve names the Xet file, so the client downloads through Xet: the same bytes.
+    head = site.http("HEAD", f"/{model}/resolve/main/copy.bin", key=site.keys["owner"])
+    assert len(head.headers["X-Xet-Hash"]) == 64
+    assert "/xet-read-token/" in head.headers["X-Xet-Refresh-Route"]
+    got = api.hf_hub_download(model, "copy.bin", cache_dir=str(tmp_path / "cache"))
+    assert Path(got).read_bytes() == payload
+    # The reconstruction API honours Range: the terms cover the asked bytes only.
+    read = token(site, model, "owner", "read")["accessToken"]
+    part = site.http("GET", f"/api/xet/v1/reconstructions/{head.headers['X-Xet-Hash']}",
+                     key=read, headers={"Range": "bytes=10485760-10485769"})
+    answer = json.loads(part.body)
+    assert part.status == 200 and len(answer["terms"]) == 1
+    assert answer["terms"][0]["unpacked_length"] < 300 * 1024
+
+
+class Evil:
+    def __reduce__(self) -> tuple[object, tuple[str]]:
+        return (os.system, ("echo owned",))
+
+
+def tip(site: Site, model: str) -> str:
+    out = git("ls-remote", site.clone_url(model, "owner"), "refs/heads/main").stdout
+    return out.split()[0] if out.strip() else ""
+
+
+def test_a_malicious_pickle_through_xet_is_refused_like_a_push(site: Site) -> None:
+    import pickle
+
+    from huggingface_hub.errors import HfHubHTTPError
+
+    site.user("owner", admin=True)
+    model = site.model("xetspace/pickled")
+    api = api_for(site, "owner")
+    api.upload_file(path_or_fileobj=b"ok\n", path_in_repo="ok.txt", repo_id=model)
+    before = tip(site, model)
+    evil = pickle.dumps([Evil(), os.urandom(11 * 1024 * 1024)])
+    with pytest.raises(HfHubHTTPError) as refused:
+        api.upload_file(path_or_fileobj=evil, path_in_repo="model.pkl", repo_id=model)
+    assert refused.value.response.status_code == 422
+    assert "posix.system runs a shell command when the file is loaded" in str(refused.value)
+    assert tip(site, model) == before
+
+
+def token(site: Site, model: str, user: str, right: str) -> dict[str, str]:
+    answer = site.http("GET", f"/api/models/{model}/xet-{right}-token/main", key=site.keys[user])
+    assert answer.status == 200, answer.body
+    got = json.loads(answer.body)
+    assert answer.headers["X-Xet-Access-Token"] == got["accessToken"]
+    assert got["casUrl"] == site.url + "/api/xet"
+    return got
+
+
+def test_tokens_follow_the_model_roles_and_the_key(site: Site) -> None:
+    site.user("owner", admin=True)
+    model = site.model("xetspace/guarded")
+    site.user("reader")
+    site.cli("grant", model, "reader", "user")
+    # A reader gets a read token, not a write token.
+    refused = site.http("GET", f"/api/models/{model}/xet-write-token/main",
+                        key=site.keys["reader"])
+    assert refused.status == 403
+    read = token(site, model, "reader", "read")["accessToken"]
+    data, xorb_hash = xorb.serialize([os.urandom(5000), os.urandom(7000)])
+    path = f"/api/xet/v1/xorbs/default/{hashes.to_hex(xorb_hash)}"
+    answer = site.http("POST", path, key=read, body=data)
+    assert answer.status == 403
+    assert "xet-write-token" in json.loads(answer.body)["error"]
+    # The owner's write token works; a tampered xorb is refused with what is wrong.
+    write = token(site, model, "owner", "write")["accessToken"]
+    tampered = bytearray(data)
+    tampered[-1] ^= 1
+    answer = site.http("POST", path, key=write, body=bytes(tampered))
+    assert answer.status == 400
+    assert "xorb hash mismatch" in json.loads(answer.body)["error"]
+    answer = site.http("POST", path, key=write, body=data)
+    assert answer.status == 200 and json.loads(answer.body) == {"was_inserted": True}
+    # Revoking the key stops the token at once.
+    key_id = site.keys["owner"][:11]
+    site.cli("key", "revoke", key_id, "--yes")
+    answer = site.http("POST", path, key=write, body=data)
+    assert answer.status == 401
+    assert "revoked" in json.loads(answer.body)["error"]
+    # A forged token is refused, and a Xet token is no key for git or the hub API.
+    assert site.http("POST", path, key=write[:-2] + "AA", body=data).status == 401
+    assert site.http("GET", f"/api/models/{model}", key=write).status in (401, 404)
+
+
+def upload_elsewhere(site: Site, model: str, source: Path, home: Path, name: str) -> None:
+    """Upload from a fresh process with its own HF_HOME: a machine with no Xet cache."""
+    code = ("import sys; from huggingface_hub import HfApi;"
+            " HfApi(endpoint=sys.argv[1], token=sys.argv[2]).upload_file("
+            "path_or_fileobj=sys.argv[3], path_in_repo=sys.argv[4], repo_id=sys.argv[5])")
+    env = {**os.environ, "HF_HOME": str(home), "HF_HUB_DISABLE_TELEMETRY": "1",
+           "HF_HUB_DISABLE_PROGRESS_BARS": "1"}
+    env.pop("HF_HUB_DISABLE_XET", None)
+    subprocess.run([sys.executable, "-c", code, site.url, site.keys["owner"], str(source),
+                    name, model], env=env, check=True, capture_output=True, timeout=300)
+
+
+def test_a_changed_file_from_another_machine_sends_little_more_than_the_change(
+        site: Site, tmp_path: Path) -> None:
+    site.user("owner", admin=True)
+    model = site.model("xetspace/dedupe")
+    original = os.urandom(12 * 1024 * 1024)
+    changed = original[:5 * 1024 * 1024] + os.urandom(1024 * 1024) + original[6 * 1024 * 1024:]
+    (tmp_path / "a.bin").write_bytes(original)
+    (tmp_path / "b.bin").write_bytes(changed)
+    before = xorb_bytes(site)
+    upload_elsewhere(site, model, tmp_path / "a.bin", tmp_path / "home-a", "weights.bin")
+    first = xorb_bytes(site) - before
+    assert first > 12 * 1024 * 1024
+    # Another machine: its client asks the dedupe query, which offers the model's xorb.
+    upload_elsewhere(site, model, tmp_path / "b.bin", tmp_path / "home-b", "weights.bin")
+    second = xorb_bytes(site) - before - first
+    assert 1024 * 1024 <= second < 2 * 1024 * 1024
+    clone = tmp_path / "clone"
+    git("clone", "-q", site.clone_url(model, "owner"), str(clone), env=LFS_ENV)
+    git("lfs", "pull", cwd=clone)
+    assert (clone / "weights.bin").read_bytes() == changed
+
+
+def test_gc_keeps_used_xorbs_and_removes_those_of_deleted_models(site: Site) -> None:
+    site.user("owner", admin=True)
+    kept = site.model("xetgc/kept")
+    dropped = site.model("xetgc/dropped")
+    api = api_for(site, "owner")
+    api.upload_file(path_or_fileobj=os.urandom(11 * 1024 * 1024), path_in_repo="a.bin",
+                    repo_id=kept)
+    api.upload_file(path_or_fileobj=os.urandom(11 * 1024 * 1024), path_in_repo="b.bin",
+                    repo_id=dropped)
+    with sqlite3.connect(site.data / "modelgit.db") as db:
+        rows = dict(db.execute("SELECT m.model, x.oid FROM xet_xorbs x JOIN xet_model_xorbs m"
+                               " ON m.xorb = x.hash WHERE m.model LIKE 'xetgc/%'").fetchall())
+    objects = site.data / "lfs" / "objects"
+    stored = {p.name for p in objects.rglob("*") if p.is_file()}
+    assert rows[kept] in stored and rows[dropped] in stored
+    site.cli("model", "delete", dropped, "--yes")
+    _, out, _ = site.cli("gc", "--grace", "0", "--json", "--yes")
+    assert json.loads(out)["xorbs_dropped"] >= 1
+    stored = {p.name for p in objects.rglob("*") if p.is_file()}
+    assert rows[kept] in stored and rows[dropped] not in stored
+    # The kept model's file still downloads through Xet.
+    head = site.http("HEAD", f"/{kept}/resolve/main/a.bin", key=site.keys["owner"])
+    assert "X-Xet-Hash" in head.headers
+
+
+def test_a_text_file_with_a_secret_through_xet_never_reaches_a_ref(site: Site) -> None:
+    from huggingface_hub.errors import HfHubHTTPError
+
+    site.user("owner", admin=True)
+    model = site.model("xetspace/leaky")
+    api = api_for(site, "owner")
+    api.upload_file(path_or_fileobj=b"ok\n", path_in_repo="ok.txt", repo_id=model)
+    before = tip(site, model)
+    log = big_log(lines=200_000, secret_at=150_001)  # over the LFS threshold: Xet
+    assert len(log) > 10 * 1024 * 1024
+    with pytest.raises(HfHubHTTPError) as refused:
+        api.upload_file(path_or_fileobj=log, path_in_repo="train.log", repo_id=model)
+    assert refused.value.response.status_code == 422
+    assert "train.log" in str(refused.value)
+    assert tip(site, model) == before
