@@ -110,10 +110,9 @@ def start_serve(site: Site, sock: Path, name: str) -> Proc:
     return proc
 
 
-@contextmanager
-def balanced(site: Site, count: int = 2) -> Iterator[Frontends]:
+def start_balanced(site: Site, count: int = 2) -> Frontends:
     """Start ``count`` front ends on ``site``'s data folder and nginx before them; the site's
-    port becomes the balancer's."""
+    port becomes the balancer's. Everything started is stopped again if a part fails."""
     run = site.data.parent / "run"
     run.mkdir(exist_ok=True)
     sockets = [run / f"fe{i}.sock" for i in range(count)]
@@ -133,15 +132,24 @@ def balanced(site: Site, count: int = 2) -> Iterator[Frontends]:
         checked = subprocess.run([*base, "-t"], capture_output=True, text=True, check=False)
         assert checked.returncode == 0, checked.stderr
         nginx_proc = start("nginx", [*base, "-g", "daemon off;"], folder / "logs" / "out.log")
+        started = nginx_proc
         wait_for(lambda: all(port_open(p) for p in [site.port, *alone])
-                 or not nginx_proc.alive(), 30, "nginx", ignore=(OSError,))
+                 or not started.alive(), 30, "nginx", ignore=(OSError,))
         assert nginx_proc.alive(), (folder / "logs" / "error.log").read_text()
         with urllib.request.urlopen(f"{site.url}/-/health", timeout=10):  # noqa: S310
             pass
-        fronts = Frontends(site, serves, sockets, alone, nginx_proc)
+        return Frontends(site, serves, sockets, alone, nginx_proc)
+    except BaseException:
+        for proc in [*([nginx_proc] if nginx_proc else []), *serves]:
+            proc.stop()
+        raise
+
+
+@contextmanager
+def balanced(site: Site, count: int = 2) -> Iterator[Frontends]:
+    """:func:`start_balanced` for a ``with`` block."""
+    fronts = start_balanced(site, count)
+    try:
         yield fronts
     finally:
-        if nginx_proc is not None:
-            nginx_proc.stop()
-        for proc in serves:
-            proc.stop()
+        fronts.stop()

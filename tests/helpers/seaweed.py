@@ -8,6 +8,7 @@ objects.
 
 from __future__ import annotations
 
+import contextlib
 import json
 import os
 import secrets
@@ -74,6 +75,10 @@ class Seaweed:
                           request_checksum_calculation="when_required",
                           response_checksum_validation="when_required"))
 
+    #: The bucket sites share, each under a key prefix of its own: every bucket is a
+    #: SeaweedFS collection with volumes of its own, and a bucket per site runs out of them.
+    shared_bucket: str = ""
+
     def new_bucket(self, prefix: str = "lfs") -> str:
         name = f"{prefix}-{secrets.token_hex(6)}"
         self.client().create_bucket(Bucket=name)
@@ -110,11 +115,11 @@ def start(folder: Path) -> Seaweed:
     data = folder / "data"
     data.mkdir(exist_ok=True)
     args = [weed_binary(), "server", "-s3", f"-dir={data}", "-ip=127.0.0.1",
-            "-ip.bind=127.0.0.1", "-volume.max=8", "-master.volumeSizeLimitMB=1024",
+            "-ip.bind=127.0.0.1", "-volume.max=200", "-master.volumeSizeLimitMB=256",
             f"-s3.config={config}", *(f"-{flag}={port}" for flag, port in ports.items())]
     log = (folder / "weed.log").open("wb")
     process = subprocess.Popen(args, stdout=log, stderr=subprocess.STDOUT, cwd=folder,
-                               start_new_session=True)
+                               start_new_session=True, preexec_fn=_die_with_parent)
     weed = Seaweed(folder, f"http://127.0.0.1:{ports['s3.port']}", access_key, secret_key,
                    process)
     deadline = time.monotonic() + READY_SECONDS
@@ -123,7 +128,7 @@ def start(folder: Path) -> Seaweed:
         if process.poll() is not None:
             break
         try:
-            bucket = weed.new_bucket("ready")
+            bucket = weed.shared_bucket = weed.shared_bucket or weed.new_bucket()
             client = weed.client()
             client.put_object(Bucket=bucket, Key="probe", Body=b"x")
             client.delete_object(Bucket=bucket, Key="probe")
@@ -144,16 +149,36 @@ def shared() -> Seaweed:
     (each xdist worker has its own; tests keep apart by bucket)."""
     global _shared
     if _shared is None or _shared.process.poll() is not None:
-        import atexit
         import tempfile
 
         _shared = start(Path(tempfile.mkdtemp(prefix="modelgit-seaweed-")))
-        atexit.register(_shared.stop)
     return _shared
 
 
-def s3_settings(weed: Seaweed, folder: Path, bucket: str | None = None) -> dict[str, object]:
-    """``config.yaml``'s ``lfs`` section for a site whose objects go to a new bucket."""
+def stop_shared() -> None:
+    """Stop this process's SeaweedFS and remove its folder (the session's last fixture)."""
+    global _shared
+    if _shared is not None:
+        _shared.stop()
+        shutil.rmtree(_shared.folder, ignore_errors=True)
+        _shared = None
+
+
+def _die_with_parent() -> None:
+    """In the child before exec: SIGTERM when the test process dies, however it dies (an
+    xdist worker ends without running atexit)."""
+    import ctypes
+
+    with contextlib.suppress(OSError, AttributeError):
+        ctypes.CDLL("libc.so.6", use_errno=True).prctl(1, signal.SIGTERM)  # PR_SET_PDEATHSIG
+
+
+def s3_settings(weed: Seaweed, folder: Path) -> dict[str, object]:
+    """``config.yaml``'s ``lfs`` section for a site whose objects go under a new key prefix
+    of the shared bucket."""
+    if not weed.shared_bucket:
+        weed.shared_bucket = weed.new_bucket()
     return {"storage": "s3", "s3": {
-        "endpoint": weed.endpoint, "bucket": bucket or weed.new_bucket(),
-        "region": weed.region, "credentials_file": str(weed.credentials_file(folder))}}
+        "endpoint": weed.endpoint, "bucket": weed.shared_bucket,
+        "prefix": f"site-{secrets.token_hex(6)}/", "region": weed.region,
+        "credentials_file": str(weed.credentials_file(folder))}}
