@@ -101,6 +101,18 @@ http {{
     return conf
 
 
+def _public_url(site: Site) -> None:
+    """Behind a balancer links must name it (``public_url``), not a front end's socket."""
+    import yaml
+
+    path = site.data / "config.yaml"
+    settings = yaml.safe_load(path.read_text()) if path.is_file() else {}
+    settings = settings or {}
+    if not settings.get("public_url"):
+        settings["public_url"] = site.url
+        path.write_text(yaml.safe_dump(settings))
+
+
 def start_serve(site: Site, sock: Path, name: str) -> Proc:
     proc = start(name, [str(BIN / "modelgit"), "--data", str(site.data), "serve", "--socket",
                         str(sock)], site.data.parent / f"{name}.log", env=dict(os.environ))
@@ -116,13 +128,13 @@ def start_balanced(site: Site, count: int = 2) -> Frontends:
     run = site.data.parent / "run"
     run.mkdir(exist_ok=True)
     sockets = [run / f"fe{i}.sock" for i in range(count)]
+    _public_url(site)
     serves: list[Proc] = []
     nginx_proc: Proc | None = None
     try:
         for i, sock in enumerate(sockets):
             serves.append(start_serve(site, sock, f"fe{i}"))
-        site.port = free_port()
-        alone = [free_port() for _ in sockets]
+        alone = [free_port() for _ in sockets]  # nginx balances on the site's own port
         folder = site.data.parent / "nginx"
         conf = _nginx_conf(folder, sockets, site.port, alone)
         nginx = sbin("nginx")
