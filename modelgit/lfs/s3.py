@@ -35,7 +35,9 @@ import contextlib
 import http.client
 import io
 import json
+import logging
 import os
+import re
 import stat
 import threading
 import urllib.parse
@@ -67,6 +69,8 @@ MAX_PUT_BYTES = 5 * 1024**3
 PUT_URL_SECONDS = 3600
 #: Seconds to connect to the store and to wait on one of its socket reads or writes.
 TIMEOUT_SECONDS = 60.0
+log = logging.getLogger("modelgit.lfs")
+
 #: What a download reads from the store at once (and buffers for small reads: scanners).
 READ_BUFFER = 256 * 1024
 
@@ -162,9 +166,11 @@ def _status_of(err: Exception) -> tuple[int, str]:
 
 
 def _unavailable(err: Exception) -> StorageError:
-    """The store failed or refused us: the client is told to retry, the log says why."""
+    """The store failed or refused us: the client is told to retry, the log says why (the
+    error's code and status only: never a URL, which may carry a signature)."""
     status, code = _status_of(err)
     detail = f"{code or type(err).__name__} ({status})" if status else type(err).__name__
+    log.warning("object store: %s", detail)
     return StorageError(503, f"the object store is not available right now ({detail});"
                              " try again in a moment, and tell the site admin if it lasts")
 
@@ -339,6 +345,9 @@ class _Upload:
             return
         if answer.status == 400 and b"BadDigest" in body:
             raise StorageError(422, "sha256 of the received bytes does not match the oid")
+        found = re.search(rb"<Code>([A-Za-z]{1,64})</Code>", body)
+        log.warning("object store refused a PUT: %s (%d)",
+                    found.group(1).decode() if found else "no error code", answer.status)
         raise StorageError(503, f"the object store refused the object ({answer.status});"
                                 " try again in a moment, and tell the site admin if it lasts")
 

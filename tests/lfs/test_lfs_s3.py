@@ -217,3 +217,28 @@ def test_credentials_file_readable_by_others_is_refused(tmp_path: Path) -> None:
         "endpoint": "http://127.0.0.1:1", "bucket": "b", "credentials_file": str(path)}}})
     with pytest.raises(PermissionError, match="chmod 600"):
         storage_for(cfg)
+
+
+def test_store_out_of_reach_is_a_503_that_says_to_retry(tmp_path: Path) -> None:
+    """Fail closed, and say so: no object is reported stored when the store cannot be asked."""
+    from tests.helpers.site import free_port
+
+    creds = tmp_path / "creds.json"
+    creds.write_text(json.dumps({"access_key_id": "a", "secret_access_key": "b"}))
+    creds.chmod(0o600)
+    site = make_site(tmp_path, {**TEST_SETTINGS, "lfs": {"storage": "s3", "s3": {
+        "endpoint": f"http://127.0.0.1:{free_port()}", "bucket": "gone",
+        "credentials_file": str(creds)}}})
+    site.start()
+    try:
+        model = site.model("s3/down")
+        data = b"weights"
+        answer = batch(site, model, "upload", [{"oid": oid_of(data), "size": len(data)}],
+                       site.keys["owner"])
+        put = json.loads(answer.body)["objects"][0]["actions"]["upload"]
+        sent = site.http("PUT", local(put["href"]), body=data, headers=put["header"])
+        assert sent.status == 503, sent.body
+        message = json.loads(sent.body)["message"]
+        assert "object store is not available" in message and "try again" in message
+    finally:
+        site.stop()
