@@ -1,7 +1,9 @@
 # The two commands: `make serve` and `make test`. Both create .venv and install what is missing,
 # at the versions of the lock files in requirements/ (with their hashes; docs/development.md).
 #   make serve [PORT=9000] [HOST=0.0.0.0]   the server: the runtime lock only
-#   make test                               the test lock, lint, hygiene and the whole suite
+#   make test                               the test lock, lint, hygiene and the whole suite,
+#                                           then its distributed pass (test-distributed)
+#   make test-distributed                   LFS, gating, e2e on SeaweedFS + two front ends
 #   make lock                               rewrite the locks after a pyproject.toml change
 #   make lock-upgrade                       the same, moving every pin to its newest release
 #   make test-latest                        the suite on the newest releases, in .venv-latest
@@ -32,7 +34,7 @@ PIP_QUIET = -q --disable-pip-version-check
 INSTALL_PROJECT = PYTHONWARNINGS="ignore:Editable installation" \
 	$(BIN)/python -m pip install $(PIP_QUIET) --no-deps --no-build-isolation -e .
 
-.PHONY: serve test lint hygiene bench lock lock-upgrade test-latest clean
+.PHONY: serve test test-distributed lint hygiene bench lock lock-upgrade test-latest clean
 
 $(BIN)/python:
 	@$(PYTHON) -c 'import sys; sys.exit(sys.version_info < (3, 11))' || \
@@ -70,6 +72,14 @@ test: $(TEST_DEPS)
 	$(MAKE) --no-print-directory lint
 	$(MAKE) --no-print-directory hygiene
 	$(BIN)/pytest -n $(PYTEST_WORKERS) -q
+	$(MAKE) --no-print-directory test-distributed
+
+# The LFS, gating and end-to-end tests again with every site's LFS objects on SeaweedFS and
+# two front ends behind nginx (docs/operations.md). test_two_front_ends_share_one_queue starts
+# its own pair of servers and runs in `make test`.
+test-distributed: $(TEST_DEPS)
+	MODELGIT_TEST_STORAGE=s3 MODELGIT_TEST_FRONTENDS=2 $(BIN)/pytest -n $(PYTEST_WORKERS) -q \
+		tests/lfs tests/gating tests/e2e -k "not test_two_front_ends_share_one_queue"
 
 bench: $(TEST_STAMP)
 	$(BIN)/python -m bench

@@ -57,7 +57,9 @@ DEFAULTS: dict[str, Any] = {
              "cooldown_seconds": 60},
     # Slow clients (modelgit/http/admission.py): seconds for a whole request head, and open
     # connections per client address (0: no limit; the unix socket is not counted).
-    "http": {"head_seconds": 10, "max_connections_per_address": 16},
+    # trusted_proxies: addresses of load balancers that reach `modelgit serve` over TCP (a
+    # front end on another machine); their X-Forwarded-For is believed, as on the unix socket.
+    "http": {"head_seconds": 10, "max_connections_per_address": 16, "trusted_proxies": []},
     "smtp": {"host": "", "port": 25, "sender": "modelgit@localhost", "user": "", "password": ""},
     "regions": {},
     # Background sync worker in `modelgit serve`; off on front ends that should not run tasks.

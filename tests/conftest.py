@@ -57,6 +57,15 @@ def _isolated_home(tmp_path_factory: pytest.TempPathFactory) -> Iterator[None]:
     os.environ.update(saved)
 
 
+@pytest.fixture(scope="session", autouse=True)
+def _stop_seaweed() -> Iterator[None]:
+    """The SeaweedFS an S3 test started in this process stops with the session."""
+    yield
+    from tests.helpers import seaweed
+
+    seaweed.stop_shared()
+
+
 @pytest.fixture(scope="module")
 def site(tmp_path_factory: pytest.TempPathFactory) -> Iterator[Site]:
     """One running server per test module (tests use their own model names)."""

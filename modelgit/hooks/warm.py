@@ -107,6 +107,14 @@ def _client(env: dict[str, str]) -> str:
 HOOK_THREADS = 64
 
 
+def _identity(path: Path) -> tuple[int, int] | None:
+    try:
+        info = path.lstat()
+    except OSError:
+        return None
+    return info.st_dev, info.st_ino
+
+
 class HookServer(socketserver.UnixStreamServer):
     """Runs each hook request on a thread of a lasting pool (a thread per request would open
     a database connection per hook), with the configuration read once and re-read only when
@@ -124,6 +132,7 @@ class HookServer(socketserver.UnixStreamServer):
         path.unlink(missing_ok=True)
         super().__init__(str(path), _Handler)
         path.chmod(0o600)
+        self._socket_id = _identity(path)
 
     def process_request(self, request: Any, client_address: Any) -> None:
         self._pool.submit(self._process, request, client_address)
@@ -187,4 +196,8 @@ class HookServer(socketserver.UnixStreamServer):
         self.shutdown()
         self.server_close()
         self._pool.shutdown(wait=False, cancel_futures=True)
-        socket_path(self.data_dir).unlink(missing_ok=True)
+        # Only our own socket: another front end on the same data folder may have bound the
+        # name since (the newest server takes it), and its hooks must stay warm.
+        path = socket_path(self.data_dir)
+        if _identity(path) == self._socket_id:
+            path.unlink(missing_ok=True)

@@ -21,7 +21,9 @@ other request waited behind them (issue 18, finding 8). Here:
   no thread, no buffer), for one of the address's connections to close - a CI runner or a
   NAT with a burst of parallel clones is slowed, not refused - and past as many again
   waiting, a connection is answered 429 and closed. Connections on the unix socket (the
-  local web server) are not counted.
+  local web server) and from ``http.trusted_proxies`` (a load balancer) are not counted.
+  The count is this process's own on purpose: it guards this process's threads, and behind
+  a load balancer each front end has its own.
 
 What this leans on in cheroot (11.x): ``HTTPServer.process_conn`` (called for a new or a
 readable connection, and by ``ConnectionManager.put`` for one with buffered bytes),
@@ -141,8 +143,10 @@ class GuardedServer(wsgi.Server):
     ConnectionClass = GuardedConnection
 
     def __init__(self, *args: Any, head_seconds: float = HEAD_SECONDS,
-                 max_per_address: int = MAX_CONNECTIONS_PER_ADDRESS, **kwargs: Any) -> None:
+                 max_per_address: int = MAX_CONNECTIONS_PER_ADDRESS,
+                 trusted: frozenset[str] = frozenset(), **kwargs: Any) -> None:
         super().__init__(*args, **kwargs)
+        self.trusted = trusted
         self.head_seconds = float(head_seconds)
         self.admission = Admission(int(max_per_address))
 
@@ -196,8 +200,9 @@ class GuardedServer(wsgi.Server):
 
     def _admit(self, conn: Any) -> bool:
         address = conn.remote_addr
-        if not isinstance(address, str) or not address:
-            return True  # the unix socket: the local web server, one client for many
+        if not isinstance(address, str) or not address or address in self.trusted:
+            # the unix socket or a trusted load balancer: one peer for many clients
+            return True
         verdict = self.admission.admit(address, conn)
         if verdict == "serve":
             conn.admitted_as = address

@@ -30,7 +30,6 @@ from __future__ import annotations
 
 import json
 import logging
-import os
 import re
 import secrets
 import time
@@ -61,7 +60,7 @@ from modelgit.lfs.batch import (
     parse_batch_request,
     parse_verify_request,
 )
-from modelgit.lfs.storage import OID_RE, storage_for, validate_oid
+from modelgit.lfs.storage import OID_RE, object_size, storage_for, validate_oid
 from modelgit.lfs.tokens import Claims, check_claims, load_or_create_secret, make_token
 from modelgit.services import access
 from modelgit.store import now_iso
@@ -387,7 +386,7 @@ class LfsRoutes:
             return lfs_error(404, f"object not found in {model_id}")
         handle = self.storage.open(oid)
         try:
-            size = os.fstat(handle.fileno()).st_size
+            size = object_size(handle)
             headers = [("Content-Type", "application/octet-stream"), ("Accept-Ranges", "bytes")]
             first, last, code = 0, size - 1, 200
             wanted = req.header("Range")

@@ -53,14 +53,17 @@ _SERVER_IDENTITY = ("REMOTE_USER", "X_REMOTE_PID", "X_REMOTE_UID", "X_REMOTE_GID
 WSGIApp = Callable[[dict[str, Any], Callable[..., Any]], Iterable[bytes]]
 
 
-def peer_middleware(app: WSGIApp, *, unix_socket: bool, listen_url: str = "") -> WSGIApp:
+def peer_middleware(app: WSGIApp, *, unix_socket: bool, listen_url: str = "",
+                    trusted_proxies: frozenset[str] = frozenset()) -> WSGIApp:
     """Set REMOTE_ADDR and the socket mark from what the connection proves, nothing else;
     after a refusal, read what is left of the request body; tell the app where it listens
     (``listen_url``, for links when a request has no usable Host header).
 
     On the unix socket every peer is the local web server: the client's address is the last
     entry of ``X-Forwarded-For`` (the one the proxy appended), so the brute-force brake counts
-    real clients, not the proxy. On TCP the client is the peer, and proxy headers are dropped.
+    real clients, not the proxy. On TCP the client is the peer, and proxy headers are dropped,
+    unless the peer is one of ``trusted_proxies`` (``http.trusted_proxies``: the load balancer
+    of several front ends on other machines), which is then treated as the unix socket is.
 
     A streaming server answers before the body has arrived. If the app refused the request
     without reading its body (413, a 401/403 on a chunked upload, a 500) and the connection were
@@ -73,7 +76,7 @@ def peer_middleware(app: WSGIApp, *, unix_socket: bool, listen_url: str = "") ->
             environ.pop(key, None)
         environ.pop(UNIX_SOCKET_KEY, None)
         environ[LISTEN_URL_KEY] = listen_url
-        if unix_socket:
+        if unix_socket or environ.get("REMOTE_ADDR") in trusted_proxies:
             forwarded = str(environ.get("HTTP_X_FORWARDED_FOR") or "")
             last = forwarded.rsplit(",", 1)[-1].strip()
             environ["REMOTE_ADDR"] = last or "local"
@@ -149,7 +152,8 @@ def make_server(cfg: Config, *, host: str | None = None, port: int | None = None
     server = GuardedServer(bind, app, numthreads=THREADS, server_name="modelgit",
                            request_queue_size=1024, timeout=SOCKET_TIMEOUT, shutdown_timeout=10,
                            head_seconds=float(cfg.get("http.head_seconds")),
-                           max_per_address=int(cfg.get("http.max_connections_per_address")))
+                           max_per_address=int(cfg.get("http.max_connections_per_address")),
+                           trusted=trusted_proxies(cfg))
     server.gateway = gateway_class()
     server.max_request_body_size = int(cfg.get("max_body_bytes"))
     server.max_request_header_size = MAX_HEADER_BYTES
@@ -169,8 +173,17 @@ def make_server(cfg: Config, *, host: str | None = None, port: int | None = None
     # Bound now: with --port 0 the real port is known only here.
     listen = "" if socket else http_url(reachable_host(server.bind_addr[0]),
                                         int(server.bind_addr[1]))
-    server.wsgi_app = peer_middleware(app, unix_socket=bool(socket), listen_url=listen)
+    server.wsgi_app = peer_middleware(app, unix_socket=bool(socket), listen_url=listen,
+                                      trusted_proxies=trusted_proxies(cfg))
     return server
+
+
+def trusted_proxies(cfg: Config) -> frozenset[str]:
+    """``http.trusted_proxies``: the addresses whose ``X-Forwarded-For`` is believed."""
+    value = cfg.get("http").get("trusted_proxies") or []
+    if isinstance(value, str):
+        value = [value]
+    return frozenset(str(v).strip() for v in value if str(v).strip())
 
 
 def listen_address(server: Any) -> str:

@@ -3,8 +3,8 @@
 Objects are content-addressed by their sha256 (the LFS oid), stored once for the whole site;
 which model may serve which object is the store's business (a table of links), not this
 module's. Everything else gets a storage from :func:`storage_for` and reaches the bytes through
-:class:`ObjectStorage` only (``gc`` included), so a second, S3-compatible backend is one more
-class here and one entry in :data:`BACKENDS` (docs/architecture.md).
+:class:`ObjectStorage` only (``gc`` included): :class:`FileStorage` here, and the S3-compatible
+backend in :mod:`modelgit.lfs.s3`, one entry each in :data:`BACKENDS` (docs/architecture.md).
 
 Writes never trust the client: the bytes are hashed while they stream to a temporary file in
 the store's own folder (same filesystem, so the final rename is atomic), and only a file whose
@@ -314,7 +314,23 @@ class FileStorage:
 #: Storage backends by the name ``config.yaml`` gives in ``lfs.storage`` (default ``files``).
 BACKENDS: dict[str, Callable[[Config], ObjectStorage]] = {
     "files": lambda cfg: FileStorage(cfg.lfs_dir),
+    "s3": lambda cfg: _s3(cfg),
 }
+
+
+def _s3(cfg: Config) -> ObjectStorage:
+    """The S3 backend, imported only by a site that uses it (boto3 takes ~0.2 s to load)."""
+    from modelgit.lfs.s3 import s3_storage
+
+    return s3_storage(cfg)
+
+
+def object_size(handle: BinaryIO) -> int:
+    """Size of an object opened with :meth:`ObjectStorage.open` (a file or a store's reader),
+    found by seeking to its end; the position is left at the start."""
+    size = handle.seek(0, os.SEEK_END)
+    handle.seek(0)
+    return size
 
 
 def storage_for(cfg: Config) -> ObjectStorage:

@@ -168,7 +168,7 @@ def test_send_failure_keeps_the_request_and_the_digest_retries(
         answer = ask(mail_site, model, "walt", GOOD)
         assert answer.status == 200 and json.loads(answer.body)["status"] == "pending"
         assert time.monotonic() - started < 10
-        log = (mail_site.data / "serve-test.log").read_text()
+        log = mail_site.log_text()
         assert "its email failed" in log and "walt" in log
         code, _, err = mail_site.cli("access", "digest", ok=False)
         assert code == 1 and "NOT sent" in err

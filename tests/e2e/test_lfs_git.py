@@ -17,6 +17,7 @@ import pytest
 
 from modelgit.store import Store
 from tests.conftest import LFS_ENV, Site, commit_file, git, sha256_file
+from tests.helpers.lfs_api import stored_size
 
 MODEL = "lfs/weights"
 BIG = 30 * 1000 * 1000
@@ -74,8 +75,7 @@ def test_push_30mb_then_clone_as_user_gives_identical_bytes(site: Site, pushed: 
                                                            work: Path) -> None:
     store = Store(site.data / "modelgit.db")
     assert store.linked_size(pushed.model, pushed.oid) == pushed.size
-    stored = site.data / "lfs" / "objects" / pushed.oid[:2] / pushed.oid[2:4] / pushed.oid
-    assert stored.stat().st_size == pushed.size
+    assert stored_size(site, pushed.oid) == pushed.size
 
     started = time.monotonic()
     clone = lfs_clone(site.clone_url(pushed.model, "lfs-user"), work / "u")

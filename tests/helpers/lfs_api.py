@@ -62,4 +62,25 @@ def upload(site: Site, model: str, data: bytes, key: str) -> str:
 
 
 def stored_path(site: Site, oid: str) -> Path:
+    """Where the file storage keeps an object (files storage only: see :func:`is_stored`)."""
     return site.data / "lfs" / "objects" / oid[:2] / oid[2:4] / oid
+
+
+def stored_size(site: Site, oid: str) -> int | None:
+    """Size of a stored object in the site's LFS storage, whichever it is; None if absent."""
+    from modelgit import config as config_mod
+    from modelgit.lfs.storage import storage_for
+
+    return storage_for(config_mod.load(site.data)).get_size(oid)
+
+
+def is_stored(site: Site, oid: str) -> bool:
+    return stored_size(site, oid) is not None
+
+
+def on_files(site: Site) -> bool:
+    """Whether the site keeps LFS objects in its data folder (not ``MODELGIT_TEST_STORAGE=s3``)."""
+    from modelgit import config as config_mod
+
+    return (config_mod.load(site.data).settings.get("lfs") or {}).get("storage",
+                                                                      "files") == "files"

@@ -5,6 +5,7 @@ people and models in it (through the CLI, as an administrator would).
 from __future__ import annotations
 
 import base64
+import os
 import socket
 import subprocess
 import sys
@@ -13,6 +14,7 @@ import urllib.request
 from dataclasses import dataclass, field
 from email.message import Message
 from pathlib import Path
+from typing import Any
 
 from click.testing import CliRunner
 
@@ -43,6 +45,7 @@ class Site:
     port: int
     proc: subprocess.Popen[bytes] | None = None
     keys: dict[str, str] = field(default_factory=dict)
+    fronts: Any = None  # tests.helpers.frontends.Frontends when several front ends serve
 
     @property
     def url(self) -> str:
@@ -99,7 +102,21 @@ class Site:
         except urllib.error.HTTPError as err:
             return HttpAnswer(err.code, err.headers, err.read())
 
+    def log_text(self) -> str:
+        """Everything the site's server processes wrote (one serve, or every front end)."""
+        paths = [self.data / "serve-test.log", *sorted((self.data / "log").glob("*.log"))]
+        if self.fronts is not None:
+            paths += [proc.log for proc in self.fronts.serves]
+        return "".join(p.read_text(errors="replace") for p in paths if p.is_file())
+
     def start(self) -> None:
+        """``modelgit serve`` on the data folder; with ``MODELGIT_TEST_FRONTENDS=2``, two of
+        them behind nginx (tests/helpers/frontends.py), the site's port being nginx's."""
+        if os.environ.get("MODELGIT_TEST_FRONTENDS", "1") != "1":
+            from tests.helpers.frontends import start_balanced
+
+            self.fronts = start_balanced(self, int(os.environ["MODELGIT_TEST_FRONTENDS"]))
+            return
         log = open(self.data / "serve-test.log", "ab")  # closed with the process
         self.proc = subprocess.Popen(
             [str(BIN / "modelgit"), "--data", str(self.data), "serve", "--port", str(self.port)],
@@ -116,6 +133,9 @@ class Site:
         wait_for(answering, 20, "modelgit serve to answer /-/health", ignore=(OSError,))
 
     def stop(self) -> None:
+        if self.fronts is not None:
+            self.fronts.stop()
+            self.fronts = None
         if self.proc is not None and self.proc.poll() is None:
             self.proc.terminate()
             try:
@@ -131,12 +151,20 @@ TEST_SETTINGS = {"auth": {"max_failures": 10_000, "max_failures_per_address": 10
 
 
 def make_site(root: Path, settings: dict[str, object] | None = None) -> Site:
-    """A data folder (not yet served); ``settings`` become its config.yaml."""
+    """A data folder (not yet served); ``settings`` become its config.yaml.
+
+    With ``MODELGIT_TEST_STORAGE=s3`` a site whose settings name no LFS storage keeps its LFS
+    objects in a bucket of its own on the test process's SeaweedFS (tests/helpers/seaweed.py).
+    """
     import yaml
 
     data = root / "data"
     site = Site(data=data, port=free_port())
     site.cli("init")
-    (data / "config.yaml").write_text(
-        yaml.safe_dump(TEST_SETTINGS if settings is None else settings))
+    chosen = dict(TEST_SETTINGS if settings is None else settings)
+    if os.environ.get("MODELGIT_TEST_STORAGE", "files") == "s3" and "lfs" not in chosen:
+        from tests.helpers import seaweed
+
+        chosen["lfs"] = seaweed.s3_settings(seaweed.shared(), root)
+    (data / "config.yaml").write_text(yaml.safe_dump(chosen))
     return site

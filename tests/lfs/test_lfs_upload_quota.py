@@ -16,7 +16,7 @@ from modelgit import config as config_mod
 from modelgit.quota import space_usage
 from modelgit.store import Store
 from tests.conftest import Site
-from tests.helpers.lfs_api import MEDIA, TOKEN_HEADER, batch, oid_of, stored_path
+from tests.helpers.lfs_api import MEDIA, TOKEN_HEADER, batch, is_stored, oid_of
 
 QUOTA = 3_000_000
 
@@ -55,7 +55,7 @@ def test_uploads_store_only_what_a_batch_approved_within_quota(site: Site, tmp_p
     # 1. A PUT with the caller's own key and no batch at all.
     code, text = curl(site, "PUT", f"{objects}/{oid}", big_file, user="owner")
     assert code == 403 and "batch" in json.loads(text)["message"], text
-    assert not stored_path(site, oid).exists()
+    assert not is_stored(site, oid)
 
     # 2. A batch that approves 1 byte, then 4 MB sent to its upload link.
     answer = batch(site, model, "upload", [{"oid": oid, "size": 1}], site.keys["owner"])
@@ -65,7 +65,7 @@ def test_uploads_store_only_what_a_batch_approved_within_quota(site: Site, tmp_p
     assert code == 422, text
     message = json.loads(text)["message"]
     assert "for 1 bytes" in message and "nothing was stored" in message
-    assert not stored_path(site, oid).exists()
+    assert not is_stored(site, oid)
 
     # 3. The batch itself refuses what does not fit.
     answer = batch(site, model, "upload", [{"oid": oid, "size": len(big)}], site.keys["owner"])
@@ -88,5 +88,5 @@ def test_uploads_store_only_what_a_batch_approved_within_quota(site: Site, tmp_p
                           headers={TOKEN_HEADER: link["header"][TOKEN_HEADER]})
         assert code == status, text
     assert "quota" in json.loads(text)["message"]
-    assert not stored_path(site, oid_of(second)).exists()
+    assert not is_stored(site, oid_of(second))
     assert used(site, "quotas") <= QUOTA
