@@ -16,6 +16,7 @@ from pathlib import Path
 import pytest
 
 from tests.helpers.git import LFS_ENV, commit_file, git, sha256_file
+from tests.helpers.postgres import Cluster, cluster
 from tests.helpers.site import BIN, TEST_SETTINGS, HttpAnswer, Site, free_port, make_site
 
 # Test modules have long imported these from here; they live in tests/helpers/ now.
@@ -71,3 +72,16 @@ def work(tmp_path: Path) -> Path:
     path = tmp_path / "work"
     path.mkdir()
     return path
+
+
+@pytest.fixture(scope="session")
+def pg_cluster() -> Iterator[Cluster]:
+    """One throwaway PostgreSQL cluster per test process (tests/helpers/postgres.py)."""
+    with cluster() as c:
+        yield c
+
+
+@pytest.fixture
+def pg_url(pg_cluster: Cluster) -> str:
+    """A fresh, empty PostgreSQL database for one test."""
+    return pg_cluster.new_database()

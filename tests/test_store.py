@@ -4,6 +4,7 @@ replacement, cascades, and concurrent writers without "database is locked"."""
 
 from __future__ import annotations
 
+import inspect
 import sqlite3
 import threading
 from collections.abc import Iterator
@@ -27,9 +28,18 @@ def db_path(tmp_path: Path) -> Path:
     return tmp_path / "data" / "modelgit.db"
 
 
+def pytest_generate_tests(metafunc: pytest.Metafunc) -> None:
+    """Tests of the Store interface run on both backends; those that read the SQLite file
+    itself (they take ``db_path``) on SQLite only."""
+    if "store" in metafunc.fixturenames:
+        both = "db_path" not in inspect.signature(metafunc.function).parameters
+        metafunc.parametrize("backend", ["sqlite", "postgresql"] if both else ["sqlite"])
+
+
 @pytest.fixture
-def store(db_path: Path) -> Iterator[Store]:
-    s = Store.create(db_path)
+def store(backend: str, db_path: Path, request: pytest.FixtureRequest) -> Iterator[Store]:
+    target = request.getfixturevalue("pg_url") if backend == "postgresql" else db_path
+    s = Store.create(target)
     yield s
     s.close()
 
@@ -79,7 +89,8 @@ def test_foreign_keys_on_for_every_connection(store: Store, db_path: Path) -> No
     other.close()
 
 
-def test_busy_timeout_is_set(store: Store) -> None:
+def test_busy_timeout_is_set(store: Store, db_path: Path) -> None:
+    """SQLite's wait for the write lock (PostgreSQL waits on row locks by itself)."""
     assert store.conn.execute("PRAGMA busy_timeout").fetchone()[0] > 0
 
 
@@ -356,3 +367,45 @@ def test_sync_tasks_move_to_the_task_table_with_their_ids(db_path: Path,
     assert claimed is not None and claimed["id"] == 9  # its lease had run out; 7's holds
     assert new.add_task("scan", "s/m", "refs/heads/main", "b" * 40) > 9
     new.close()
+
+
+def test_task_claims_by_many_workers_take_each_task_once(store: Store) -> None:
+    """Four workers, each with its own connection, race for 40 tasks: every task is claimed
+    by exactly one of them (SQLite's one writer; PostgreSQL's FOR UPDATE SKIP LOCKED)."""
+    target = store.url or store.path
+    store.add_user("alice")
+    store.add_space("alice", "alice", None)
+    store.add_model("alice/m", "alice")
+    ids = store.add_tasks("scan", "alice/m", [(f"refs/heads/b{i}", None, "c" * 40)
+                                               for i in range(40)])
+    claimed: dict[str, list[int]] = {}
+
+    def work(name: str) -> None:
+        mine = Store(target)
+        got = claimed.setdefault(name, [])
+        while (task := mine.claim_task(name, 60.0)) is not None:
+            got.append(task["id"])
+        mine.close()
+
+    threads = [threading.Thread(target=work, args=(f"w{i}",)) for i in range(4)]
+    for t in threads:
+        t.start()
+    for t in threads:
+        t.join()
+    every = sorted(i for got in claimed.values() for i in got)
+    assert every == sorted(ids)
+    assert all(store.get_task(i)["status"] == "running" for i in ids)  # type: ignore[index]
+
+
+def test_sizes_past_two_gib_and_ids_come_back(store: Store) -> None:
+    """LFS sizes are 64-bit and new rows' ids are returned, on both backends."""
+    store.add_user("bob")
+    store.add_space("bob", "bob", None)
+    store.add_model("bob/m", "bob")
+    store.link_object("bob/m", "a" * 64, 5 * 1024**3)
+    assert store.lfs_bytes(model_id="bob/m") == 5 * 1024**3
+    lock, created = store.add_lock("bob/m", "w.bin", "bob")
+    assert created and lock["id"] >= 1 and lock["owner"] == "bob"
+    assert store.add_lock("bob/m", "w.bin", "bob") == (lock, False)
+    first = store.add_task("gc", "bob/m", "", "")
+    assert store.add_task("gc", "bob/m", "", "") == first + 1

@@ -15,7 +15,9 @@ from collections.abc import Callable, Iterator
 from contextlib import contextmanager
 from datetime import UTC, datetime
 from pathlib import Path
-from typing import Any, TypeVar
+from typing import Any, TypeVar, cast
+
+from modelgit.store.pg import is_postgres, redact
 
 T = TypeVar("T")
 
@@ -38,9 +40,16 @@ def now_iso() -> str:
 class StoreBase:
     """The connection of one data folder's database; the table groups build on it."""
 
-    def __init__(self, path: Path) -> None:
-        self.path = Path(path)
+    def __init__(self, path: Path | str) -> None:
+        # A ``postgresql://`` URL selects PostgreSQL (modelgit/store/pg.py); else a SQLite file.
+        self.url = str(path) if is_postgres(path) else None
+        self.path = Path("/nonexistent-postgresql") if self.url else Path(path)
+        self.where = redact(self.url) if self.url else str(self.path)
         self._local = threading.local()
+
+    @property
+    def is_postgres(self) -> bool:
+        return self.url is not None
 
     @property
     def conn(self) -> sqlite3.Connection:
@@ -51,6 +60,8 @@ class StoreBase:
         old file through an open descriptor: one ``stat`` per use compares the file's identity
         with the one the connection opened, and a changed or missing file reconnects or fails.
         """
+        if self.url is not None:
+            return self._pg_conn()
         try:
             st = os.stat(self.path)
         except FileNotFoundError:
@@ -76,6 +87,24 @@ class StoreBase:
             self._local.identity = identity
         return conn
 
+    def _pg_conn(self) -> sqlite3.Connection:
+        """This thread's PostgreSQL connection (the same SQL, translated; see store/pg.py)."""
+        conn = getattr(self._local, "conn", None)
+        if conn is None or conn.raw.closed:
+            from modelgit.store.pg import PgConnection
+
+            assert self.url is not None
+            try:
+                conn = PgConnection(self.url)
+            except Exception as exc:  # psycopg.OperationalError: say where, not the password
+                raise StoreError(
+                    f"cannot connect to the modelgit database at {self.where}: "
+                    f"{str(exc).strip().splitlines()[0] if str(exc).strip() else exc!r};"
+                    " check `database:` in config.yaml and that PostgreSQL is running"
+                ) from None
+            self._local.conn = conn
+        return cast(sqlite3.Connection, conn)
+
     def close(self) -> None:
         conn = getattr(self._local, "conn", None)
         if conn is not None:
@@ -87,7 +116,10 @@ class StoreBase:
         """One short write transaction. BEGIN IMMEDIATE takes the write lock up front so a
         transaction never fails half-way on a lock upgrade."""
         conn = self.conn
-        _retry_busy(lambda: conn.execute("BEGIN IMMEDIATE"))
+        if self.url is not None:
+            conn.execute("BEGIN")  # READ COMMITTED; conflicts are handled by row locks
+        else:
+            _retry_busy(lambda: conn.execute("BEGIN IMMEDIATE"))
         try:
             yield conn
         except BaseException:

@@ -9,11 +9,22 @@ import sqlite3
 from collections.abc import Callable
 from datetime import UTC, datetime
 from pathlib import Path
-from typing import Any, Self
+from typing import Any, Self, cast
 
-from modelgit.store.connection import BUSY_TIMEOUT_MS, SchemaTooNew, StoreBase, StoreError
+from modelgit.store.connection import (
+    BUSY_TIMEOUT_MS,
+    SchemaTooNew,
+    StoreBase,
+    StoreError,
+    now_iso,
+)
+from modelgit.store.pg import is_postgres
 
 MIGRATION_SET = "modelgit"
+# On PostgreSQL the applied steps are recorded here (sqlite-utils keeps _sqlite_migrations).
+PG_MIGRATIONS = "_modelgit_migrations"
+# pg_advisory_lock key: one migrator at a time when several front ends start together.
+PG_MIGRATE_LOCK = 0x6D6F64656C676974 & 0x7FFFFFFFFFFFFFFF
 
 
 # Ordered, named steps. Never edit an applied step: add a new one.
@@ -292,8 +303,13 @@ class Schema(StoreBase):
     """Creating, checking and migrating the database file."""
 
     @classmethod
-    def create(cls, path: Path) -> Self:
-        """Create (or upgrade) the database file with WAL on."""
+    def create(cls, path: Path | str) -> Self:
+        """Create (or upgrade) the database file with WAL on (or a PostgreSQL database's schema)."""
+        if is_postgres(path):
+            store = cls(path)
+            store.migrate()
+            return store
+        path = Path(path)
         path.parent.mkdir(parents=True, exist_ok=True)
         fresh = not path.exists()
         conn = sqlite3.connect(path)
@@ -304,6 +320,13 @@ class Schema(StoreBase):
         return store
 
     def applied_migrations(self) -> list[str]:
+        if self.is_postgres:
+            exists = self._one("SELECT to_regclass(?) IS NOT NULL AS x", (PG_MIGRATIONS,))
+            if not exists or not exists["x"]:
+                return []
+            return [r["name"] for r in self._all(
+                f"SELECT name FROM {PG_MIGRATIONS} WHERE migration_set = ? ORDER BY id",  # noqa: S608  # nosec
+                (MIGRATION_SET,))]
         try:
             rows = self.conn.execute(
                 "SELECT name FROM _sqlite_migrations WHERE migration_set = ? ORDER BY rowid",
@@ -323,12 +346,12 @@ class Schema(StoreBase):
         unknown = [name for name in applied if name not in known]
         if unknown:
             raise SchemaTooNew(
-                f"{self.path} has schema steps this modelgit does not know ({', '.join(unknown)});"
+                f"{self.where} has schema steps this modelgit does not know ({', '.join(unknown)});"
                 " upgrade modelgit instead of running an older version on it"
             )
         if len(applied) < len(known):
             raise StoreError(
-                f"{self.path} is at schema version {len(applied)} of {len(known)};"
+                f"{self.where} is at schema version {len(applied)} of {len(known)};"
                 " run `modelgit init` to migrate it"
             )
 
@@ -339,12 +362,14 @@ class Schema(StoreBase):
         unknown = [name for name in applied if name not in known]
         if unknown:
             raise SchemaTooNew(
-                f"{self.path} was written by a newer modelgit (steps {', '.join(unknown)});"
+                f"{self.where} was written by a newer modelgit (steps {', '.join(unknown)});"
                 " refusing to migrate it"
             )
         pending = [name for name in known if name not in applied]
         if not pending:
             return []
+        if self.is_postgres:
+            return self._migrate_postgres()
         if backup and applied:
             stamp = datetime.now(UTC).strftime("%Y%m%dT%H%M%S")
             target = self.path.with_name(f"{self.path.name}.v{len(applied)}-{stamp}.bak")
@@ -363,3 +388,32 @@ class Schema(StoreBase):
         finally:
             db.conn.close()
         return pending
+
+    def _migrate_postgres(self) -> list[str]:
+        """The same steps on PostgreSQL, each in its own transaction (DDL is transactional
+        there, so a failed step leaves nothing), under an advisory lock so two front ends
+        starting at once do not both run a step."""
+        from modelgit.store.pg import PgConnection, sync_identities
+
+        conn = cast(PgConnection, self.conn)
+        conn.execute("SELECT pg_advisory_lock(?)", (PG_MIGRATE_LOCK,))
+        try:
+            conn.execute(
+                f"CREATE TABLE IF NOT EXISTS {PG_MIGRATIONS} (id INTEGER PRIMARY KEY"
+                " AUTOINCREMENT, migration_set TEXT NOT NULL, name TEXT NOT NULL,"
+                " applied_at TEXT NOT NULL, UNIQUE (migration_set, name))")
+            applied = self.applied_migrations()
+            done = []
+            for name, step in MIGRATIONS:
+                if name in applied:
+                    continue
+                with self.tx() as c:
+                    step(c)
+                    c.execute(
+                        f"INSERT INTO {PG_MIGRATIONS} (migration_set, name, applied_at)"  # noqa: S608  # nosec
+                        " VALUES (?, ?, ?)", (MIGRATION_SET, name, now_iso()))
+                    sync_identities(conn)
+                done.append(name)
+            return done
+        finally:
+            conn.execute("SELECT pg_advisory_unlock(?)", (PG_MIGRATE_LOCK,))
