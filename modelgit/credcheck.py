@@ -238,7 +238,7 @@ def _cold(opts: Options, q: Question) -> tuple[int, str]:
         import site
 
         site.main()
-    from modelgit.config import Config, resolve_data_dir
+    from modelgit.config import Config, load, resolve_data_dir
     from modelgit.store import Store
 
     target = git_target(q.uri, "", opts.git_prefix)
@@ -248,10 +248,12 @@ def _cold(opts: Options, q: Question) -> tuple[int, str]:
     action = "write" if q.write else target.action
     where = f"{action} {target.model_id} as {q.user}"
     cfg = Config(data_dir=resolve_data_dir(opts.data_dir))
-    if not cfg.db_path.is_file():
+    if not cfg.db_path.is_file():  # no SQLite file: a site on PostgreSQL names it in config
+        cfg = load(opts.data_dir)
+    if not cfg.uses_postgres and not cfg.db_path.is_file():
         return ERROR, (f"no modelgit database at {cfg.db_path}; give the data folder with"
                        " --data DIR before credential-check")
-    store = Store(cfg.db_path)
+    store = Store(cfg.store_target)
 
     from modelgit.services import access
 
@@ -263,7 +265,6 @@ def _cold(opts: Options, q: Question) -> tuple[int, str]:
             return DENIED, f"{where}: unknown user"
     else:
         from modelgit.authz.brake import Brake
-        from modelgit.config import load
 
         # The server's brake (the same settings and store table), so that guessing keys
         # through Apache is braked as through modelgit serve. Apache cannot answer 429: a
