@@ -409,3 +409,31 @@ def test_sizes_past_two_gib_and_ids_come_back(store: Store) -> None:
     assert store.add_lock("bob/m", "w.bin", "bob") == (lock, False)
     first = store.add_task("gc", "bob/m", "", "")
     assert store.add_task("gc", "bob/m", "", "") == first + 1
+
+
+def test_racing_front_ends_queue_one_gc_and_share_one_lock(store: Store) -> None:
+    """Eight connections at once: one queued gc task, one LFS lock (the others get it back)."""
+    target = store.url or store.path
+    store.add_user("carol")
+    store.add_space("carol", "carol", None)
+    store.add_model("carol/m", "carol")
+    queued: list[int | None] = []
+    locks: list[tuple[int, bool]] = []
+    barrier = threading.Barrier(8)
+
+    def race() -> None:
+        mine = Store(target)
+        mine.get_user("carol")  # connect before the barrier
+        barrier.wait()
+        queued.append(mine.add_task_once("gc", "carol/m"))
+        lock, created = mine.add_lock("carol/m", "big.bin", "carol")
+        locks.append((lock["id"], created))
+        mine.close()
+
+    threads = [threading.Thread(target=race) for _ in range(8)]
+    for t in threads:
+        t.start()
+    for t in threads:
+        t.join()
+    assert len([q for q in queued if q is not None]) == 1
+    assert len({i for i, _ in locks}) == 1 and sum(c for _, c in locks) == 1

@@ -50,8 +50,14 @@ class Tasks(StoreBase):
         return ids
 
     def add_task_once(self, kind: str, model_id: str) -> int | None:
-        """A task of ``kind`` for the model unless one is queued already (None then)."""
+        """A task of ``kind`` for the model unless one is queued already (None then).
+
+        On PostgreSQL two front ends could both see none queued (READ COMMITTED); a
+        transaction-scoped advisory lock on (kind, model) makes the check and insert one step.
+        """
         with self.tx() as c:
+            if self.is_postgres:
+                c.execute("SELECT pg_advisory_xact_lock(hashtext(?))", (f"{kind} {model_id}",))
             cur = c.execute(
                 "INSERT INTO tasks (kind, model, ref, commit_sha, status, created)"
                 " SELECT ?, ?, '', '', 'queued', ? WHERE NOT EXISTS (SELECT 1 FROM tasks"
