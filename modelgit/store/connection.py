@@ -17,11 +17,14 @@ from datetime import UTC, datetime
 from pathlib import Path
 from typing import Any, TypeVar, cast
 
-from modelgit.store.pg import is_postgres, redact
-
 T = TypeVar("T")
 
 BUSY_TIMEOUT_MS = 10_000
+
+
+def is_postgres(target: object) -> bool:
+    """True when a store target is a PostgreSQL URL rather than a SQLite file."""
+    return str(target).startswith(("postgresql://", "postgres://"))
 
 
 class StoreError(Exception):
@@ -44,7 +47,11 @@ class StoreBase:
         # A ``postgresql://`` URL selects PostgreSQL (modelgit/store/pg.py); else a SQLite file.
         self.url = str(path) if is_postgres(path) else None
         self.path = Path("/nonexistent-postgresql") if self.url else Path(path)
-        self.where = redact(self.url) if self.url else str(self.path)
+        self.where = str(self.path)
+        if self.url:  # psycopg and the translation load only for a PostgreSQL site
+            from modelgit.store.pg import redact
+
+            self.where = redact(self.url)
         self._local = threading.local()
 
     @property

@@ -21,6 +21,10 @@ from functools import lru_cache
 from typing import Any
 from urllib.parse import urlsplit, urlunsplit
 
+from modelgit.store.connection import is_postgres
+
+__all__ = ["PgConnection", "is_postgres", "redact", "sync_identities", "translate"]
+
 _LITERAL = re.compile(r"('(?:[^']|'')*')")
 _NAMED = re.compile(r"(?<![:\w]):([A-Za-z_]\w*)")
 _USER = re.compile(r'(?<![\w"])user(?![\w"])')
@@ -29,11 +33,6 @@ _INTEGER = re.compile(r"\bINTEGER\b")
 _REAL = re.compile(r"\bREAL\b")
 _INSERT = re.compile(r"^\s*INSERT\s+INTO\s+(\w+)", re.IGNORECASE)
 _CREATE = re.compile(r"^\s*CREATE\s+TABLE\s+(?:IF\s+NOT\s+EXISTS\s+)?(\w+)", re.IGNORECASE)
-
-
-def is_postgres(target: object) -> bool:
-    """True when a store target is a PostgreSQL URL rather than a SQLite file."""
-    return str(target).startswith(("postgresql://", "postgres://"))
 
 
 def redact(url: str) -> str:
