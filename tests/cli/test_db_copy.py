@@ -101,3 +101,26 @@ def test_copy_refuses_a_database_that_is_not_empty(tmp_path: Path, pg_url: str) 
     again = mg(data, "db", "copy", "--to", pg_url)
     assert again.code == 1
     assert "not empty" in again.err and "new, empty database" in again.err
+
+
+def test_db_migrate_on_postgresql_then_nothing_to_do(tmp_path: Path, pg_url: str) -> None:
+    data = tmp_path / "site"
+    data.mkdir()
+    (data / "config.yaml").write_text(f"database: {pg_url}\n")
+    first = ok(data, "--json", "db", "migrate").json()
+    assert "schema version" in first["message"]
+    again = ok(data, "--json", "db", "migrate").json()
+    assert again["applied"] == [] and "nothing to do" in again["message"]
+    assert not (data / "modelgit.db").exists()
+
+
+def test_unreachable_database_is_named_without_its_password(tmp_path: Path) -> None:
+    data = tmp_path / "site"
+    ok(data, "init")
+    run = mg(data, "db", "copy", "--to",
+             "postgresql://mg:s3cret-pw@127.0.0.1:1/none")  # pragma: allowlist secret
+    assert run.code == 1
+    assert "cannot connect" in run.err and "mg:***@127.0.0.1:1" in run.err
+    assert "s3cret-pw" not in run.out + run.err
+    wrong = mg(data, "db", "copy", "--to", "/tmp/other.db")
+    assert wrong.code == 1 and "postgresql://" in wrong.err
