@@ -28,6 +28,15 @@ PG_MIGRATE_LOCK = 0x6D6F64656C676974 & 0x7FFFFFFFFFFFFFFF
 
 
 # Ordered, named steps. Never edit an applied step: add a new one.
+# A step is written once in SQLite's dialect and runs on PostgreSQL through store/pg.py's
+# translation (placeholders, the quoted ``user`` column, INTEGER as BIGINT, REAL as DOUBLE
+# PRECISION, AUTOINCREMENT as an identity). What has no translation (PRAGMA, a table rebuilt
+# to change a column, sqlite_master) goes in a branch on ``dialect(db)``.
+def dialect(db: Any) -> str:
+    """``"sqlite"`` or ``"postgresql"``: the backend a migration step is running on."""
+    return str(getattr(db, "dialect", "sqlite"))
+
+
 def _script(conn: sqlite3.Connection, sql: str) -> None:
     """Run DDL statement by statement: ``executescript`` would COMMIT the migration's
     transaction half-way, and a failed step must leave nothing behind."""

@@ -116,6 +116,8 @@ class PgConnection:
     ``tx()`` as on SQLite. Integrity errors surface as ``sqlite3.IntegrityError`` so callers
     handle one exception type whichever backend runs."""
 
+    dialect = "postgresql"
+
     def __init__(self, url: str) -> None:
         import psycopg
 
