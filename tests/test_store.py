@@ -437,3 +437,11 @@ def test_racing_front_ends_queue_one_gc_and_share_one_lock(store: Store) -> None
         t.join()
     assert len([q for q in queued if q is not None]) == 1
     assert len({i for i, _ in locks}) == 1 and sum(c for _, c in locks) == 1
+
+
+def test_names_sort_byte_by_byte(store: Store) -> None:
+    """Upper case before lower case and 'Z' before 'a', as SQLite sorts, on both backends
+    (PostgreSQL's columns are created with COLLATE "C", whatever the database's locale)."""
+    for name in ("beta", "Zed", "alpha", "Alpha"):
+        store.add_user(name)
+    assert [u["name"] for u in store.list_users()] == ["Alpha", "Zed", "alpha", "beta"]
