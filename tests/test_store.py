@@ -445,3 +445,15 @@ def test_names_sort_byte_by_byte(store: Store) -> None:
     for name in ("beta", "Zed", "alpha", "Alpha"):
         store.add_user(name)
     assert [u["name"] for u in store.list_users()] == ["Alpha", "Zed", "alpha", "beta"]
+
+
+def test_names_sort_byte_by_byte_in_a_linguistic_database(pg_cluster: Any) -> None:
+    """A PostgreSQL database whose locale sorts 'alpha' before 'Zed' (ICU en-US) still
+    orders the store's names as SQLite does."""
+    s = Store.create(pg_cluster.new_database(icu_locale="en-US"))
+    for name in ("beta", "Zed", "alpha", "Alpha"):
+        s.add_user(name)
+    assert [u["name"] for u in s.list_users()] == ["Alpha", "Zed", "alpha", "beta"]
+    plain = s._one("SELECT 'Zed' < 'alpha' AS linguistic_says")
+    assert plain is not None and plain["linguistic_says"] is False  # the locale differs
+    s.close()

@@ -45,13 +45,15 @@ class Cluster:
     def url(self, database: str = "postgres") -> str:
         return f"postgresql://{ROLE}@127.0.0.1:{self.port}/{database}"
 
-    def new_database(self) -> str:
-        """A fresh empty database; its URL."""
+    def new_database(self, icu_locale: str | None = None) -> str:
+        """A fresh empty database (with an ICU locale's collation if given); its URL."""
         import psycopg
 
         name = "t_" + uuid.uuid4().hex[:16]
+        icu = (f" TEMPLATE template0 LOCALE_PROVIDER icu ICU_LOCALE '{icu_locale}'"
+               if icu_locale else "")
         with psycopg.connect(self.url(), autocommit=True) as conn:
-            conn.execute(f'CREATE DATABASE "{name}"')
+            conn.execute(f'CREATE DATABASE "{name}"{icu}')  # type: ignore[arg-type]
         return self.url(name)
 
 
