@@ -12,6 +12,7 @@ import yaml
 
 from tests.conftest import TEST_SETTINGS, Site, commit_file, free_port, git
 from tests.helpers.postgres import Cluster
+from tests.helpers.wait import wait_for
 
 
 @pytest.fixture(scope="module")
@@ -58,3 +59,14 @@ def test_roles_over_git_on_postgresql(pg_site: Site, work: Path) -> None:
         roles = dict(conn.execute(  # type: ignore[arg-type]
             "SELECT \"user\", role FROM model_roles WHERE model = %s", (model,)).fetchall())
     assert roles["pg-developer"] == "developer" and roles["pg-visitor"] == "visitor"
+
+    # The pushes queued post-push scans; the server's worker claims them from PostgreSQL
+    # (FOR UPDATE SKIP LOCKED) and finishes every one.
+    def tasks() -> list[tuple[str, str]]:
+        with psycopg.connect(url) as conn:
+            return conn.execute(  # type: ignore[return-value]
+                "SELECT kind, status FROM tasks WHERE model = %s", (model,)).fetchall()
+
+    assert any(kind == "scan" for kind, _ in tasks())
+    wait_for(lambda: all(status == "done" for _, status in tasks()), 60,
+             lambda: f"every task of {model} done on PostgreSQL: {tasks()}")
