@@ -457,3 +457,22 @@ def test_names_sort_byte_by_byte_in_a_linguistic_database(pg_cluster: Any) -> No
     plain = s._one("SELECT 'Zed' < 'alpha' AS linguistic_says")
     assert plain is not None and plain["linguistic_says"] is False  # the locale differs
     s.close()
+
+
+def test_sqlite_idioms_the_steps_use_run_on_both(store: Store) -> None:
+    """A literal '%', INSERT OR IGNORE and deferred foreign keys behave alike on both."""
+    store.add_user("dora")
+    assert store._one("SELECT COUNT(*) AS n FROM users WHERE name LIKE 'd%'") == {"n": 1}
+    assert store._one("SELECT '100%' AS p, ? AS q", ("50%",)) == {"p": "100%", "q": "50%"}
+    with store.tx() as c:
+        c.execute("INSERT OR IGNORE INTO users (name, created) VALUES ('dora', 'x')")
+    assert store.get_user("dora")["created"] != "x"  # type: ignore[index]
+    with store.tx() as c:  # a child before its parent is fine when checked at COMMIT
+        c.execute("PRAGMA defer_foreign_keys = ON")
+        c.execute("INSERT INTO spaces (name, owner, created) VALUES ('s', 'later', 't')")
+        c.execute("INSERT INTO users (name, created) VALUES ('later', 't')")
+    assert store.get_space("s") is not None
+    with pytest.raises(sqlite3.IntegrityError), store.tx() as c:
+        c.execute("PRAGMA defer_foreign_keys = ON")
+        c.execute("INSERT INTO spaces (name, owner, created) VALUES ('t', 'nobody', 't')")
+    assert store.get_space("t") is None

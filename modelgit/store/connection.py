@@ -132,8 +132,14 @@ class StoreBase:
         except BaseException:
             conn.execute("ROLLBACK")
             raise
-        else:
+        try:
             conn.execute("COMMIT")
+        except BaseException:
+            # A COMMIT refused (a deferred foreign key) leaves SQLite's transaction open:
+            # end it, or its writes would stay visible to this connection and block others.
+            if getattr(conn, "in_transaction", False):
+                conn.execute("ROLLBACK")
+            raise
 
     def _all(self, sql: str, params: tuple[Any, ...] | dict[str, Any] = ()) -> list[dict[str, Any]]:
         return [dict(r) for r in _retry_busy(lambda: self.conn.execute(sql, params).fetchall())]

@@ -1,17 +1,19 @@
-"""PostgreSQL under the store's one SQL dialect: a thin connection that takes the statements
-the table groups write for SQLite and runs them on PostgreSQL through psycopg 3.
+"""PostgreSQL under the store's one SQL dialect: a thin connection that takes the statements the
+table groups write for SQLite and runs them on PostgreSQL through psycopg 3.
 
-The seam is one translation per statement (cached), not a second copy of every query:
-``?`` and ``:name`` become psycopg placeholders; the column ``user`` (reserved in PostgreSQL)
-is quoted; in DDL, ``INTEGER`` becomes ``BIGINT`` (sizes pass 2 GiB), ``REAL`` becomes
-``DOUBLE PRECISION`` (epoch seconds need 53 bits), ``TEXT`` gets ``COLLATE "C"`` (names sort
-and compare byte by byte as on SQLite, so listings and their page cursors agree) and
-``INTEGER PRIMARY KEY AUTOINCREMENT`` becomes an identity column. An ``INSERT`` into a table
-with an identity ``id`` gets ``RETURNING id``, so ``lastrowid`` means what it does on SQLite.
-Values keep one representation on both backends (times as ISO text, booleans as 0/1
-integers), so a copy is exact and checksums compare. Statements are bound on the client
-(``ClientCursor``): ``(:k IS NULL OR kind = :k)`` needs no server-side type inference.
-psycopg is imported only when a site uses PostgreSQL.
+The seam is one translation per statement (cached), not a second copy of every query: ``?`` and
+``:name`` become psycopg placeholders; the column ``user`` (reserved in PostgreSQL) is quoted;
+in DDL, ``INTEGER`` becomes ``BIGINT`` (sizes pass 2 GiB), ``REAL`` becomes ``DOUBLE
+PRECISION`` (epoch seconds need 53 bits), ``TEXT`` gets ``COLLATE "C"`` (names sort and compare
+byte by byte as on SQLite, so listings and their page cursors agree) and ``INTEGER PRIMARY KEY
+AUTOINCREMENT`` becomes an identity column; foreign keys are ``DEFERRABLE INITIALLY IMMEDIATE``
+so ``PRAGMA defer_foreign_keys = ON`` maps to ``SET CONSTRAINTS ALL DEFERRED``; ``INSERT OR
+IGNORE`` becomes ``ON CONFLICT DO NOTHING``. An ``INSERT`` into a table with an identity ``id``
+gets ``RETURNING id``, so ``lastrowid`` means what it does on SQLite. Values keep one
+representation on both backends (times as ISO text, booleans as 0/1 integers), so a copy is
+exact and checksums compare. Statements are bound on the client (``ClientCursor``): ``(:k IS
+NULL OR kind = :k)`` needs no server-side type inference. psycopg is imported only when a site
+uses PostgreSQL.
 """
 
 from __future__ import annotations
@@ -34,6 +36,10 @@ _AUTOINC = re.compile(r"\bINTEGER\s+PRIMARY\s+KEY\s+AUTOINCREMENT\b", re.IGNOREC
 _INTEGER = re.compile(r"\bINTEGER\b")
 _REAL = re.compile(r"\bREAL\b")
 _TEXT = re.compile(r"\bTEXT\b")
+_FK = re.compile(r"(REFERENCES\s+\w+\s*\([^)]*\)(?:\s+ON\s+(?:DELETE|UPDATE)\s+"
+                 r"(?:CASCADE|SET\s+NULL|SET\s+DEFAULT|RESTRICT|NO\s+ACTION))*)", re.IGNORECASE)
+_OR_IGNORE = re.compile(r"^(\s*INSERT)\s+OR\s+IGNORE\b", re.IGNORECASE)
+_DEFER = re.compile(r"^\s*PRAGMA\s+defer_foreign_keys\s*=\s*(ON|1|TRUE)\s*$", re.IGNORECASE)
 _DDL = re.compile(r"^\s*(CREATE\s+TABLE|ALTER\s+TABLE)\b", re.IGNORECASE)
 _INSERT = re.compile(r"^\s*INSERT\s+INTO\s+(\w+)", re.IGNORECASE)
 _CREATE = re.compile(r"^\s*CREATE\s+TABLE\s+(?:IF\s+NOT\s+EXISTS\s+)?(\w+)", re.IGNORECASE)
@@ -54,11 +60,16 @@ def redact(url: str) -> str:
 @lru_cache(maxsize=1024)
 def translate(sql: str) -> str:
     """The PostgreSQL form of one store statement (string literals are left alone)."""
+    if _DEFER.match(sql):  # SQLite's "check foreign keys at COMMIT" for this transaction
+        return "SET CONSTRAINTS ALL DEFERRED"
+    ignore = _OR_IGNORE.match(sql) is not None
+    if ignore:
+        sql = _OR_IGNORE.sub(r"\1", sql)
     out = []
     ddl = _DDL.match(sql) is not None
     for i, part in enumerate(_LITERAL.split(sql)):
-        if i % 2:  # a quoted literal
-            out.append(part)
+        if i % 2:  # a quoted literal: only its % is escaped for psycopg
+            out.append(part.replace("%", "%%"))
             continue
         part = part.replace("%", "%%").replace("?", "%s")
         part = _NAMED.sub(r"%(\1)s", part)
@@ -68,8 +79,10 @@ def translate(sql: str) -> str:
         part = _REAL.sub("DOUBLE PRECISION", part)
         if ddl:  # byte order, as SQLite sorts and compares, whatever the database's locale
             part = _TEXT.sub('TEXT COLLATE "C"', part)
+            # Checked per statement as on SQLite, deferrable to COMMIT as SQLite's pragma does.
+            part = _FK.sub(r"\1 DEFERRABLE INITIALLY IMMEDIATE", part)
         out.append(part)
-    return "".join(out)
+    return "".join(out) + (" ON CONFLICT DO NOTHING" if ignore else "")
 
 
 class Row(dict[str, Any]):
@@ -153,7 +166,8 @@ class PgConnection:
             stmt += " RETURNING id"
             returning = True
         try:
-            cur = self.raw.execute(stmt, params if params else None)
+            # Always bound (if only to ()), so psycopg reads "%%" back as "%".
+            cur = self.raw.execute(stmt, params if params is not None else ())
         except self._psycopg.IntegrityError as exc:
             raise sqlite3.IntegrityError(str(exc).strip()) from exc
         if not returning:
