@@ -476,3 +476,12 @@ def test_sqlite_idioms_the_steps_use_run_on_both(store: Store) -> None:
         c.execute("PRAGMA defer_foreign_keys = ON")
         c.execute("INSERT INTO spaces (name, owner, created) VALUES ('t', 'nobody', 't')")
     assert store.get_space("t") is None
+
+
+def test_references_to_models_are_found_on_both(store: Store) -> None:
+    """What a model rename must move, read from the schema the same way on both backends."""
+    refs = store.references_to("models")
+    assert ("model_roles", "model") in refs and ("tasks", "model") in refs
+    assert ("lfs_objects", "model") in refs and ("access_requests", "model") in refs
+    assert all(table != "users" for table, _ in refs)
+    assert ("keys", "user") in store.references_to("users")

@@ -141,6 +141,24 @@ class StoreBase:
                 conn.execute("ROLLBACK")
             raise
 
+    def references_to(self, parent: str) -> list[tuple[str, str]]:
+        """(table, column) of every single-column foreign key that points at ``parent``'s
+        primary key, read from the schema on either backend (a rename moves them all)."""
+        if self.url is not None:
+            rows = self._all(
+                "SELECT kcu.table_name AS t, kcu.column_name AS c FROM information_schema"
+                ".referential_constraints rc JOIN information_schema.key_column_usage kcu"
+                " ON kcu.constraint_name = rc.constraint_name JOIN information_schema"
+                ".table_constraints pk ON pk.constraint_name = rc.unique_constraint_name"
+                " WHERE pk.table_name = ? AND kcu.table_schema = current_schema()"
+                " ORDER BY kcu.table_name, kcu.column_name", (parent,))
+            return [(r["t"], r["c"]) for r in rows]
+        rows = self._all(
+            "SELECT m.name AS t, f.\"from\" AS c FROM sqlite_master m,"
+            " pragma_foreign_key_list(m.name) f WHERE m.type = 'table' AND f.\"table\" = ?"
+            " ORDER BY m.name, f.\"from\"", (parent,))
+        return [(r["t"], r["c"]) for r in rows]
+
     def _all(self, sql: str, params: tuple[Any, ...] | dict[str, Any] = ()) -> list[dict[str, Any]]:
         return [dict(r) for r in _retry_busy(lambda: self.conn.execute(sql, params).fetchall())]
 
