@@ -97,7 +97,7 @@ class StoreBase:
     def _pg_conn(self) -> sqlite3.Connection:
         """This thread's PostgreSQL connection (the same SQL, translated; see store/pg.py)."""
         conn = getattr(self._local, "conn", None)
-        if conn is None or conn.raw.closed:
+        if conn is None or conn.raw.closed or conn.raw.broken:  # reconnect after a restart
             from modelgit.store.pg import PgConnection
 
             assert self.url is not None
