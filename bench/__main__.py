@@ -18,7 +18,7 @@ import traceback
 from collections.abc import Callable
 from pathlib import Path
 
-from bench import authz, cards, git_http, gitolite, lfs, pages, scanning
+from bench import authz, authz_pg, cards, git_http, gitolite, lfs, pages, scanning
 from bench.harness import (
     BENCH_DIR,
     OUT_DIR,
@@ -42,6 +42,7 @@ FIGURES: dict[str, tuple[str, Figure]] = {
     "gitolite": ("gitolite over HTTP (reference)", gitolite.run),
     "authz": ("credential check in-process and as a process", authz.run),
     "pages": ("web pages' server time: model list and model page", pages.run),
+    "authz-pg": ("credential check in-process on PostgreSQL", authz_pg.run),
     "secrets": ("secret scanning vs detect-secrets scan", scanning.run_secrets),
     "bandit": ("bandit reports vs bandit -r", scanning.run_bandit),
     "cards": ("card validation", cards.run),

@@ -173,11 +173,12 @@ def in_process(folder: Path, users: int, n: int) -> tuple[list[float], dict[str,
     from modelgit.store import Store
 
     cfg = config_mod.load(folder)
-    # A server that has been running has its database in the page cache: read it once.
-    with open(cfg.db_path, "rb") as fh:
-        while fh.read(1 << 20):
-            pass
-    store = Store(cfg.db_path)
+    if not cfg.uses_postgres:
+        # A server that has been running has its database in the page cache: read it once.
+        with open(cfg.db_path, "rb") as fh:
+            while fh.read(1 << 20):
+                pass
+    store = Store(cfg.store_target)
     app = App(cfg, store)
     samples = _samples(users, n)
     headers = [(f"Basic {base64.b64encode(f'{u}:{k}'.encode()).decode()}", mid)

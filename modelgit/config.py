@@ -18,6 +18,9 @@ if TYPE_CHECKING:
 
 DEFAULTS: dict[str, Any] = {
     "host": "127.0.0.1",
+    # The store: empty for SQLite in the data folder (modelgit.db), or a PostgreSQL URL
+    # (postgresql://user@host:5432/modelgit; a password is better in ~/.pgpass or PGPASSWORD).
+    "database": "",
     "port": 8080,
     # Public models without gating can be cloned with no key at all.
     "allow_anonymous_read": True,
@@ -103,6 +106,16 @@ class Config(Value):
     @property
     def db_path(self) -> Path:
         return self.data_dir / "modelgit.db"
+
+    @property
+    def store_target(self) -> Path | str:
+        """What ``Store`` opens: the ``database:`` URL when one is set, else the SQLite file."""
+        url = str(self.settings.get("database") or "")
+        return url if url else self.db_path
+
+    @property
+    def uses_postgres(self) -> bool:
+        return bool(self.settings.get("database"))
 
     @property
     def repos_dir(self) -> Path:

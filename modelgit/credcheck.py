@@ -234,7 +234,7 @@ def ask_server(opts: Options, q: Question) -> tuple[int, str] | None:
 # --------------------------------------------------------------------------- cold
 def _cold(opts: Options, q: Question) -> tuple[int, str]:
     """The same decision in this process, when the server is not there to ask."""
-    from modelgit.config import Config, resolve_data_dir
+    from modelgit.config import Config, load, resolve_data_dir
     from modelgit.store import Store
 
     target = git_target(q.uri, "", opts.git_prefix)
@@ -255,10 +255,12 @@ def _cold(opts: Options, q: Question) -> tuple[int, str]:
             import site
 
             site.main()
-    if not cfg.db_path.is_file():
+    if (cfg.data_dir / "config.yaml").is_file():
+        cfg = load(opts.data_dir)  # its settings: the brake's, and the database's address
+    if not cfg.uses_postgres and not cfg.db_path.is_file():
         return ERROR, (f"no modelgit database at {cfg.db_path}; give the data folder with"
                        " --data DIR before credential-check")
-    store = Store(cfg.db_path)
+    store = Store(cfg.store_target)
 
     from modelgit.services import access
 
@@ -270,12 +272,11 @@ def _cold(opts: Options, q: Question) -> tuple[int, str]:
             return DENIED, f"{where}: unknown user"
     else:
         from modelgit.authz.brake import Brake
-        from modelgit.config import load
 
         # The server's brake (the same settings and store table), so that guessing keys
         # through Apache is braked as through modelgit serve. Apache cannot answer 429: a
         # braked request gets the challenge again.
-        brake = Brake.from_config(store, load(opts.data_dir))
+        brake = Brake.from_config(store, cfg)
         if brake.retry_after(q.address, q.user):
             return BRAKED, f"{where}: too many failed sign-ins from {q.address}; wait"
         proved = access.authenticate(store, q.user, q.second)

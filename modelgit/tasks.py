@@ -220,7 +220,7 @@ class Worker(threading.Thread):
             return
         task_id, token = current
         try:
-            if Store(self.cfg.db_path).release_task(task_id, token):
+            if Store(self.cfg.store_target).release_task(task_id, token):
                 log.info("task %s given back to the queue: this server is stopping", task_id)
         except Exception:
             log.warning("task %s: could not give it back (its lease runs out instead)",
@@ -258,7 +258,7 @@ class Worker(threading.Thread):
     def run(self) -> None:
         from modelgit.store import Store
 
-        store = Store(self.cfg.db_path)
+        store = Store(self.cfg.store_target)
         pruned = 0.0
         while not self.stopping.is_set():
             if time.monotonic() - pruned > PRUNE_EVERY_SECONDS:

@@ -22,6 +22,8 @@ command -v chromium >/dev/null || need+=(chromium)
 command -v chromedriver >/dev/null || need+=(chromium-driver)
 # The hooks' compiled forwarder (modelgit/hooks/forward.c) is built and tested with a C compiler.
 command -v cc >/dev/null || need+=(gcc)
+# The PostgreSQL store (tests/helpers/postgres.py starts a throwaway cluster with initdb).
+command -v initdb >/dev/null || compgen -G "/usr/lib/postgresql/*/bin/initdb" >/dev/null || need+=(postgresql)
 [ -f /usr/include/stdio.h ] || need+=(libc6-dev)
 if [ -n "${MODELGIT_EXTRA_PACKAGES:-}" ]; then
     for pkg in $MODELGIT_EXTRA_PACKAGES; do

@@ -16,6 +16,7 @@ from pathlib import Path
 import pytest
 
 from tests.helpers.git import LFS_ENV, commit_file, git, sha256_file
+from tests.helpers.postgres import Cluster, cluster, postgres_installed
 from tests.helpers.site import BIN, TEST_SETTINGS, HttpAnswer, Site, free_port, make_site
 
 # Test modules have long imported these from here; they live in tests/helpers/ now.
@@ -31,6 +32,8 @@ def pytest_sessionstart(session: pytest.Session) -> None:
     """Missing tools stop the run with what to do, rather than skipping what needs them."""
     missing = [t for t in REQUIRED_TOOLS
                if shutil.which(t) is None and shutil.which(t, path="/usr/sbin:/sbin") is None]
+    if not postgres_installed():
+        missing.append("postgresql (initdb, pg_ctl)")
     if missing:
         pytest.exit(f"the tests need {', '.join(missing)}: run `bash tests/bootstrap.sh` as root"
                     " (make test does), or install the Debian packages it names", returncode=1)
@@ -81,3 +84,16 @@ def work(tmp_path: Path) -> Path:
     path = tmp_path / "work"
     path.mkdir()
     return path
+
+
+@pytest.fixture(scope="session")
+def pg_cluster() -> Iterator[Cluster]:
+    """One throwaway PostgreSQL cluster per test process (tests/helpers/postgres.py)."""
+    with cluster() as c:
+        yield c
+
+
+@pytest.fixture
+def pg_url(pg_cluster: Cluster) -> str:
+    """A fresh, empty PostgreSQL database for one test."""
+    return pg_cluster.new_database()

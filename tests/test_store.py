@@ -4,6 +4,7 @@ replacement, cascades, and concurrent writers without "database is locked"."""
 
 from __future__ import annotations
 
+import inspect
 import sqlite3
 import threading
 from collections.abc import Iterator
@@ -27,9 +28,18 @@ def db_path(tmp_path: Path) -> Path:
     return tmp_path / "data" / "modelgit.db"
 
 
+def pytest_generate_tests(metafunc: pytest.Metafunc) -> None:
+    """Tests of the Store interface run on both backends; those that read the SQLite file
+    itself (they take ``db_path``) on SQLite only."""
+    if "store" in metafunc.fixturenames:
+        both = "db_path" not in inspect.signature(metafunc.function).parameters
+        metafunc.parametrize("backend", ["sqlite", "postgresql"] if both else ["sqlite"])
+
+
 @pytest.fixture
-def store(db_path: Path) -> Iterator[Store]:
-    s = Store.create(db_path)
+def store(backend: str, db_path: Path, request: pytest.FixtureRequest) -> Iterator[Store]:
+    target = request.getfixturevalue("pg_url") if backend == "postgresql" else db_path
+    s = Store.create(target)
     yield s
     s.close()
 
@@ -79,7 +89,8 @@ def test_foreign_keys_on_for_every_connection(store: Store, db_path: Path) -> No
     other.close()
 
 
-def test_busy_timeout_is_set(store: Store) -> None:
+def test_busy_timeout_is_set(store: Store, db_path: Path) -> None:
+    """SQLite's wait for the write lock (PostgreSQL waits on row locks by itself)."""
     assert store.conn.execute("PRAGMA busy_timeout").fetchone()[0] > 0
 
 
@@ -382,3 +393,121 @@ def test_times_step_keeps_models_and_sorts_them_by_last_change(
     rest = new.hub_models_for(None, first[0]["id"], 10, sort="last_modified",
                               after_key=first[0]["sort_key"])
     assert [r["id"] for r in first + rest] == ["s/b", "s/c", "s/a"]
+
+
+def test_task_claims_by_many_workers_take_each_task_once(store: Store) -> None:
+    """Four workers, each with its own connection, race for 40 tasks: every task is claimed
+    by exactly one of them (SQLite's one writer; PostgreSQL's FOR UPDATE SKIP LOCKED)."""
+    target = store.url or store.path
+    store.add_user("alice")
+    store.add_space("alice", "alice", None)
+    store.add_model("alice/m", "alice")
+    ids = store.add_tasks("scan", "alice/m", [(f"refs/heads/b{i}", None, "c" * 40)
+                                               for i in range(40)])
+    claimed: dict[str, list[int]] = {}
+
+    def work(name: str) -> None:
+        mine = Store(target)
+        got = claimed.setdefault(name, [])
+        while (task := mine.claim_task(name, 60.0)) is not None:
+            got.append(task["id"])
+        mine.close()
+
+    threads = [threading.Thread(target=work, args=(f"w{i}",)) for i in range(4)]
+    for t in threads:
+        t.start()
+    for t in threads:
+        t.join()
+    every = sorted(i for got in claimed.values() for i in got)
+    assert every == sorted(ids)
+    assert all(store.get_task(i)["status"] == "running" for i in ids)  # type: ignore[index]
+
+
+def test_sizes_past_two_gib_and_ids_come_back(store: Store) -> None:
+    """LFS sizes are 64-bit and new rows' ids are returned, on both backends."""
+    store.add_user("bob")
+    store.add_space("bob", "bob", None)
+    store.add_model("bob/m", "bob")
+    store.link_object("bob/m", "a" * 64, 5 * 1024**3)
+    assert store.lfs_bytes(model_id="bob/m") == 5 * 1024**3
+    lock, created = store.add_lock("bob/m", "w.bin", "bob")
+    assert created and lock["id"] >= 1 and lock["owner"] == "bob"
+    assert store.add_lock("bob/m", "w.bin", "bob") == (lock, False)
+    first = store.add_task("gc", "bob/m", "", "")
+    assert store.add_task("gc", "bob/m", "", "") == first + 1
+
+
+def test_racing_front_ends_queue_one_gc_and_share_one_lock(store: Store) -> None:
+    """Eight connections at once: one queued gc task, one LFS lock (the others get it back)."""
+    target = store.url or store.path
+    store.add_user("carol")
+    store.add_space("carol", "carol", None)
+    store.add_model("carol/m", "carol")
+    queued: list[int | None] = []
+    locks: list[tuple[int, bool]] = []
+    barrier = threading.Barrier(8)
+
+    def race() -> None:
+        mine = Store(target)
+        mine.get_user("carol")  # connect before the barrier
+        barrier.wait()
+        queued.append(mine.add_task_once("gc", "carol/m"))
+        lock, created = mine.add_lock("carol/m", "big.bin", "carol")
+        locks.append((lock["id"], created))
+        mine.close()
+
+    threads = [threading.Thread(target=race) for _ in range(8)]
+    for t in threads:
+        t.start()
+    for t in threads:
+        t.join()
+    assert len([q for q in queued if q is not None]) == 1
+    assert len({i for i, _ in locks}) == 1 and sum(c for _, c in locks) == 1
+
+
+def test_names_sort_byte_by_byte(store: Store) -> None:
+    """Upper case before lower case and 'Z' before 'a', as SQLite sorts, on both backends
+    (PostgreSQL's columns are created with COLLATE "C", whatever the database's locale)."""
+    for name in ("beta", "Zed", "alpha", "Alpha"):
+        store.add_user(name)
+    assert [u["name"] for u in store.list_users()] == ["Alpha", "Zed", "alpha", "beta"]
+
+
+def test_names_sort_byte_by_byte_in_a_linguistic_database(pg_cluster: Any) -> None:
+    """A PostgreSQL database whose locale sorts 'alpha' before 'Zed' (ICU en-US) still
+    orders the store's names as SQLite does."""
+    s = Store.create(pg_cluster.new_database(icu_locale="en-US"))
+    for name in ("beta", "Zed", "alpha", "Alpha"):
+        s.add_user(name)
+    assert [u["name"] for u in s.list_users()] == ["Alpha", "Zed", "alpha", "beta"]
+    plain = s._one("SELECT 'Zed' < 'alpha' AS linguistic_says")
+    assert plain is not None and plain["linguistic_says"] is False  # the locale differs
+    s.close()
+
+
+def test_sqlite_idioms_the_steps_use_run_on_both(store: Store) -> None:
+    """A literal '%', INSERT OR IGNORE and deferred foreign keys behave alike on both."""
+    store.add_user("dora")
+    assert store._one("SELECT COUNT(*) AS n FROM users WHERE name LIKE 'd%'") == {"n": 1}
+    assert store._one("SELECT '100%' AS p, ? AS q", ("50%",)) == {"p": "100%", "q": "50%"}
+    with store.tx() as c:
+        c.execute("INSERT OR IGNORE INTO users (name, created) VALUES ('dora', 'x')")
+    assert store.get_user("dora")["created"] != "x"  # type: ignore[index]
+    with store.tx() as c:  # a child before its parent is fine when checked at COMMIT
+        c.execute("PRAGMA defer_foreign_keys = ON")
+        c.execute("INSERT INTO spaces (name, owner, created) VALUES ('s', 'later', 't')")
+        c.execute("INSERT INTO users (name, created) VALUES ('later', 't')")
+    assert store.get_space("s") is not None
+    with pytest.raises(sqlite3.IntegrityError), store.tx() as c:
+        c.execute("PRAGMA defer_foreign_keys = ON")
+        c.execute("INSERT INTO spaces (name, owner, created) VALUES ('t', 'nobody', 't')")
+    assert store.get_space("t") is None
+
+
+def test_references_to_models_are_found_on_both(store: Store) -> None:
+    """What a model rename must move, read from the schema the same way on both backends."""
+    refs = store.references_to("models")
+    assert ("model_roles", "model") in refs and ("tasks", "model") in refs
+    assert ("lfs_objects", "model") in refs and ("access_requests", "model") in refs
+    assert all(table != "users" for table, _ in refs)
+    assert ("keys", "user") in store.references_to("users")

@@ -29,6 +29,7 @@ def _build_cli() -> click.Group:
     from modelgit.cli import (
         access,
         card,
+        db,
         hooks,
         host,
         key,
@@ -52,7 +53,8 @@ def _build_cli() -> click.Group:
         """modelgit: a model hub on your own git server."""
         ctx.obj = Ctx(cfg=config_mod.load(data_dir), json=as_json)
 
-    for module in (serve, user, key, space, model, hooks, access, lfs, host, card, sync, scan):
+    for module in (serve, user, key, space, model, hooks, access, lfs, host, card, sync, scan,
+                   db):
         module.register(cli)
     accept_json_everywhere(cli)
     return cli

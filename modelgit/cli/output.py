@@ -37,7 +37,7 @@ class Ctx:
     @property
     def store(self) -> Store:
         if self._store is None:
-            store = Store(self.cfg.db_path)
+            store = Store(self.cfg.store_target)
             store.check_schema()
             self._store = store
         return self._store

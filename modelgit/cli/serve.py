@@ -20,7 +20,7 @@ def initialise(cfg: Config, admin: str | None) -> str | None:
     for folder in (cfg.data_dir, cfg.repos_dir, cfg.lfs_dir, cfg.log_dir):
         folder.mkdir(parents=True, exist_ok=True)
     cfg.data_dir.chmod(0o750)
-    store = Store.create(cfg.db_path)
+    store = Store.create(cfg.store_target)
     if admin is None:
         return None
     check_user(admin)
@@ -67,10 +67,14 @@ def register(cli: click.Group) -> None:
         """Serve git over HTTP (and the API) from the data folder; creates it if missing."""
         from modelgit.http.server import serve
 
-        if not ctx.cfg.db_path.exists():
+        if ctx.cfg.uses_postgres:  # a new site is one whose database has no user yet
+            fresh = not Store.create(ctx.cfg.store_target).list_users()
+        else:
+            fresh = not ctx.cfg.db_path.exists()
+        if fresh:
             key = initialise(ctx.cfg, admin)
             if key:
                 _show_admin_key(admin, key)
         else:
-            Store(ctx.cfg.db_path).migrate()
+            Store(ctx.cfg.store_target).migrate()
         serve(ctx.cfg, host=host, port=port, socket=socket)

@@ -80,7 +80,7 @@ def main(data_dir: Path, model_id: str, stdin: bytes, env: dict[str, str]) -> No
     next ``modelgit serve``'s worker, which the log says."""
     try:
         cfg = config_mod.load(data_dir)
-        store = Store(cfg.db_path)
+        store = Store(cfg.store_target)
     except Exception:
         log.exception("post-receive failed on %s", model_id)
         return

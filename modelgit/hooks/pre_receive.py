@@ -200,7 +200,7 @@ def main(data_dir: Path, model_id: str, stdin: bytes, env: dict[str, str],
     """The hook: 0 lets git move the refs, anything else refuses the whole push."""
     try:
         cfg = config_mod.load(data_dir)
-        store = Store(cfg.db_path)
+        store = Store(cfg.store_target)
     except Exception:
         log.exception("pre-receive failed on %s", model_id)
         say([f"modelgit: push to {model_id} refused: an internal error happened (details in"

@@ -155,7 +155,7 @@ class HookServer(socketserver.UnixStreamServer):
         with self._lock:
             if self._loaded is None or self._loaded[0] != stamp:
                 cfg = config_mod.load(self.data_dir)
-                self._loaded = (stamp, cfg, Store(cfg.db_path))
+                self._loaded = (stamp, cfg, Store(cfg.store_target))
             return self._loaded[1], self._loaded[2]
 
     def run_hook(self, hook: str, model_id: str, stdin: bytes, env: dict[str, str],

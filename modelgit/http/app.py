@@ -39,7 +39,7 @@ class App:
 
     def __init__(self, cfg: Config, store: Store | None = None) -> None:
         self.cfg = cfg
-        self.store = store or Store(cfg.db_path)
+        self.store = store or Store(cfg.store_target)
         self.brake = Brake.from_config(self.store, cfg)
         self.routes: list[Route] = []
         self.add("GET", r"/-/health", self.health)

@@ -137,7 +137,7 @@ def make_server(cfg: Config, *, host: str | None = None, port: int | None = None
     before anything else starts, so a second ``modelgit serve`` fails at once."""
     from modelgit.http.admission import GuardedServer
 
-    store = Store(cfg.db_path)
+    store = Store(cfg.store_target)
     store.check_schema()
     app = App(cfg, store)
     bind: str | tuple[str, int]

@@ -178,7 +178,7 @@ def scan_pushed_ref(data_dir: str, task: dict[str, Any]) -> None:
 
     cfg = config_mod.load(data_dir)
     _log_to_server_log(cfg)
-    store = Store(cfg.db_path)
+    store = Store(cfg.store_target)
     try:
         model_id = str(task["model"])
         repo = str(repo_path(cfg, model_id))

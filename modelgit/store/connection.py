@@ -25,6 +25,11 @@ if TYPE_CHECKING:
 BUSY_TIMEOUT_MS = 10_000
 
 
+def is_postgres(target: object) -> bool:
+    """True when a store target is a PostgreSQL URL rather than a SQLite file."""
+    return str(target).startswith(("postgresql://", "postgres://"))
+
+
 class StoreError(Exception):
     """An expected store failure whose message a person can act on."""
 
@@ -41,9 +46,20 @@ def now_iso() -> str:
 class StoreBase:
     """The connection of one data folder's database; the table groups build on it."""
 
-    def __init__(self, path: Path) -> None:
-        self.path = Path(path)
+    def __init__(self, path: Path | str) -> None:
+        # A ``postgresql://`` URL selects PostgreSQL (modelgit/store/pg.py); else a SQLite file.
+        self.url = str(path) if is_postgres(path) else None
+        self.path = Path("/nonexistent-postgresql") if self.url else Path(path)
+        self.where = str(self.path)
+        if self.url:  # psycopg and the translation load only for a PostgreSQL site
+            from modelgit.store.pg import redact
+
+            self.where = redact(self.url)
         self._local = threading.local()
+
+    @property
+    def is_postgres(self) -> bool:
+        return self.url is not None
 
     @property
     def conn(self) -> sqlite3.Connection:
@@ -54,6 +70,8 @@ class StoreBase:
         old file through an open descriptor: one ``stat`` per use compares the file's identity
         with the one the connection opened, and a changed or missing file reconnects or fails.
         """
+        if self.url is not None:
+            return self._pg_conn()
         try:
             st = os.stat(self.path)
         except FileNotFoundError:
@@ -79,6 +97,26 @@ class StoreBase:
             self._local.identity = identity
         return conn
 
+    def _pg_conn(self) -> sqlite3.Connection:
+        """This thread's PostgreSQL connection (the same SQL, translated; see store/pg.py)."""
+        conn = getattr(self._local, "conn", None)
+        if conn is None or conn.raw.closed or conn.raw.broken:  # reconnect after a restart
+            from modelgit.store.pg import PgConnection
+
+            assert self.url is not None
+            try:
+                conn = PgConnection(self.url)
+            except Exception as exc:  # psycopg.OperationalError: say where, not the password
+                raise StoreError(
+                    f"cannot connect to the modelgit database at {self.where}: "
+                    f"{str(exc).strip().splitlines()[0] if str(exc).strip() else exc!r};"
+                    " check `database:` in config.yaml and that PostgreSQL is running"
+                ) from None
+            self._local.conn = conn
+        from typing import cast
+
+        return cast("sqlite3.Connection", conn)
+
     def close(self) -> None:
         conn = getattr(self._local, "conn", None)
         if conn is not None:
@@ -90,14 +128,41 @@ class StoreBase:
         """One short write transaction. BEGIN IMMEDIATE takes the write lock up front so a
         transaction never fails half-way on a lock upgrade."""
         conn = self.conn
-        _retry_busy(lambda: conn.execute("BEGIN IMMEDIATE"))
+        if self.url is not None:
+            conn.execute("BEGIN")  # READ COMMITTED; conflicts are handled by row locks
+        else:
+            _retry_busy(lambda: conn.execute("BEGIN IMMEDIATE"))
         try:
             yield conn
         except BaseException:
             conn.execute("ROLLBACK")
             raise
-        else:
+        try:
             conn.execute("COMMIT")
+        except BaseException:
+            # A COMMIT refused (a deferred foreign key) leaves SQLite's transaction open:
+            # end it, or its writes would stay visible to this connection and block others.
+            if getattr(conn, "in_transaction", False):
+                conn.execute("ROLLBACK")
+            raise
+
+    def references_to(self, parent: str) -> list[tuple[str, str]]:
+        """(table, column) of every single-column foreign key that points at ``parent``'s
+        primary key, read from the schema on either backend (a rename moves them all)."""
+        if self.url is not None:
+            rows = self._all(
+                "SELECT kcu.table_name AS t, kcu.column_name AS c FROM information_schema"
+                ".referential_constraints rc JOIN information_schema.key_column_usage kcu"
+                " ON kcu.constraint_name = rc.constraint_name JOIN information_schema"
+                ".table_constraints pk ON pk.constraint_name = rc.unique_constraint_name"
+                " WHERE pk.table_name = ? AND kcu.table_schema = current_schema()"
+                " ORDER BY kcu.table_name, kcu.column_name", (parent,))
+            return [(r["t"], r["c"]) for r in rows]
+        rows = self._all(
+            "SELECT m.name AS t, f.\"from\" AS c FROM sqlite_master m,"
+            " pragma_foreign_key_list(m.name) f WHERE m.type = 'table' AND f.\"table\" = ?"
+            " ORDER BY m.name, f.\"from\"", (parent,))
+        return [(r["t"], r["c"]) for r in rows]
 
     def _all(self, sql: str, params: tuple[Any, ...] | dict[str, Any] = ()) -> list[dict[str, Any]]:
         return [dict(r) for r in _retry_busy(lambda: self.conn.execute(sql, params).fetchall())]

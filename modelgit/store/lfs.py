@@ -64,12 +64,17 @@ class Lfs(StoreBase):
                             (model_id, path)).fetchone()
             if row is not None:
                 return dict(row), False
+            # Two front ends may race past the check above: UNIQUE (model, path) decides,
+            # and the loser gets the winner's lock back, as if it had come second.
             cur = c.execute(
-                "INSERT INTO lfs_locks (model, path, owner, locked_at) VALUES (?, ?, ?, ?)",
+                "INSERT INTO lfs_locks (model, path, owner, locked_at) VALUES (?, ?, ?, ?)"
+                " ON CONFLICT (model, path) DO NOTHING",
                 (model_id, path, owner, now_iso()),
             )
-            new = c.execute("SELECT * FROM lfs_locks WHERE id = ?", (cur.lastrowid,)).fetchone()
-            return dict(new), True
+            created = cur.rowcount == 1
+            new = c.execute("SELECT * FROM lfs_locks WHERE model = ? AND path = ?",
+                            (model_id, path)).fetchone()
+            return dict(new), created
 
     def get_lock(self, model_id: str, lock_id: int) -> dict[str, Any] | None:
         return self._one("SELECT * FROM lfs_locks WHERE model = ? AND id = ?", (model_id, lock_id))

@@ -10,16 +10,36 @@ from collections.abc import Callable
 from datetime import UTC, datetime
 from pathlib import Path
 
-from modelgit.store.connection import BUSY_TIMEOUT_MS, SchemaTooNew, StoreBase, StoreError
+from modelgit.store.connection import (
+    BUSY_TIMEOUT_MS,
+    SchemaTooNew,
+    StoreBase,
+    StoreError,
+    is_postgres,
+    now_iso,
+)
 
 TYPE_CHECKING = False  # typing is start-up cost for credential-check's cold path
 if TYPE_CHECKING:
     from typing import Any, Self
 
 MIGRATION_SET = "modelgit"
+# On PostgreSQL the applied steps are recorded here (sqlite-utils keeps _sqlite_migrations).
+PG_MIGRATIONS = "_modelgit_migrations"
+# pg_advisory_lock key: one migrator at a time when several front ends start together.
+PG_MIGRATE_LOCK = 0x6D6F64656C676974 & 0x7FFFFFFFFFFFFFFF
 
 
 # Ordered, named steps. Never edit an applied step: add a new one.
+# A step is written once in SQLite's dialect and runs on PostgreSQL through store/pg.py's
+# translation (placeholders, the quoted ``user`` column, INTEGER as BIGINT, REAL as DOUBLE
+# PRECISION, AUTOINCREMENT as an identity). What has no translation (PRAGMA, a table rebuilt
+# to change a column, sqlite_master) goes in a branch on ``dialect(db)``.
+def dialect(db: Any) -> str:
+    """``"sqlite"`` or ``"postgresql"``: the backend a migration step is running on."""
+    return str(getattr(db, "dialect", "sqlite"))
+
+
 def _script(conn: sqlite3.Connection, sql: str) -> None:
     """Run DDL statement by statement: ``executescript`` would COMMIT the migration's
     transaction half-way, and a failed step must leave nothing behind."""
@@ -347,7 +367,7 @@ def _m0011_xet(db: Any) -> None:
         );
         CREATE INDEX xet_files_sha256 ON xet_files(model, sha256);
         CREATE TABLE xet_file_terms (
-            model TEXT NOT NULL,
+            model TEXT NOT NULL REFERENCES models(id) ON DELETE CASCADE,
             file_hash TEXT NOT NULL,
             idx INTEGER NOT NULL,
             xorb TEXT NOT NULL,
@@ -394,8 +414,13 @@ class Schema(StoreBase):
     """Creating, checking and migrating the database file."""
 
     @classmethod
-    def create(cls, path: Path) -> Self:
-        """Create (or upgrade) the database file with WAL on."""
+    def create(cls, path: Path | str) -> Self:
+        """Create (or upgrade) the database file with WAL on (or a PostgreSQL database's schema)."""
+        if is_postgres(path):
+            store = cls(path)
+            store.migrate()
+            return store
+        path = Path(path)
         path.parent.mkdir(parents=True, exist_ok=True)
         fresh = not path.exists()
         conn = sqlite3.connect(path)
@@ -406,6 +431,13 @@ class Schema(StoreBase):
         return store
 
     def applied_migrations(self) -> list[str]:
+        if self.is_postgres:
+            exists = self._one("SELECT to_regclass(?) IS NOT NULL AS x", (PG_MIGRATIONS,))
+            if not exists or not exists["x"]:
+                return []
+            return [r["name"] for r in self._all(
+                f"SELECT name FROM {PG_MIGRATIONS} WHERE migration_set = ? ORDER BY id",  # noqa: S608  # nosec
+                (MIGRATION_SET,))]
         try:
             rows = self.conn.execute(
                 "SELECT name FROM _sqlite_migrations WHERE migration_set = ? ORDER BY rowid",
@@ -425,12 +457,12 @@ class Schema(StoreBase):
         unknown = [name for name in applied if name not in known]
         if unknown:
             raise SchemaTooNew(
-                f"{self.path} has schema steps this modelgit does not know ({', '.join(unknown)});"
+                f"{self.where} has schema steps this modelgit does not know ({', '.join(unknown)});"
                 " upgrade modelgit instead of running an older version on it"
             )
         if len(applied) < len(known):
             raise StoreError(
-                f"{self.path} is at schema version {len(applied)} of {len(known)};"
+                f"{self.where} is at schema version {len(applied)} of {len(known)};"
                 " run `modelgit init` to migrate it"
             )
 
@@ -441,12 +473,14 @@ class Schema(StoreBase):
         unknown = [name for name in applied if name not in known]
         if unknown:
             raise SchemaTooNew(
-                f"{self.path} was written by a newer modelgit (steps {', '.join(unknown)});"
+                f"{self.where} was written by a newer modelgit (steps {', '.join(unknown)});"
                 " refusing to migrate it"
             )
         pending = [name for name in known if name not in applied]
         if not pending:
             return []
+        if self.is_postgres:
+            return self._migrate_postgres()
         if backup and applied:
             stamp = datetime.now(UTC).strftime("%Y%m%dT%H%M%S")
             target = self.path.with_name(f"{self.path.name}.v{len(applied)}-{stamp}.bak")
@@ -465,3 +499,34 @@ class Schema(StoreBase):
         finally:
             db.conn.close()
         return pending
+
+    def _migrate_postgres(self) -> list[str]:
+        """The same steps on PostgreSQL, each in its own transaction (DDL is transactional
+        there, so a failed step leaves nothing), under an advisory lock so two front ends
+        starting at once do not both run a step."""
+        from typing import cast
+
+        from modelgit.store.pg import PgConnection, sync_identities
+
+        conn = cast("PgConnection", self.conn)
+        conn.execute("SELECT pg_advisory_lock(?)", (PG_MIGRATE_LOCK,))
+        try:
+            conn.execute(
+                f"CREATE TABLE IF NOT EXISTS {PG_MIGRATIONS} (id INTEGER PRIMARY KEY"
+                " AUTOINCREMENT, migration_set TEXT NOT NULL, name TEXT NOT NULL,"
+                " applied_at TEXT NOT NULL, UNIQUE (migration_set, name))")
+            applied = self.applied_migrations()
+            done = []
+            for name, step in MIGRATIONS:
+                if name in applied:
+                    continue
+                with self.tx() as c:
+                    step(c)
+                    c.execute(
+                        f"INSERT INTO {PG_MIGRATIONS} (migration_set, name, applied_at)"  # noqa: S608  # nosec
+                        " VALUES (?, ?, ?)", (MIGRATION_SET, name, now_iso()))
+                    sync_identities(conn)
+                done.append(name)
+            return done
+        finally:
+            conn.execute("SELECT pg_advisory_unlock(?)", (PG_MIGRATE_LOCK,))

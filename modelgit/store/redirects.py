@@ -3,7 +3,6 @@
 from __future__ import annotations
 
 import time
-from typing import Any
 
 from modelgit.store.connection import StoreBase
 
@@ -11,9 +10,11 @@ from modelgit.store.connection import StoreBase
 class Redirects(StoreBase):
     """SQL of ``model_redirects`` and of a model's rename.
 
-    A rename changes the model's id in every table with a foreign key to ``models`` or to
-    another table's model column (found from the schema, so a table added later moves along
-    without a change here), in one transaction with the foreign-key check deferred to its end.
+    A rename changes the model's id in every table with a foreign key to ``models`` (found
+    from the schema by ``references_to``, on either backend, so a table added later moves
+    along without a change here; a table whose model column is part of a key to another
+    table also references ``models`` directly, as ``xet_file_terms`` does), in one
+    transaction with the foreign-key check deferred to its end.
     """
 
     def rename_model(self, old: str, new: str, *, space: str, name: str,
@@ -25,7 +26,7 @@ class Redirects(StoreBase):
             c.execute("PRAGMA defer_foreign_keys = ON")
             c.execute("UPDATE models SET id = ?, space = ?, name = ? WHERE id = ?",
                       (new, space, name, old))
-            for table, column in self._model_id_columns(c):
+            for table, column in self.references_to("models"):
                 # Names come from the database's own schema, quoted.
                 c.execute(f"UPDATE {_quote(table)} SET {_quote(column)} = ?"  # noqa: S608 # nosec
                           f" WHERE {_quote(column)} = ?", (new, old))
@@ -34,30 +35,10 @@ class Redirects(StoreBase):
             c.execute("UPDATE model_redirects SET new = ? WHERE new = ?", (new, old))
             c.execute("DELETE FROM model_redirects WHERE old = ?", (new,))
             if redirect_seconds > 0:
-                c.execute("INSERT OR REPLACE INTO model_redirects (old, new, until, created)"
-                          " VALUES (?, ?, ?, ?)", (old, new, until, time.time()))
-
-    def _model_id_columns(self, c: Any) -> list[tuple[str, str]]:
-        """Every (table, column) that holds a model id: a foreign key to ``models.id``, or
-        to such a column of another table (``xet_file_terms.model`` names
-        ``xet_files.model``), followed until nothing new turns up."""
-        keys: list[tuple[str, str, str, str]] = []  # (table, column, parent, parent column)
-        tables = [r[0] for r in c.execute(
-            "SELECT name FROM sqlite_master WHERE type = 'table'").fetchall()]
-        for table in tables:
-            for fk in c.execute(f"PRAGMA foreign_key_list({_quote(table)})").fetchall():
-                keys.append((table, fk[3], fk[2], fk[4] or "id"))
-        found: set[tuple[str, str]] = {("models", "id")}
-        order: list[tuple[str, str]] = []
-        grew = True
-        while grew:
-            grew = False
-            for table, column, parent, parent_column in keys:
-                if (parent, parent_column) in found and (table, column) not in found:
-                    found.add((table, column))
-                    order.append((table, column))
-                    grew = True
-        return order
+                c.execute("INSERT INTO model_redirects (old, new, until, created)"
+                          " VALUES (?, ?, ?, ?) ON CONFLICT (old) DO UPDATE SET"
+                          " new = excluded.new, until = excluded.until,"
+                          " created = excluded.created", (old, new, until, time.time()))
 
     def redirect_of(self, old: str) -> str | None:
         """The model an old name leads to while its redirect lasts."""

@@ -27,7 +27,7 @@ class Tasks(StoreBase):
         """A new task: ``queued`` for any front end's worker, or, with ``worker``, claimed at
         birth by a foreground run (``sync start --wait``) so no worker can run it as well.
 
-        PostgreSQL: ``INSERT ... RETURNING id`` instead of ``lastrowid``.
+        On PostgreSQL ``lastrowid`` comes from ``INSERT ... RETURNING id`` (store/pg.py).
         """
         return self.add_tasks(kind, model_id, [(ref, old, commit)], region=region,
                               worker=worker, lease_seconds=lease_seconds)[0]
@@ -53,8 +53,14 @@ class Tasks(StoreBase):
         return ids
 
     def add_task_once(self, kind: str, model_id: str) -> int | None:
-        """A task of ``kind`` for the model unless one is queued already (None then)."""
+        """A task of ``kind`` for the model unless one is queued already (None then).
+
+        On PostgreSQL two front ends could both see none queued (READ COMMITTED); a
+        transaction-scoped advisory lock on (kind, model) makes the check and insert one step.
+        """
         with self.tx() as c:
+            if self.is_postgres:
+                c.execute("SELECT pg_advisory_xact_lock(hashtext(?))", (f"{kind} {model_id}",))
             cur = c.execute(
                 "INSERT INTO tasks (kind, model, ref, commit_sha, status, created)"
                 " SELECT ?, ?, '', '', 'queued', ? WHERE NOT EXISTS (SELECT 1 FROM tasks"
@@ -108,6 +114,8 @@ class Tasks(StoreBase):
                         " AND attempts >= ?",
                         (now_iso(), f"abandoned: its worker stopped {max_attempts} times"
                          " while running it", now, max_attempts))
+            if task_id is None and self.is_postgres:
+                return self._claim_skip_locked(worker, lease_seconds, wanted, now)
             if task_id is None:
                 row = self._one(
                     # Safe from injection: only "?" placeholders are formatted in.
@@ -134,6 +142,22 @@ class Tasks(StoreBase):
             if task_id is not None:
                 return None
         return None
+
+    def _claim_skip_locked(self, worker: str, lease_seconds: float, kinds: tuple[str, ...],
+                           now: float) -> dict[str, Any] | None:
+        """PostgreSQL: pick and claim in one statement; a row another front end is claiming
+        right now is skipped (``FOR UPDATE SKIP LOCKED``) instead of waited for."""
+        marks = ",".join("?" * len(kinds))
+        with self.tx() as c:
+            row = c.execute(
+                # Safe from injection: only "?" placeholders are formatted in.
+                "UPDATE tasks SET status = 'running', worker = ?, lease_until = ?,"  # noqa: S608  # nosec
+                " started = ?, finished = NULL, error = NULL, attempts = attempts + 1"
+                f" WHERE id = (SELECT id FROM tasks WHERE kind IN ({marks})"
+                " AND (status = 'queued' OR (status = 'running' AND lease_until < ?))"
+                " ORDER BY id LIMIT 1 FOR UPDATE SKIP LOCKED) RETURNING *",
+                (worker, now + lease_seconds, now_iso(), *kinds, now)).fetchone()
+        return dict(row) if row is not None else None
 
     def requeue_task(self, task_id: int, *, worker: str | None = None,
                      lease_seconds: float = 0.0, kind: str | None = None) -> bool:

@@ -1,5 +1,6 @@
-"""A data folder with a real SQLite store and repository root, made through the services only
-(no CLI, no server), so that a failing service test points at the service."""
+"""A data folder with a real store (SQLite, then PostgreSQL) and repository root, made
+through the services only (no CLI, no server), so that a failing service test points at the
+service."""
 
 from __future__ import annotations
 
@@ -10,7 +11,7 @@ from pathlib import Path
 import pytest
 
 from modelgit.authz import keys
-from modelgit.config import Config
+from modelgit.config import DEFAULTS, Config
 from modelgit.store import Store
 
 
@@ -34,11 +35,15 @@ class Hub:
             self.store.add_space(name, owner, None)
 
 
-@pytest.fixture
-def hub(tmp_path: Path) -> Iterator[Hub]:
-    cfg = Config(data_dir=tmp_path / "data")
+@pytest.fixture(params=["sqlite", "postgresql"])
+def hub(tmp_path: Path, request: pytest.FixtureRequest) -> Iterator[Hub]:
+    """Every service test runs on both stores: SQLite in the data folder and PostgreSQL."""
+    settings = dict(DEFAULTS)
+    if request.param == "postgresql":
+        settings["database"] = request.getfixturevalue("pg_url")
+    cfg = Config(data_dir=tmp_path / "data", settings=settings)
     for folder in (cfg.data_dir, cfg.repos_dir, cfg.lfs_dir, cfg.log_dir):
         folder.mkdir(parents=True, exist_ok=True)
-    store = Store.create(cfg.db_path)
+    store = Store.create(cfg.store_target)
     yield Hub(cfg, store)
     store.close()

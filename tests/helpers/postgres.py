@@ -1,0 +1,94 @@
+"""A throwaway PostgreSQL cluster from Debian's package for the tests: ``initdb`` and
+``pg_ctl`` in a temporary folder, listening on 127.0.0.1 on a free port, with trust
+authentication for the one local test role. PostgreSQL refuses to run as root, so when the
+tests run as root the cluster runs as ``nobody`` with its folder chowned to it.
+"""
+
+from __future__ import annotations
+
+import glob
+import os
+import pwd
+import shutil
+import socket
+import subprocess
+import tempfile
+import uuid
+from collections.abc import Iterator
+from contextlib import contextmanager
+from dataclasses import dataclass
+from pathlib import Path
+
+ROLE = "modelgit"
+
+
+def _bin(name: str) -> str:
+    found = shutil.which(name) or next(iter(sorted(glob.glob(
+        f"/usr/lib/postgresql/*/bin/{name}"), reverse=True)), None)
+    if not found:
+        raise RuntimeError(f"{name} not found: PostgreSQL is needed for the store tests;"
+                           " run tests/bootstrap.sh (apt-get install postgresql)")
+    return found
+
+
+def postgres_installed() -> bool:
+    try:
+        _bin("initdb")
+        _bin("pg_ctl")
+    except RuntimeError:
+        return False
+    return True
+
+
+def _free_port() -> int:
+    with socket.socket() as s:
+        s.bind(("127.0.0.1", 0))
+        return int(s.getsockname()[1])
+
+
+@dataclass
+class Cluster:
+    port: int
+    folder: Path
+
+    def url(self, database: str = "postgres") -> str:
+        return f"postgresql://{ROLE}@127.0.0.1:{self.port}/{database}"
+
+    def new_database(self, icu_locale: str | None = None) -> str:
+        """A fresh empty database (with an ICU locale's collation if given); its URL."""
+        import psycopg
+
+        name = "t_" + uuid.uuid4().hex[:16]
+        icu = (f" TEMPLATE template0 LOCALE_PROVIDER icu ICU_LOCALE '{icu_locale}'"
+               if icu_locale else "")
+        with psycopg.connect(self.url(), autocommit=True) as conn:
+            conn.execute(f'CREATE DATABASE "{name}"{icu}')  # type: ignore[arg-type]
+        return self.url(name)
+
+
+@contextmanager
+def cluster() -> Iterator[Cluster]:
+    """Start a cluster; stop it and delete its folder afterwards."""
+    folder = Path(tempfile.mkdtemp(prefix="modelgit-pg-"))
+    data = folder / "data"
+    as_user: list[str] = []
+    if os.geteuid() == 0:
+        nobody = pwd.getpwnam("nobody")
+        os.chown(folder, nobody.pw_uid, nobody.pw_gid)
+        as_user = ["runuser", "-u", "nobody", "--"]
+    port = _free_port()
+    run = {"check": True, "stdout": subprocess.PIPE, "stderr": subprocess.STDOUT,
+           "cwd": folder}
+    try:
+        subprocess.run([*as_user, _bin("initdb"), "-D", str(data), "-U", ROLE, "-A", "trust",
+                        "--no-sync", "-E", "UTF8", "--locale", "C"], **run)  # type: ignore[call-overload]
+        options = (f"-c listen_addresses=127.0.0.1 -p {port} -k {folder} -c fsync=off"
+                   " -c synchronous_commit=off -c full_page_writes=off")
+        subprocess.run([*as_user, _bin("pg_ctl"), "-D", str(data), "-o", options,
+                        "-l", str(folder / "log"), "-w", "-t", "60", "start"], **run)  # type: ignore[call-overload]
+        yield Cluster(port, folder)
+    finally:
+        if (data / "postmaster.pid").exists():
+            subprocess.run([*as_user, _bin("pg_ctl"), "-D", str(data), "-m", "immediate",
+                            "-w", "stop"], check=False, capture_output=True, cwd=folder)
+        shutil.rmtree(folder, ignore_errors=True)
