@@ -18,7 +18,7 @@ import io
 import logging
 import tempfile
 import time
-from dataclasses import dataclass, replace
+from dataclasses import dataclass
 from typing import TYPE_CHECKING, Any
 
 from modelgit.authz import keys
@@ -101,7 +101,7 @@ def check(cfg: Config, store: Store, token: str | None, *, need: str | None = No
         if key is None or key["user"] != claims.user or not keys.is_live(key, now_iso()):
             raise Unauthorized("the key this Xet token was issued for has been revoked or has"
                                " expired; use a current key")
-        subject = replace(found, scope=str(key["scope"]))
+        subject = Subject(found.user, found.is_admin, str(key["scope"]))
     action = "write" if right == "write" else "read"
     decision, _ = access.check_model(store, subject, claims.model, action,
                                      allow_anonymous_read=bool(cfg.get("allow_anonymous_read")))
