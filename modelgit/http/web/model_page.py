@@ -241,7 +241,8 @@ def model_page(pg: Page, match: re.Match[str]) -> Response:
         "model.html", title=model_id, model=model, model_id=model_id, rev=shown_rev,
         commit=_commit_row(commit) if commit else None, folder=folder, crumbs=crumbs,
         entries=entries, cut=cut, refs=revisions.list_refs(repo),
-        card=Markup(card_html(readme)) if readme and not folder else "",  # noqa: S704 - nh3
+        # card_html() is nh3-sanitised: the one place the markup of a card reaches a page.
+        card=Markup(card_html(readme)) if readme and not folder else "",  # noqa: S704 # nosec B704
         metadata=_metadata(index, data), performance=index.get("performance") or [],
         recent=recent, scan=summary, snippets=_snippets(pg, model_id, rev, str(
             index.get("pipeline_tag") or "")),
