@@ -168,11 +168,11 @@ class Models(StoreBase):
                "last_modified": "COALESCE(m.last_modified, m.created)"}[sort]
         op, direction = ("<", "DESC") if descending else (">", "ASC")
         if sort == "id":
-            where = f"m.id {op} :a" if after else "1"
+            where = f"m.id {op} :a" if after else "TRUE"
         elif after:
             where = f"({key} {op} :k OR ({key} = :k AND m.id {op} :a))"
         else:
-            where = "1"
+            where = "TRUE"
         # Safe from injection: key, op and direction come from the fixed choices above.
         return self._all(
             f"SELECT m.*, {key} AS sort_key, s.owner AS space_owner,"  # noqa: S608  # nosec

@@ -2,9 +2,11 @@
 
 from __future__ import annotations
 
-from typing import Any
-
 from modelgit.store.connection import StoreBase
+
+TYPE_CHECKING = False  # typing is start-up cost for credential-check's cold path
+if TYPE_CHECKING:
+    from typing import Any
 
 
 class Sessions(StoreBase):

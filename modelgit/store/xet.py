@@ -3,9 +3,11 @@ may use them, and the file reconstructions registered by a model's shards."""
 
 from __future__ import annotations
 
-from typing import Any
-
 from modelgit.store.connection import StoreBase, now_iso
+
+TYPE_CHECKING = False  # typing is start-up cost for credential-check's cold path
+if TYPE_CHECKING:
+    from typing import Any
 
 
 class Xet(StoreBase):

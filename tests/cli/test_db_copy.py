@@ -38,6 +38,14 @@ def _fill(data: Path) -> str:
     task = store.add_task("sync", "alice/m", "refs/heads/main", "c" * 40, region="eu")
     store.record_replica("alice/m", "eu", "refs/heads/main", "c" * 40, task)
     store.audit("test.fill", actor="cli", target="alice/m", detail={"x": 1})
+    store.add_session("f" * 64, "alice", new.key_id, "csrf", "2026-01-01T00:00:00.000Z",
+                      "2099-01-01T00:00:00.000Z")
+    store.add_xorb("alice/m", "d" * 64, "e" * 64, 100, 120, 2)
+    store.add_dedupe_chunks("d" * 64, ["1" * 64])
+    store.add_file("alice/m", "2" * 64, "b" * 64, 120, [("d" * 64, 0, 2, 120)])
+    store.add_model("alice/old", "alice")
+    store.rename_model("alice/old", "alice/renamed", space="alice", name="renamed",
+                       redirect_seconds=3600)
     store.close()
     return admin_key
 

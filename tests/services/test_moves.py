@@ -15,6 +15,8 @@ from tests.services.conftest import Hub
 
 OID = "a" * 64
 SHA = "b" * 40
+XORB = "d" * 64
+FILE = "e" * 64
 
 
 def subject(hub: Hub, name: str) -> Subject:
@@ -40,6 +42,8 @@ def moved(hub: Hub) -> Hub:
     s.start_scan("acme/bert", "refs/heads/main", SHA, "secrets")
     task = s.add_task("sync", "acme/bert", "refs/heads/main", SHA, region="eu")
     s.record_replica("acme/bert", "eu", "refs/heads/main", SHA, task)
+    s.add_xorb("acme/bert", XORB, "c" * 64, 10, 10, 1)
+    s.add_file("acme/bert", FILE, OID, 10, [(XORB, 0, 1, 10)])
     moves.move(s, hub.cfg, subject(hub, "owner"), "acme/bert", "labs/bert2")
     return hub
 
@@ -57,7 +61,13 @@ def test_a_move_takes_every_row_that_names_the_model(moved: Hub) -> None:
     assert [scan["scanner"] for scan in s.latest_scans("labs/bert2")] == ["secrets"]
     assert [t["model"] for t in s.list_tasks("sync")] == ["labs/bert2"]
     assert s.list_replicas("labs/bert2")[0]["region"] == "eu"
-    assert s.conn.execute("PRAGMA foreign_key_check").fetchall() == []
+    # Xet: the model's xorbs and its files' reconstructions (whose terms name the file by
+    # model and hash) move together.
+    assert s.model_has_xorb("labs/bert2", XORB) and not s.model_has_xorb("acme/bert", XORB)
+    assert [t["xorb"] for t in s.file_terms("labs/bert2", FILE)] == [XORB]
+    assert s.file_terms("acme/bert", FILE) == []
+    if s.url is None:  # PostgreSQL checked every (deferred) foreign key at COMMIT
+        assert s.conn.execute("PRAGMA foreign_key_check").fetchall() == []
 
 
 def test_the_repository_and_its_hooks_move_with_it(moved: Hub) -> None:
