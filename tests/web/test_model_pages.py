@@ -158,3 +158,16 @@ def test_keys_page_needs_sign_in(models: Site) -> None:
     answer = Client(models.port).get("/-/keys")
     assert answer.status == 303
     assert answer.headers["Location"] == "/-/signin?next=%2F-%2Fkeys"
+
+
+def test_text_search_finds_tags_and_display_names(models: Site) -> None:
+    """The search text follows the card pushed with git (its tags) and the display name set
+    afterwards; the match is case-insensitive and ``%``/``_`` are plain characters."""
+    client = Client(models.port)
+    assert PUBLIC in client.get("/-/models?q=WEB-TEST").body  # a tag of the pushed card
+    assert "webm/bulk-07" not in client.get("/-/models?q=Zebra+Crossing").body
+    models.cli("model", "set", "webm/bulk-07", "--name", "Zebra Crossing 100%")
+    found = client.get("/-/models?q=zebra+crossing").body
+    assert "webm/bulk-07" in found and "webm/bulk-08" not in found
+    assert "webm/bulk-07" in client.get("/-/models?q=100%25").body
+    assert "webm/bulk-07" not in client.get("/-/models?q=bulk_07").body
