@@ -111,3 +111,38 @@ def test_missing_file_and_revision(dl: Site) -> None:
     assert mona.get(f"/-/m/{PRIVATE}/download?rev=no-branch&path=README.md").status == 404
     posted = mona.post(f"/-/m/{PRIVATE}/download?rev=main&path=README.md", {})
     assert posted.status == 405  # a download changes nothing: GET only
+
+
+def test_chromium_downloads_a_private_file_with_its_session(dl: Site, tmp_path: Path) -> None:
+    """A real browser, signed in, clicks a private model's download link: the file is saved
+    (an attachment, no password prompt), with the LFS object's bytes."""
+    import time
+
+    from selenium.webdriver.common.by import By
+    from selenium.webdriver.support import expected_conditions
+    from selenium.webdriver.support.ui import WebDriverWait
+
+    from tests.helpers.webpages import chromium, fresh_profile
+
+    saved = tmp_path / "downloads"
+    saved.mkdir()
+    driver = chromium(fresh_profile())
+    try:
+        driver.execute_cdp_cmd("Browser.setDownloadBehavior",
+                               {"behavior": "allow", "downloadPath": str(saved)})
+        driver.get(f"{dl.url}/-/signin")
+        driver.find_element(By.ID, "user").send_keys("mona")
+        driver.find_element(By.ID, "key").send_keys(dl.keys["mona"])
+        driver.find_element(By.ID, "signin").click()
+        WebDriverWait(driver, 10).until(expected_conditions.url_contains("/-/models"))
+        driver.get(f"{dl.url}/-/m/{PRIVATE}")
+        driver.find_element(By.CSS_SELECTOR, 'a[href*="path=weights.bin"]').click()
+        target = saved / "weights.bin"
+        deadline = time.monotonic() + 15
+        while not target.exists() and time.monotonic() < deadline:
+            time.sleep(0.1)
+        assert target.exists(), sorted(p.name for p in saved.iterdir())
+        assert target.read_bytes() == WEIGHTS
+        assert driver.current_url.endswith(f"/-/m/{PRIVATE}")  # saved, not opened as a page
+    finally:
+        driver.quit()
