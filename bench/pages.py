@@ -42,6 +42,9 @@ def run(ctx: Ctx) -> list[Row]:
     folder, _ = authz.database(ctx, users)
     cfg = config_mod.load(folder)
     store = Store(cfg.db_path)
+    # The figure's database is written with plain SQL, which leaves each model's search text
+    # NULL (a search candidate, read the slow way); the server writes it with every model.
+    store.fill_search_text()
     app = App(cfg, store)
     rng = random.Random(11)
     listed = [m["id"] for m in store.list_models() if m["visibility"] == "public"]

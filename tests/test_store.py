@@ -332,6 +332,16 @@ def test_a_replaced_database_file_is_read_not_the_old_one(store: Store, db_path:
     assert store.get_user("before") is None
 
 
+def _add_old_model(store: Store, model_id: str, owner: str) -> None:
+    """A model row as the first schema steps know it (``add_model`` writes today's columns)."""
+    from modelgit.store.connection import now_iso
+
+    space, name = model_id.split("/", 1)
+    with store.tx() as c:
+        c.execute("INSERT INTO models (id, space, name, owner, created) VALUES (?, ?, ?, ?, ?)",
+                  (model_id, space, name, owner, now_iso()))
+
+
 def test_sync_tasks_move_to_the_task_table_with_their_ids(db_path: Path,
                                                          monkeypatch: pytest.MonkeyPatch) -> None:
     """0007_tasks: every sync task keeps its id (replicas name it) and its state; a heartbeat
@@ -344,7 +354,7 @@ def test_sync_tasks_move_to_the_task_table_with_their_ids(db_path: Path,
     old = Store.create(db_path)
     old.add_user("o")
     old.add_space("s", "o", None)
-    old.add_model("s/m", "o")
+    _add_old_model(old, "s/m", "o")
     beat = time.time()
     with old.tx() as c:
         for task_id, status, worker, heartbeat in ((5, "done", None, None),
@@ -380,7 +390,7 @@ def test_times_step_keeps_models_and_sorts_them_by_last_change(
     old.add_user("o")
     old.add_space("s", "o", None)
     for name in ("a", "b", "c"):
-        old.add_model(f"s/{name}", "o")
+        _add_old_model(old, f"s/{name}", "o")
     old.close()
     monkeypatch.setattr(store_mod, "MIGRATIONS", steps)
     new = Store(db_path)
@@ -511,3 +521,57 @@ def test_references_to_models_are_found_on_both(store: Store) -> None:
     assert ("lfs_objects", "model") in refs and ("access_requests", "model") in refs
     assert all(table != "users" for table, _ in refs)
     assert ("keys", "user") in store.references_to("users")
+
+
+def _found(store: Store, text: str) -> list[str]:
+    return [r["id"] for r in store.hub_models_for(None, "", 100, contains=text)]
+
+
+def test_text_search_filters_in_sql_on_both(store: Store) -> None:
+    """``search_text`` follows the id, display name and card tags through create, settings,
+    a card push and a rename; LIKE's wildcards in the asked text are plain characters."""
+    store.add_user("o")
+    store.add_space("s", "o", None)
+    store.add_model("s/bert-base", "o", display_name="BERT Base")
+    store.add_model("s/gpt", "o")
+    store.add_model("s/x_1", "o", display_name="100% real")
+    assert _found(store, "bert") == ["s/bert-base"]
+    assert _found(store, "bert base") == ["s/bert-base"]  # display name, lower-cased
+    assert _found(store, "x_1") == ["s/x_1"] and _found(store, "x%") == []
+    assert _found(store, "0% r") == ["s/x_1"] and _found(store, "s/_") == []
+    store.update_model("s/gpt", card='{"index": {"tags": ["Vision", "nlp"]}}')
+    assert _found(store, "vision") == ["s/gpt"]
+    store.update_model("s/gpt", display_name="Generative")
+    assert _found(store, "generative vision") == ["s/gpt"]  # across name and tags
+    store.rename_model("s/gpt", "s/llm", space="s", name="llm", redirect_seconds=0)
+    assert _found(store, "s/llm") == ["s/llm"] and _found(store, "gpt") == []
+    assert _found(store, "nlp") == ["s/llm"]
+    with store.tx() as c:  # a row written by SQL that does not know the column
+        c.execute("INSERT INTO models (id, space, name, owner, created)"
+                  " VALUES ('s/raw', 's', 'raw', 'o', 'now')")
+    assert "s/raw" in _found(store, "zzz")  # not computed yet: always a candidate
+    assert store.fill_search_text() == 1
+    assert _found(store, "zzz") == [] and _found(store, "s/raw") == ["s/raw"]
+
+
+def test_search_step_fills_the_text_of_existing_models(
+        db_path: Path, monkeypatch: pytest.MonkeyPatch) -> None:
+    """0012_model_search: models made before it are found by id, name and card tags."""
+    steps = store_mod.MIGRATIONS
+    names = [n for n, _ in steps]
+    monkeypatch.setattr(store_mod, "MIGRATIONS", steps[:names.index("0012_model_search")])
+    old = Store.create(db_path)
+    old.add_user("o")
+    old.add_space("s", "o", None)
+    _add_old_model(old, "s/a", "o")
+    with old.tx() as c:
+        c.execute("UPDATE models SET display_name = 'Alpha', card = ? WHERE id = 's/a'",
+                  ('{"index": {"tags": ["Speech"]}}',))
+    _add_old_model(old, "s/b", "o")
+    old.close()
+    monkeypatch.setattr(store_mod, "MIGRATIONS", steps)
+    new = Store(db_path)
+    assert new.migrate() == ["0012_model_search"]
+    assert new.get_model("s/a")["search_text"] == "s/a alpha speech"
+    assert _found(new, "speech") == ["s/a"] and _found(new, "s/") == ["s/a", "s/b"]
+    new.close()

@@ -291,6 +291,10 @@ def serve(cfg: Config, *, host: str | None = None, port: int | None = None,
     logging.getLogger("modelgit").info("modelgit serving %s on %s%s", cfg.data_dir, where, also)
     print(f"modelgit: serving {cfg.data_dir} on {where}{also} (Ctrl-C stops)", file=sys.stderr,
           flush=True)
+    if not socket or public:  # behind a web server on a socket, only public_url is known
+        print(f"modelgit: web pages at {urls.site_url(cfg)}/-/signin: sign in with a user name"
+              " and key (the first start printed the site admin's key; `modelgit key create"
+              " NAME` makes one)", file=sys.stderr, flush=True)
     try:
         server.serve()
     except KeyboardInterrupt:

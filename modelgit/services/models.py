@@ -16,6 +16,7 @@ from modelgit.authz import roles
 from modelgit.errors import Conflict, Forbidden, Invalid, NotFound
 from modelgit.names import InvalidName, check_model_id
 from modelgit.services import access, spaces, users
+from modelgit.store.models import search_text
 
 if TYPE_CHECKING:
     from modelgit.authz.decide import Subject
@@ -213,8 +214,7 @@ def card_matches(row: Mapping[str, Any], index: Mapping[str, Any], wanted: CardF
     if wanted.license and wanted.license.lower() != str(index.get("license") or "").lower():
         return False
     if wanted.search:
-        haystack = " ".join([row["id"], row.get("display_name") or "",
-                             *lower(index.get("tags"))]).lower()
+        haystack = search_text(row["id"], row.get("display_name") or "", index.get("tags"))
         if wanted.search.lower() not in haystack:
             return False
     return True
@@ -235,18 +235,30 @@ def search(store: Store, wanted: CardFilter) -> list[tuple[dict[str, Any], dict[
 SORTS = ("id", "created", "last_modified")
 
 
+def prefilter(wanted: CardFilter) -> str | None:
+    """Text every model passing ``wanted`` has in its ``search_text``, for the store to
+    filter on (None: no such text): the search itself, else the tag (a tag is part of that
+    text). ``card_matches`` still decides; this only spares reading models that cannot
+    pass."""
+    text = wanted.search or wanted.tag
+    return text.lower() if text else None
+
+
 def visible(store: Store, subject: Subject, *, after: str = "", after_key: str = "",
             sort: str = "id", descending: bool = False,
-            allow_anonymous_read: bool = True) -> Iterator[dict[str, Any]]:
+            allow_anonymous_read: bool = True, contains: str | None = None
+            ) -> Iterator[dict[str, Any]]:
     """The models ``subject`` may ``retrieve``, in ``sort`` order (ties by id) after the
     cursor (``after``: the last id shown; ``after_key``: its ``sort_key`` for the time
     sorts), fetched a batch at a time (one query per batch, not one per model); stop reading
-    to stop fetching."""
+    to stop fetching. ``contains`` (see :func:`prefilter`) skips in SQL the models whose id,
+    display name and tags do not hold that text; the caller still applies its filters."""
     if sort not in SORTS:
         raise Invalid(f"cannot sort models by {sort!r}", hint=f"use one of {', '.join(SORTS)}")
     while True:
         rows = store.hub_models_for(subject.user, after, LIST_BATCH, sort=sort,
-                                    descending=descending, after_key=after_key)
+                                    descending=descending, after_key=after_key,
+                                    contains=contains)
         if not rows:
             return
         after, after_key = rows[-1]["id"], str(rows[-1]["sort_key"])

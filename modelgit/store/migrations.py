@@ -381,6 +381,21 @@ def _m0011_xet(db: Any) -> None:
     """)
 
 
+def _m0012_model_search(db: Any) -> None:
+    """What a model's text search looks in (id, display name, tags; lower-case), kept by the
+    store on every change of those, so a search filters in SQL instead of reading every
+    model's card. NULL means not computed yet: such a row is always a search candidate."""
+    from modelgit.store.models import card_tags, search_text
+
+    _script(db, """
+        ALTER TABLE models ADD COLUMN search_text TEXT
+    """)
+    rows = db.execute("SELECT id, display_name, card FROM models").fetchall()
+    for row in rows:
+        db.execute("UPDATE models SET search_text = ? WHERE id = ?",
+                   (search_text(row[0], row[1], card_tags(row[2])), row[0]))
+
+
 MIGRATIONS: list[tuple[str, Callable[[Any], None]]] = [
     ("0001_initial", _m0001_initial),
     ("0002_lfs", _m0002_lfs),
@@ -393,6 +408,7 @@ MIGRATIONS: list[tuple[str, Callable[[Any], None]]] = [
     ("0009_model_redirects", _m0009_model_redirects),
     ("0010_web_sessions", _m0010_web_sessions),
     ("0011_xet", _m0011_xet),
+    ("0012_model_search", _m0012_model_search),
 ]
 
 

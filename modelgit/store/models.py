@@ -9,6 +9,44 @@ if TYPE_CHECKING:
     from typing import Any
 
 
+def search_text(model_id: str, display_name: str, tags: object) -> str:
+    """What a model's text search looks in: its id, display name and tags, lower-cased and
+    joined by spaces. One definition for the SQL pre-filter (the ``search_text`` column) and
+    the exact check in ``services.models.card_matches``, so both always agree."""
+    if isinstance(tags, str):
+        tags = [tags]
+    words = [str(t) for t in tags] if isinstance(tags, list) else []
+    return " ".join([model_id, display_name or "", *words]).lower()
+
+
+def card_tags(card: str | None) -> object:
+    """The ``tags`` of a stored card's index (``models.card``, JSON), or None."""
+    import json  # only on writes; the credential check never gets here
+
+    try:
+        value = json.loads(card or "{}")
+    except ValueError:
+        return None
+    index = value.get("index") if isinstance(value, dict) else None
+    return index.get("tags") if isinstance(index, dict) else None
+
+
+def like_pattern(text: str) -> str:
+    """A ``LIKE ... ESCAPE '\\'`` pattern for rows containing ``text`` literally."""
+    escaped = text.replace("\\", "\\\\").replace("%", "\\%").replace("_", "\\_")
+    return f"%{escaped}%"
+
+
+def refresh_search_text(c: Any, model_id: str) -> None:
+    """Recompute the model's ``search_text`` from its row, inside the caller's transaction
+    (after a change of its id, display name or card)."""
+    row = c.execute("SELECT display_name, card FROM models WHERE id = ?",
+                    (model_id,)).fetchone()
+    if row is not None:
+        c.execute("UPDATE models SET search_text = ? WHERE id = ?",
+                  (search_text(model_id, row[0], card_tags(row[1])), model_id))
+
+
 class Models(StoreBase):
     """SQL of ``spaces``, ``models``, ``space_roles`` and ``model_roles``."""
 
@@ -72,8 +110,9 @@ class Models(StoreBase):
         with self.tx() as c:
             c.execute(
                 "INSERT INTO models (id, space, name, display_name, owner, visibility, gated,"
-                " created) VALUES (?, ?, ?, ?, ?, ?, ?, ?)",
-                (model_id, space, name, display_name, owner, visibility, gated, now_iso()),
+                " created, search_text) VALUES (?, ?, ?, ?, ?, ?, ?, ?, ?)",
+                (model_id, space, name, display_name, owner, visibility, gated, now_iso(),
+                 search_text(model_id, display_name, None)),
             )
 
     def get_model(self, model_id: str) -> dict[str, Any] | None:
@@ -95,6 +134,22 @@ class Models(StoreBase):
             # Safe from injection: column names come from the fixed `allowed` set.
             c.execute(f"UPDATE models SET {cols} WHERE id = ?",  # noqa: S608  # nosec
                       (*values.values(), model_id))
+            if "card" in values or "display_name" in values:
+                refresh_search_text(c, model_id)
+
+    def fill_search_text(self) -> int:
+        """Compute ``search_text`` where it is NULL (rows written by SQL that does not know
+        the column, e.g. a bulk load); the number of rows filled. Such rows are still found
+        meanwhile, only more slowly: NULL never hides a model from a search."""
+        filled = 0
+        with self.tx() as c:
+            rows = c.execute("SELECT id, display_name, card FROM models"
+                             " WHERE search_text IS NULL").fetchall()
+            for row in rows:
+                c.execute("UPDATE models SET search_text = ? WHERE id = ?",
+                          (search_text(row[0], row[1], card_tags(row[2])), row[0]))
+                filled += 1
+        return filled
 
     def touch_model(self, model_id: str) -> None:
         """Record that a ref of the model moved now (its ``last_modified``)."""
@@ -157,13 +212,17 @@ class Models(StoreBase):
         )
 
     def hub_models_for(self, user: str | None, after: str, limit: int, *,
-                       sort: str = "id", descending: bool = False, after_key: str = ""
-                       ) -> list[dict[str, Any]]:
+                       sort: str = "id", descending: bool = False, after_key: str = "",
+                       contains: str | None = None) -> list[dict[str, Any]]:
         """Models after the cursor in the asked order, each with what ``decide()`` needs for
         ``user`` (one query per page of the hub listing instead of one per model). ``sort``:
         ``id``, ``created`` or ``last_modified`` (the creation time before any ref moved);
         the cursor is the last row's ``id`` and, for the time sorts, its ``sort_key``; ties
-        are broken by id, so no model is skipped or shown twice across pages."""
+        are broken by id, so no model is skipped or shown twice across pages.
+
+        ``contains``: only models whose ``search_text`` holds this (lower-case) text, or is
+        not computed yet (NULL) - a pre-filter the caller still checks exactly; it turns a
+        text search from reading every model's card into reading the few that match."""
         key = {"id": "m.id", "created": "m.created",
                "last_modified": "COALESCE(m.last_modified, m.created)"}[sort]
         op, direction = ("<", "DESC") if descending else (">", "ASC")
@@ -173,6 +232,8 @@ class Models(StoreBase):
             where = f"({key} {op} :k OR ({key} = :k AND m.id {op} :a))"
         else:
             where = "TRUE"
+        if contains:
+            where += " AND (m.search_text IS NULL OR m.search_text LIKE :s ESCAPE '\\')"
         # Safe from injection: key, op and direction come from the fixed choices above.
         return self._all(
             f"SELECT m.*, {key} AS sort_key, s.owner AS space_owner,"  # noqa: S608  # nosec
@@ -182,5 +243,6 @@ class Models(StoreBase):
             " AS request_status"
             f" FROM models m JOIN spaces s ON s.name = m.space WHERE {where}"
             f" ORDER BY {key} {direction}, m.id {direction} LIMIT :n",
-            {"u": user, "a": after, "k": after_key, "n": limit},
+            {"u": user, "a": after, "k": after_key, "n": limit,
+             "s": like_pattern(contains) if contains else None},
         )

@@ -5,6 +5,7 @@ from __future__ import annotations
 import time
 
 from modelgit.store.connection import StoreBase
+from modelgit.store.models import refresh_search_text
 
 
 class Redirects(StoreBase):
@@ -26,6 +27,7 @@ class Redirects(StoreBase):
             c.execute("PRAGMA defer_foreign_keys = ON")
             c.execute("UPDATE models SET id = ?, space = ?, name = ? WHERE id = ?",
                       (new, space, name, old))
+            refresh_search_text(c, new)  # the id is part of what a search looks in
             for table, column in self.references_to("models"):
                 # Names come from the database's own schema, quoted.
                 c.execute(f"UPDATE {_quote(table)} SET {_quote(column)} = ?"  # noqa: S608 # nosec

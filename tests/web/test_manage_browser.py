@@ -111,7 +111,8 @@ def test_gate_form_review_and_clone(browser: Any, web: Site, tmp_path: Path) -> 
     sign_in(browser, web, "mike")
     browser.get(f"{web.url}/-/m/{GATED}/requests")
     row = wait_for(browser, By.CSS_SELECTOR, '#requests tr[data-user="rita"]')
-    for answer in ("Acme Research", "DE", "2027-01-15", "other", "true", "rita@example.com"):
+    for answer in ("Acme Research", "Germany (DE)", "2027-01-15", "other", "true",
+                   "rita@example.com"):
         assert answer in row.text
     shot(browser, "review-queue")
     browser.set_window_size(390, 900)
@@ -126,6 +127,10 @@ def test_gate_form_review_and_clone(browser: Any, web: Site, tmp_path: Path) -> 
     csv_text = report.get(f"/-/m/{GATED}/requests/report.csv").body
     assert csv_text.splitlines()[0].startswith("user,fullname,email,status")
     assert "rita,,rita@example.com,accepted" in csv_text and "Acme Research" in csv_text
+    header = csv_text.splitlines()[0].split(",")
+    assert header[header.index("Country"):header.index("Country") + 2] == [
+        "Country", "Country (name)"]
+    assert ",DE,Germany," in csv_text
 
     clone = git("clone", "-q", web.clone_url(GATED, "rita"), str(tmp_path / "yes"))
     assert clone.returncode == 0 and (tmp_path / "yes" / "README.md").exists()

@@ -86,9 +86,9 @@ def test_model_page_shows_card_files_and_how_to_use(models: Site) -> None:
     assert "styled paragraph" in body
     # metadata table from the front matter
     assert "110,000,000" in body and "mit" in body and "imdb" in body
-    # files: folder, LFS mark, sizes, downloads through the hub's resolve route
+    # files: folder, LFS mark, sizes, downloads through the page route (the session decides)
     assert f'href="/-/m/{PUBLIC}?rev=main&amp;path=sub"' in body
-    assert f'href="/{PUBLIC}/resolve/main/weights.bin"' in body
+    assert f'href="/-/m/{PUBLIC}/download?rev=main&amp;path=weights.bin"' in body
     assert ">LFS<" in body and "2.0 KB" in body
     # how to use: the real addresses
     assert f"git clone http://127.0.0.1:{models.port}/{PUBLIC}.git" in body
@@ -98,8 +98,10 @@ def test_model_page_shows_card_files_and_how_to_use(models: Site) -> None:
 
 
 def test_download_link_serves_the_file(models: Site) -> None:
-    answer = models.http("GET", f"/{PUBLIC}/resolve/main/weights.bin")
-    assert answer.status == 200 and answer.body == b"\x00" * 2048
+    answer = Client(models.port).get(f"/-/m/{PUBLIC}/download?rev=main&path=weights.bin")
+    assert answer.status == 200 and answer.body == "\x00" * 2048
+    hub = models.http("GET", f"/{PUBLIC}/resolve/main/weights.bin")  # the hub's route too
+    assert hub.status == 200 and hub.body == b"\x00" * 2048
 
 
 def test_folder_commits_and_bad_revisions(models: Site) -> None:
@@ -156,3 +158,16 @@ def test_keys_page_needs_sign_in(models: Site) -> None:
     answer = Client(models.port).get("/-/keys")
     assert answer.status == 303
     assert answer.headers["Location"] == "/-/signin?next=%2F-%2Fkeys"
+
+
+def test_text_search_finds_tags_and_display_names(models: Site) -> None:
+    """The search text follows the card pushed with git (its tags) and the display name set
+    afterwards; the match is case-insensitive and ``%``/``_`` are plain characters."""
+    client = Client(models.port)
+    assert PUBLIC in client.get("/-/models?q=WEB-TEST").body  # a tag of the pushed card
+    assert "webm/bulk-07" not in client.get("/-/models?q=Zebra+Crossing").body
+    models.cli("model", "set", "webm/bulk-07", "--name", "Zebra Crossing 100%")
+    found = client.get("/-/models?q=zebra+crossing").body
+    assert "webm/bulk-07" in found and "webm/bulk-08" not in found
+    assert "webm/bulk-07" in client.get("/-/models?q=100%25").body
+    assert "webm/bulk-07" not in client.get("/-/models?q=bulk_07").body

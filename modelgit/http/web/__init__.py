@@ -37,6 +37,7 @@ from typing import TYPE_CHECKING, Any
 
 from modelgit.http.web import (
     admin,
+    download,
     gate,
     home,
     keys_page,
@@ -76,6 +77,7 @@ def register(host: Host) -> None:
     add("POST", r"/-/keys/regenerate", keys_page.regenerate_keys, signed_in=True)
     add("GET", MODEL_PAGE, model_page.model_page)
     add("GET", MODEL_PAGE + r"/commits", model_page.commits_page)
+    add("GET", MODEL_PAGE + r"/download", download.download)
     _register_management(add)
 
 

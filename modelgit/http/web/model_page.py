@@ -4,16 +4,16 @@ download links, branches and tags, the latest commits, how to use it, and the sc
 of each file. ``.../commits?rev=&page=`` lists the history.
 
 Access is ``decide()``'s ``view``, as for the hub's model info and tree: a model the person
-may not see is the very page of a model that does not exist. Downloads go through the hub's
-``/<space>/<model>/resolve/<rev>/<path>`` route (``read`` right, gating included; for a
-private model the browser asks for the user name and key as git does).
+may not see is the very page of a model that does not exist. Downloads go through
+``.../download?rev=&path=`` (``download.py``: the session's ``read`` right, gating included),
+not through the hub's Basic-authenticated ``/resolve/``.
 """
 
 from __future__ import annotations
 
 import re
 from typing import Any
-from urllib.parse import quote, urlencode
+from urllib.parse import urlencode
 
 import pygit2
 from markupsafe import Markup
@@ -60,7 +60,7 @@ def require_view(pg: Page, model_id: str) -> dict[str, Any]:
         raise not_found(model_id) from None
 
 
-def _open(pg: Page, model_id: str) -> pygit2.Repository:
+def open_repo(pg: Page, model_id: str) -> pygit2.Repository:
     try:
         return open_model(pg.host.cfg, model_id)
     except RepositoryNotFound:
@@ -68,7 +68,7 @@ def _open(pg: Page, model_id: str) -> pygit2.Repository:
                        hint="ask a site admin to check the data folder") from None
 
 
-def _commit_at(repo: pygit2.Repository, model: dict[str, Any], rev: str
+def commit_at(repo: pygit2.Repository, model: dict[str, Any], rev: str
                ) -> pygit2.Commit | None:
     """The commit to show: ``rev`` (branch, tag or reachable commit id), else the default
     branch's tip; None for an empty repository."""
@@ -81,7 +81,7 @@ def _commit_at(repo: pygit2.Repository, model: dict[str, Any], rev: str
                        hint="pick a branch or tag from the model's page") from None
 
 
-def _clean_path(path: str) -> str:
+def clean_path(path: str) -> str:
     parts = [p for p in path.strip("/").split("/") if p]
     if any(p in (".", "..") for p in parts) or len(path) > 4096:
         raise NotFound("no such folder")
@@ -89,7 +89,9 @@ def _clean_path(path: str) -> str:
 
 
 def download_url(model_id: str, rev: str, path: str) -> str:
-    return f"/{model_id}/resolve/{quote(rev, safe='')}/{quote(path, safe='/')}"
+    """The page route of one file at a revision (``download.py``): the session decides, so a
+    signed-in person gets a private or gated file without the browser's password prompt."""
+    return f"/-/m/{model_id}/download?" + urlencode({"rev": rev, "path": path})
 
 
 def _entries(repo: pygit2.Repository, tree: pygit2.Tree, folder: str, model_id: str,
@@ -203,11 +205,11 @@ def _snippets(pg: Page, model_id: str, rev: str, task: str) -> dict[str, str]:
 def model_page(pg: Page, match: re.Match[str]) -> Response:
     model_id = model_of(match)
     model = require_view(pg, model_id)
-    repo = _open(pg, model_id)
+    repo = open_repo(pg, model_id)
     rev = (pg.req.arg("rev") or "").strip()
-    commit = _commit_at(repo, model, rev)
+    commit = commit_at(repo, model, rev)
     shown_rev = rev or model["default_branch"]
-    folder = _clean_path(pg.req.arg("path") or "")
+    folder = clean_path(pg.req.arg("path") or "")
     data, readme = _card_data(repo, commit)
     index = card_index(data)
     summary, by_path = _scan_view(pg, model_id, commit)
@@ -253,9 +255,9 @@ def model_page(pg: Page, match: re.Match[str]) -> Response:
 def commits_page(pg: Page, match: re.Match[str]) -> Response:
     model_id = model_of(match)
     model = require_view(pg, model_id)
-    repo = _open(pg, model_id)
+    repo = open_repo(pg, model_id)
     rev = (pg.req.arg("rev") or "").strip()
-    commit = _commit_at(repo, model, rev)
+    commit = commit_at(repo, model, rev)
     shown_rev = rev or model["default_branch"]
     page_text = pg.req.arg("page") or "1"
     page = int(page_text) if page_text.isdecimal() and len(page_text) < 5 else 1

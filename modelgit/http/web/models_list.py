@@ -45,7 +45,8 @@ def model_list(pg: Page, match: re.Match[str]) -> Response:
     items: list[dict[str, Any]] = []
     more = False
     for row in models.visible(pg.host.store, pg.req.subject, after=after,
-                              allow_anonymous_read=allow_anon):
+                              allow_anonymous_read=allow_anon,
+                              contains=models.prefilter(card_filter)):
         index = models.card_of(row).get("index") or {}
         if not models.card_matches(row, index, card_filter):
             continue

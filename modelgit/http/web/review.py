@@ -21,6 +21,7 @@ from modelgit.errors import Invalid
 from modelgit.gating import MAX_REASON_CHARS
 from modelgit.http.responses import Response, status_line
 from modelgit.http.web.context import Page
+from modelgit.http.web.gate import country_label, country_name
 from modelgit.http.web.manage import model_view, short_time
 from modelgit.http.web.render import SECURITY_HEADERS
 from modelgit.services import gating, models
@@ -41,6 +42,16 @@ def _reviewable(pg: Page, match: re.Match[str]) -> Any:
     return mv
 
 
+def _country_fields(spec: dict[str, dict[str, Any]]) -> set[str]:
+    """The labels of the gate form's country fields (answers stored as ISO codes)."""
+    return {label for label, field in spec.items() if field.get("type") == "country"}
+
+
+def _answers(fields: dict[str, Any], countries: set[str]) -> dict[str, str]:
+    """A request's answers as the queue shows them: country codes with the country's name."""
+    return {k: country_label(v) if k in countries else str(v) for k, v in fields.items()}
+
+
 def review_page(pg: Page, match: re.Match[str]) -> Response:
     mv = model_view(pg, match, "edit")
     tab = pg.req.arg("status") or "pending"
@@ -49,13 +60,14 @@ def review_page(pg: Page, match: re.Match[str]) -> Response:
     rows: list[dict[str, Any]] = []
     more = False
     if mv.row["gated"] != "off":
+        countries = _country_fields(gating.gate_form(pg.host.cfg, mv.row).spec)
         for row in gating.requests(pg.host.store, mv.id, tab):
             if len(rows) == TAB_LIMIT:
                 more = True
                 break
             rows.append({"user": row["user"], "fullname": row.get("fullname") or "",
                          "email": row.get("email") or "",
-                         "fields": dict(row.get("fields") or {}),
+                         "fields": _answers(dict(row.get("fields") or {}), countries),
                          "time": short_time(row["timestamp"]),
                          "reviewed": short_time(row.get("reviewed_at")),
                          "by": row.get("granted_by") or "", "reason": row.get("reason") or ""})
@@ -123,25 +135,37 @@ def _safe_cell(value: object) -> str:
 
 
 def report(pg: Page, match: re.Match[str]) -> Response:
-    """The whole list, every status, as CSV or JSON; streamed a page of rows at a time."""
+    """The whole list, every status, as CSV or JSON; streamed a page of rows at a time. The
+    CSV has a ``<label> (name)`` column after each country field (the answer column keeps
+    the ISO code, for sorting and for tools); the JSON is the API's report, codes only."""
     mv = _reviewable(pg, match)
     kind = match.group("kind")
     store = pg.host.store
     store.audit("access.report", actor=pg.user, target=mv.id, address=pg.req.remote_addr)
-    labels: list[str] = list(gating.gate_form(pg.host.cfg, mv.row).spec)
+    spec = gating.gate_form(pg.host.cfg, mv.row).spec
+    labels: list[str] = list(spec)
     for row in gating.requests(store, mv.id):  # answers to fields the form no longer has
         labels += [k for k in dict(row.get("fields") or {}) if k not in labels]
+    countries = _country_fields(spec)
+    columns: list[tuple[str, bool]] = []  # (label, the country's name rather than the answer)
+    for label in labels:
+        columns += [(label, False), (label, True)] if label in countries else [(label, False)]
     base = ("user", "fullname", "email", "status", "time", "reviewedAt", "grantedBy",
             "rejectionReason")
 
     def as_csv() -> Iterator[bytes]:
         buf = io.StringIO()
         writer = csv.writer(buf)
-        writer.writerow([_safe_cell(c) for c in (*base, *labels)])
+        writer.writerow([_safe_cell(c) for c in base]
+                        + [_safe_cell(f"{label} (name)" if named else label)
+                           for label, named in columns])
         for row in gating.requests(store, mv.id):
             item = gating.report_item(row)
+            answers = item["fields"]
             writer.writerow([_safe_cell(item.get(c)) for c in base]
-                            + [_safe_cell(item["fields"].get(label)) for label in labels])
+                            + [_safe_cell(country_name(answers.get(label)) if named
+                                          else answers.get(label))
+                               for label, named in columns])
             yield buf.getvalue().encode("utf-8")
             buf.seek(0)
             buf.truncate()
