@@ -85,7 +85,8 @@ def list_models(app: Host, req: Request, match: re.Match[str]) -> Response:
     more = False
     for row in models.visible(app.store, req.subject, after=after, after_key=after_key,
                               sort=sort, descending=descending,
-                              allow_anonymous_read=allow_anon):
+                              allow_anonymous_read=allow_anon,
+                              contains=models.prefilter(models.CardFilter(search=search))):
         if author and row["space"] != author:
             continue
         card = models.card_of(row)
