@@ -1,6 +1,7 @@
 """Answers that huggingface_hub's own test suite (`make test-hub`, docs/hub-suite.md) checks
-and that a user of the real client sees: the public hubs' sentences for an existing branch and
-an existing move target, and ``RevisionNotFoundError`` for a tag on an unknown revision.
+and that a user of the real client sees: the public hubs' sentences for an existing branch, an
+existing move target and a stale parent commit, and ``RevisionNotFoundError`` for a tag on an
+unknown revision.
 """
 
 from __future__ import annotations
@@ -8,7 +9,7 @@ from __future__ import annotations
 from pathlib import Path
 
 import pytest
-from huggingface_hub import HfApi
+from huggingface_hub import CommitOperationAdd, HfApi
 from huggingface_hub.errors import HfHubHTTPError, RevisionNotFoundError
 
 from tests.conftest import Site
@@ -55,3 +56,16 @@ def test_a_tag_on_an_unknown_revision_is_revision_not_found(api: HfApi) -> None:
         api.create_tag(repo_id, tag="invalid tag", revision="main")
     assert err.value.response.status_code == 400
     assert [t.name for t in api.list_repo_refs(repo_id).tags] == []
+
+
+def test_a_commit_on_a_stale_parent_says_the_branch_was_updated(api: HfApi) -> None:
+    repo_id = api.create_repo("answers/stale").repo_id
+    parent = api.model_info(repo_id).sha
+    api.upload_file(path_or_fileobj=b"one", path_in_repo="one.txt", repo_id=repo_id)
+    with pytest.raises(HfHubHTTPError) as err:
+        api.create_commit(repo_id, [CommitOperationAdd("two.txt", b"two")],
+                          commit_message="stale", parent_commit=parent)
+    assert err.value.response.status_code == 412
+    assert ("The branch was updated since you opened this page. Please refresh and try again."
+            in str(err.value))
+    assert "two.txt" not in api.list_repo_files(repo_id)
