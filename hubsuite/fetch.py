@@ -10,9 +10,9 @@ from __future__ import annotations
 import hashlib
 import re
 import shutil
-import tarfile
 import subprocess
 import sys
+import tarfile
 from pathlib import Path
 
 REPO = Path(__file__).resolve().parent.parent
@@ -45,8 +45,9 @@ def download(cache: Path = CACHE) -> Path:
     cache.mkdir(parents=True, exist_ok=True)
     target = cache / f"huggingface_hub-{version}.tar.gz"
     if not target.is_file():
-        subprocess.run([sys.executable, "-m", "pip", "download", "-q", "--disable-pip-version-check",
-                        "--no-deps", "--no-binary", ":all:", f"huggingface_hub=={version}",
+        subprocess.run([sys.executable, "-m", "pip", "download", "-q",
+                        "--disable-pip-version-check", "--no-deps", "--no-binary", ":all:",
+                        f"huggingface_hub=={version}",
                         "-d", str(cache)], check=True)
     got = sha256(target)
     if got not in digests:

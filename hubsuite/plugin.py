@@ -61,9 +61,8 @@ for _var in ("HF_TOKEN", "HUGGING_FACE_HUB_TOKEN", "HUGGINGFACE_CO_STAGING", "HF
 (WORK / "home").mkdir()
 
 import httpx2  # noqa: E402 - after the environment above
-import pytest  # noqa: E402
-
 import huggingface_hub  # noqa: E402
+import pytest  # noqa: E402
 from huggingface_hub import HfApi, RepoUrl, constants  # noqa: E402
 from huggingface_hub.utils import _http  # noqa: E402
 
@@ -206,7 +205,7 @@ def repo_factory() -> Iterator[RepoFactory]:
     yield factory
     try:
         factory.cleanup()
-    except Exception as exc:  # noqa: BLE001 - cleanup must not turn a pass into an error
+    except Exception as exc:
         print(f"hubsuite: could not delete a test repository: {exc}")
 
 
@@ -221,7 +220,8 @@ class _Mocker:
     def __init__(self) -> None:
         self._patches: list[Any] = []
         self.patch = self._Patch(self)
-        self.Mock, self.MagicMock, self.ANY, self.call = mock.Mock, mock.MagicMock, mock.ANY, mock.call
+        self.Mock, self.MagicMock = mock.Mock, mock.MagicMock
+        self.ANY, self.call = mock.ANY, mock.call
 
     class _Patch:
         def __init__(self, owner: _Mocker) -> None:

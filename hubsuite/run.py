@@ -11,7 +11,7 @@ import argparse
 import os
 import subprocess
 import sys
-import xml.etree.ElementTree as ET  # noqa: S405 - our own pytest's report
+import xml.etree.ElementTree as ET
 from pathlib import Path
 
 from hubsuite import fetch
@@ -56,7 +56,7 @@ def prepare(root: Path) -> None:
 
 def expected() -> dict[str, str]:
     """Listed test id -> its group (``id  # group`` per line)."""
-    listed = {}
+    listed: dict[str, str] = {}
     for line in EXPECTED.read_text().splitlines():
         if line.strip() and not line.startswith("#"):
             test_id, _, group = line.partition("#")
@@ -66,7 +66,7 @@ def expected() -> dict[str, str]:
 
 def outcomes(report: Path) -> dict[str, str]:
     """Test id (file::Class::name) -> passed, failed or skipped, from pytest's junit report."""
-    found = {}
+    found: dict[str, str] = {}
     for case in ET.parse(report).iter("testcase"):  # noqa: S314
         parts = case.get("classname", "").split(".")
         module = next(i for i, p in enumerate(parts) if p.startswith("test_"))
@@ -97,7 +97,10 @@ def main(argv: list[str] | None = None) -> int:
     prepare(root)
     report = root / "report.xml"
     command = [sys.executable, "-m", "pytest", "-p", "no:cacheprovider", "-q", "-rN",
-               "-n", str(args.workers), "-m", "not production", f"--junitxml={report}",
+               # One file per worker, in file order: which uploads a worker's Xet cache has
+               # seen before decides some failures (docs/hub-suite.md), so keep it stable.
+               "-n", str(args.workers), "--dist", "loadfile", "-m", "not production",
+               f"--junitxml={report}",
                *(["-k", args.k] if args.k else []), *(f"tests/{f}" for f in FILES)]
     subprocess.run(command, cwd=root, check=False)
     if not report.is_file():
