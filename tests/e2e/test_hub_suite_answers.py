@@ -1,7 +1,7 @@
 """Answers that huggingface_hub's own test suite (`make test-hub`, docs/hub-suite.md) checks
 and that a user of the real client sees: the public hubs' sentences for an existing branch, an
-existing move target and a stale parent commit, and ``RevisionNotFoundError`` for a tag on an
-unknown revision.
+existing move target and a stale parent commit, ``RevisionNotFoundError`` for a tag on an
+unknown revision, and ``auth_check``.
 """
 
 from __future__ import annotations
@@ -10,7 +10,12 @@ from pathlib import Path
 
 import pytest
 from huggingface_hub import CommitOperationAdd, HfApi
-from huggingface_hub.errors import HfHubHTTPError, RevisionNotFoundError
+from huggingface_hub.errors import (
+    GatedRepoError,
+    HfHubHTTPError,
+    RepositoryNotFoundError,
+    RevisionNotFoundError,
+)
 
 from tests.conftest import Site
 from tests.helpers.hub_client import hf_setup
@@ -69,3 +74,23 @@ def test_a_commit_on_a_stale_parent_says_the_branch_was_updated(api: HfApi) -> N
     assert ("The branch was updated since you opened this page. Please refresh and try again."
             in str(err.value))
     assert "two.txt" not in api.list_repo_files(repo_id)
+
+
+def test_auth_check_answers_what_a_download_would(site: Site, api: HfApi) -> None:
+    repo_id = api.create_repo("answers/checked").repo_id
+    site.user("reader")
+    reader = HfApi(endpoint=site.url, token=site.keys["reader"])
+    reader.auth_check(repo_id)  # public: anyone may download
+    anonymous = HfApi(endpoint=site.url, token=False)
+    anonymous.auth_check(repo_id)
+    api.update_repo_settings(repo_id, gated="auto")
+    with pytest.raises(GatedRepoError):
+        reader.auth_check(repo_id)
+    api.auth_check(repo_id)  # the owner may
+    api.update_repo_settings(repo_id, private=True, gated=False)
+    with pytest.raises(RepositoryNotFoundError):
+        reader.auth_check(repo_id)
+    with pytest.raises(RepositoryNotFoundError):
+        reader.auth_check("answers/missing")
+    with pytest.raises(RepositoryNotFoundError):
+        reader.auth_check("no-namespace")
