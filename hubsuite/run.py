@@ -64,13 +64,29 @@ def expected() -> dict[str, str]:
     return listed
 
 
+def messages(report: Path) -> dict[str, str]:
+    """Test id -> the first lines of its failure, from pytest's junit report."""
+    found: dict[str, str] = {}
+    for case in ET.parse(report).iter("testcase"):  # noqa: S314
+        problem = case.find("failure") if case.find("failure") is not None else case.find("error")
+        if problem is not None:
+            text = (problem.get("message") or "").strip().splitlines()[:3]
+            found[test_id_of(case)] = "\n    ".join(text)
+    return found
+
+
+def test_id_of(case: ET.Element) -> str:
+    """file::Class::name, from a junit testcase's classname (tests.test_x.Class) and name."""
+    parts = case.get("classname", "").split(".")
+    module = next(i for i, p in enumerate(parts) if p.startswith("test_"))
+    return "::".join([parts[module] + ".py", *parts[module + 1:], case.get("name", "")])
+
+
 def outcomes(report: Path) -> dict[str, str]:
     """Test id (file::Class::name) -> passed, failed or skipped, from pytest's junit report."""
     found: dict[str, str] = {}
     for case in ET.parse(report).iter("testcase"):  # noqa: S314
-        parts = case.get("classname", "").split(".")
-        module = next(i for i, p in enumerate(parts) if p.startswith("test_"))
-        test_id = "::".join([parts[module] + ".py", *parts[module + 1:], case.get("name", "")])
+        test_id = test_id_of(case)
         if case.find("failure") is not None or case.find("error") is not None:
             state = "failed"
         elif case.find("skipped") is not None:
@@ -96,7 +112,9 @@ def main(argv: list[str] | None = None) -> int:
     root = fetch.unpack(fetch.download())
     prepare(root)
     report = root / "report.xml"
-    command = [sys.executable, "-m", "pytest", "-p", "no:cacheprovider", "-q", "-rN",
+    # No tracebacks on the terminal (most failures are listed ones); a new failure's message
+    # is printed below, from the report.
+    command = [sys.executable, "-m", "pytest", "-p", "no:cacheprovider", "-q", "-rN", "--tb=no",
                # One file per worker, in file order: which uploads a worker's Xet cache has
                # seen before decides some failures (docs/hub-suite.md), so keep it stable.
                "-n", str(args.workers), "--dist", "loadfile", "-m", "not production",
@@ -119,8 +137,9 @@ def main(argv: list[str] | None = None) -> int:
         return 0
     for test_id in fixed:
         print(f"now passes, remove it from hubsuite/expected-failures.txt: {test_id}")
+    why = messages(report) if new else {}
     for test_id in new:
-        print(f"NEW FAILURE (fix it, or list it with its reason): {test_id}")
+        print(f"NEW FAILURE (fix it, or list it with its reason): {test_id}\n    {why[test_id]}")
     missing = undocumented_groups(listed)
     for group in missing:
         print(f"group without a reason in docs/hub-suite.md: {group!r}")
