@@ -115,6 +115,7 @@ def main(argv: list[str] | None = None) -> int:
     # No tracebacks on the terminal (most failures are listed ones); a new failure's message
     # is printed below, from the report.
     command = [sys.executable, "-m", "pytest", "-p", "no:cacheprovider", "-q", "-rN", "--tb=no",
+               "--disable-warnings",
                # One file per worker, in file order: which uploads a worker's Xet cache has
                # seen before decides some failures (docs/hub-suite.md), so keep it stable.
                "-n", str(args.workers), "--dist", "loadfile", "-m", "not production",
