@@ -163,7 +163,9 @@ def _attempt(request: CommitRequest, path: Path, folder: Path, repo: pygit2.Repo
         raise HubError(412, [
             f"modelgit: commit to {model_id} refused: parentCommit {header.parent} is not the"
             f" tip of {branch} (the tip is {old if tip is not None else 'nothing yet'}).",
-            "modelgit: someone committed in between; fetch the new revision, re-apply your"
+            # The hubs' own sentence first: clients and their tests look for it.
+            "modelgit: The branch was updated since you opened this page. Please refresh and"
+            " try again. Someone committed in between: fetch the new revision, re-apply your"
             " change and commit again."])
     editor = TreeEditor(repo, tip.tree if tip is not None else None)
     editor.apply(ops)
@@ -194,7 +196,8 @@ def _attempt(request: CommitRequest, path: Path, folder: Path, repo: pygit2.Repo
             raise HubError(412, [
                 f"modelgit: commit to {model_id} refused: {branch} moved while the commit was"
                 " being checked, so parentCommit is no longer its tip.",
-                "modelgit: fetch the new revision, re-apply your change and commit again."])
+                "modelgit: The branch was updated since you opened this page. Please refresh"
+                " and try again. Fetch the new revision, re-apply your change and commit again."])
         return None
     from modelgit.hooks.post_receive import run_steps
 

@@ -108,7 +108,8 @@ def move(store: Store, cfg: Config, subject: Subject, from_id: object, to_id: ob
                         f" {old} there; ask the space's owner for the user role"
                         f" (`modelgit space grant {space} {user} user`)")
     if store.get_model(new) is not None:
-        raise Conflict(f"model {new} already exists; choose another name")
+        # The public hubs' sentence, which clients match.
+        raise Conflict(f"A model repository called {new} already exists; choose another name")
     src, dest = repo_path(cfg, old), repo_path(cfg, new)
     if src.is_symlink():
         # An adopted repository lives where the host's web server serves it: renaming only

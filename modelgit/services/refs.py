@@ -129,7 +129,8 @@ def create_branch(change: RefChange, branch: str, starting_point: str | None) ->
     ref = _ref_name("branch", branch)
     repo = open_model(change.cfg, model_id)
     if _current(repo, ref) is not None:
-        raise Conflict(f"branch {branch} already exists in {model_id}")
+        # The public hubs' sentence, which clients match: "Reference refs/heads/x already exists".
+        raise Conflict(f"Reference {ref} already exists in {model_id}")
     start = _start(repo, starting_point or str(change.model["default_branch"]), model_id)
     _apply(change, ref, ZERO, str(start.id))
     return str(start.id)
@@ -150,12 +151,14 @@ def create_tag(change: RefChange, tag: str, revision: str, message: str | None) 
     lightweight; 409 when it exists (moving a tag is deleting it first, which needs
     maintainer)."""
     model_id = str(change.model["id"])
-    ref = _ref_name("tag", tag)
     repo = open_model(change.cfg, model_id)
+    # The revision first: an unknown one is RevisionNotFound whatever the tag is called, as
+    # on the public hubs (the client's RevisionNotFoundError).
+    target = _start(repo, revision, model_id)
+    ref = _ref_name("tag", tag)
     if _current(repo, ref) is not None:
         raise Conflict(f"tag {tag} already exists in {model_id}; delete it first to move it"
                        " (needs maintainer), or choose another name")
-    target = _start(repo, revision, model_id)
     if message is None:
         _apply(change, ref, ZERO, str(target.id))
         return str(target.id)

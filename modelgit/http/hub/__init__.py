@@ -13,6 +13,7 @@ Read side::
     GET       /api/models/<space>/<model>[/revision/<rev>]        ?blobs=true&expand=...
     GET       /api/models/<space>/<model>/tree/<rev>[/<path>]     ?recursive&expand&cursor
     GET       /api/models/<space>/<model>/refs                    (branches and tags)
+    GET       /api/models/<space>/<model>/auth-check              (``read``: may I download?)
     POST      /api/models/<space>/<model>/paths-info/<rev>        paths=...&expand=...
     GET|HEAD  /<space>/<model>/resolve/<rev>/<path>               (Range honoured)
     GET|HEAD  /<space>/<model>/raw/<rev>/<path>                   (the git blob, pointer and all)
@@ -80,7 +81,7 @@ from modelgit.http.hub.manage import (
     settings,
     unknown_api,
 )
-from modelgit.http.hub.reads import model_info, paths_info, refs, tree, whoami
+from modelgit.http.hub.reads import auth_check, model_info, paths_info, refs, tree, whoami
 from modelgit.http.hub.uploads import commit, preupload, validate_yaml
 
 if TYPE_CHECKING:
@@ -98,6 +99,7 @@ def register(app: Host) -> None:
     add("GET", MODEL_API + r"/revision/(?P<rest>.+)", bind(model_info, app))
     add("GET", MODEL_API + r"/tree/(?P<rest>.+)", bind(tree, app))
     add("GET", MODEL_API + r"/refs", bind(refs, app))
+    add("GET", MODEL_API + r"/auth-check", bind(auth_check, app))
     add("POST", MODEL_API + r"/paths-info/(?P<rest>.+)", bind(paths_info, app))
     add("POST", MODEL_API + r"/preupload/(?P<rest>.+)", bind(preupload, app))
     add("POST", MODEL_API + r"/commit/(?P<rest>.+)", bind(commit, app))
@@ -118,7 +120,7 @@ _ANY = ("GET", "HEAD", "POST", "PUT", "PATCH", "DELETE")
 #: What follows a repo id in the hub API paths: a repo id of one segment before it has no
 #: namespace.
 _AFTER_ID = (r"(?:revision|tree|refs|commits|paths-info|preupload|commit|branch|tag|settings"
-             r"|resolve|xet-read-token|xet-write-token)")
+             r"|resolve|xet-read-token|xet-write-token|auth-check)")
 
 
 def register_not_offered(app: Host) -> None:

@@ -98,6 +98,14 @@ def model_info(app: Host, req: Request, match: re.Match[str]) -> Response:
     return json_response(200, with_expand(info, req.query.get("expand", [])))
 
 
+def auth_check(app: Host, req: Request, match: re.Match[str]) -> Response:
+    """``auth_check``: ``200`` when the caller may download the model's files, else the very
+    refusal a download would get (``RepositoryNotFoundError``, ``GatedRepoError``), so a
+    script can learn it before it starts."""
+    allow(app, req, model_of(match), "read")
+    return json_response(200, {})
+
+
 def last_modified(model: dict[str, Any], commit: pygit2.Commit | None) -> str:
     """The last ref update; before any (or before the store kept it), the later of the
     creation time and the tip's commit time (a new model's first commit is dated 1970)."""
