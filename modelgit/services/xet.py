@@ -181,7 +181,8 @@ def put_shard(cfg: Config, store: Store, model_id: str, body: bytes, user: str =
     cache: dict[str, tuple[bytes, xorb.Xorb]] = {}
     for info in parsed.files:
         _register_file(cfg, store, storage, model, info, cache)
-    log.info("xet shard %s: %d files registered by %s", model_id, len(parsed.files), user or "-")
+    log.info("xet shard %s %d bytes: %d files registered by %s", model_id, len(body),
+             len(parsed.files), user or "-")
     return len(parsed.files)
 
 

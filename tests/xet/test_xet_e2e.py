@@ -21,18 +21,13 @@ from huggingface_hub import HfApi
 
 from modelgit.xet import hashes, xorb
 from tests.conftest import LFS_ENV, Site, git
-from tests.helpers.hub_client import hf_setup
 from tests.helpers.secret_samples import big_log
+from tests.helpers.xet import xet_on
 
 
 @pytest.fixture(autouse=True)
 def _xet_on(monkeypatch: pytest.MonkeyPatch, tmp_path: Path) -> None:
-    import hf_xet  # noqa: F401 - installed with huggingface_hub; these tests need it
-    import huggingface_hub.constants as constants
-
-    hf_setup(monkeypatch, tmp_path / "hf-home")
-    monkeypatch.delenv("HF_HUB_DISABLE_XET")
-    monkeypatch.setattr(constants, "HF_HUB_DISABLE_XET", False)
+    xet_on(monkeypatch, tmp_path / "hf-home")
 
 
 def api_for(site: Site, user: str) -> HfApi:
