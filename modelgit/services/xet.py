@@ -154,13 +154,16 @@ def put_xorb(cfg: Config, store: Store, model_id: str, xorb_hex: str, body: byte
     return new
 
 
-def _load_xorb(storage: ObjectStorage, store: Store, xorb_hex: str) -> tuple[bytes, xorb.Xorb]:
+def _load_xorb(storage: ObjectStorage, store: Store, xorb_hex: str, *, hashed: bool = False
+               ) -> tuple[bytes, xorb.Xorb]:
+    """A stored xorb's bytes and layout; ``hashed`` also recomputes its chunk hashes (the
+    dedupe answer lists them), else only the headers are read (see ``xorb.index``)."""
     row = store.get_xorb(xorb_hex)
     if row is None:
         raise NotFound(f"xorb {xorb_hex} is not stored here")
     with storage.open(row["oid"]) as fh:
         data = fh.read()
-    return data, xorb.parse(data)
+    return data, xorb.parse(data) if hashed else xorb.index(data)
 
 
 # -- shards -----------------------------------------------------------------------------
@@ -200,7 +203,9 @@ def _register_file(cfg: Config, store: Store, storage: ObjectStorage, model: dic
     first = info.segments[0]
     first_xorb = _cached(storage, store, terms[0][0], cache)[1]
     if first.start < len(first_xorb.chunks):
-        store.add_dedupe_chunks(terms[0][0], [hashes.to_hex(first_xorb.chunks[first.start].hash)])
+        head, _ = xorb.read_chunk(_cached(storage, store, terms[0][0], cache)[0],
+                                  first_xorb.chunks[first.start].start)
+        store.add_dedupe_chunks(terms[0][0], [hashes.to_hex(hashes.chunk_hash(head))])
     known = store.get_file(model_id, file_hex)
     if known is not None and storage.exists(known["sha256"]):
         store.link_object(model_id, known["sha256"], int(known["size"]))
@@ -225,7 +230,7 @@ def _register_file(cfg: Config, store: Store, storage: ObjectStorage, model: dic
                 raw, _ = xorb.read_chunk(data, chunk.start)
                 digest.update(raw)
                 tmp.write(raw)
-                entries.append((chunk.hash, chunk.size))
+                entries.append((hashes.chunk_hash(raw), len(raw)))
                 got += len(raw)
             if got != seg_size:
                 raise Invalid(f"shard refused: a term of file {file_hex} says {seg_size} bytes"
@@ -259,7 +264,7 @@ def dedupe_shard(cfg: Config, store: Store, model_id: str, chunk_hex: str) -> by
     row = store.get_xorb(xhex) if xhex is not None else None
     if xhex is None or row is None:
         return None
-    _, parsed = _load_xorb(storage_for(cfg), store, xhex)
+    _, parsed = _load_xorb(storage_for(cfg), store, xhex, hashed=True)
     entries = [(c.hash, c.size) for c in parsed.chunks]
     return shard.serialize_xorbs([(parse_hash(xhex), entries, int(row["size"]))],
                                  int(time.time()))
