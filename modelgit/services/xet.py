@@ -40,6 +40,11 @@ TOKEN_SECONDS = 3600
 #: How long an upload grant or a xorb fetch link lives.
 LINK_SECONDS = 900
 RIGHTS = {"read": "read", "write": "write"}
+#: How many more xorbs a dedupe answer lists: those of the model's files that use the xorb
+#: holding the chunk (up to ~2 GiB of chunks). The client asks about a file's first chunk and
+#: about one chunk in 1,024 only, so a 64 MiB xorb none of whose chunks it asks about (about
+#: one in three) would otherwise be uploaded again by a machine without the client's cache.
+DEDUPE_NEIGHBOURS = 31
 _ANONYMOUS = Subject(user=None, is_admin=False, scope="read")
 
 
@@ -256,18 +261,24 @@ def _cached(storage: ObjectStorage, store: Store, xorb_hex: str,
 
 
 def dedupe_shard(cfg: Config, store: Store, model_id: str, chunk_hex: str) -> bytes | None:
-    """The dedupe query's answer: a shard listing a xorb of this model that holds the chunk,
-    so the client references its chunks instead of uploading them again; None if none does.
+    """The dedupe query's answer: a shard listing a xorb of this model that holds the chunk
+    and the other xorbs of the files using it, so the client references their chunks instead
+    of uploading them again; None if no xorb of the model holds the chunk.
     Only the model's own xorbs are offered: a chunk hash proves nothing about access."""
     parse_hash(chunk_hex)
     xhex = store.dedupe_xorb(model_id, chunk_hex)
-    row = store.get_xorb(xhex) if xhex is not None else None
-    if xhex is None or row is None:
+    if xhex is None or store.get_xorb(xhex) is None:
         return None
-    _, parsed = _load_xorb(storage_for(cfg), store, xhex, hashed=True)
-    entries = [(c.hash, c.size) for c in parsed.chunks]
-    return shard.serialize_xorbs([(parse_hash(xhex), entries, int(row["size"]))],
-                                 int(time.time()))
+    storage = storage_for(cfg)
+    listed: list[tuple[bytes, list[tuple[bytes, int]], int]] = []
+    for other in [xhex, *store.xorbs_beside(model_id, xhex, DEDUPE_NEIGHBOURS)]:
+        row = store.get_xorb(other)
+        if row is None or not store.model_has_xorb(model_id, other):
+            continue
+        _, parsed = _load_xorb(storage, store, other, hashed=True)
+        listed.append((parse_hash(other), [(c.hash, c.size) for c in parsed.chunks],
+                       int(row["size"])))
+    return shard.serialize_xorbs(listed, int(time.time()))
 
 
 # -- downloads --------------------------------------------------------------------------

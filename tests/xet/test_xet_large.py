@@ -13,6 +13,7 @@ import hashlib
 import json
 import os
 import random
+import sqlite3
 import subprocess
 import sys
 from pathlib import Path
@@ -20,6 +21,7 @@ from pathlib import Path
 import pytest
 from huggingface_hub import HfApi
 
+from modelgit.xet import hashes, shard
 from tests.conftest import LFS_ENV, Site, git, sha256_file
 from tests.helpers.xet import cas_bytes_received, requests_to, xet_on
 
@@ -81,6 +83,22 @@ def test_100_mb_upload_folder_dedupes_a_1_mb_change_and_downloads_identically(
     first = cas_bytes_received(site.log_text(), model)
     # Random weights do not compress: every byte came through Xet, and only once.
     assert WEIGHTS <= first < WEIGHTS + 2 * MIB
+
+    # Every dedupe answer for the weights lists all the xorbs of the file, not only the one
+    # holding the asked chunk: a client with no cache asks about few chunks.
+    with sqlite3.connect(site.data / "modelgit.db") as db:
+        xorbs = {r[0] for r in db.execute(
+            "SELECT xorb FROM xet_file_terms WHERE model = ?", (model,))}
+        asked = [r[0] for r in db.execute("SELECT chunk_hash FROM xet_dedupe_chunks WHERE"
+                                          " xorb IN (SELECT xorb FROM xet_file_terms"
+                                          " WHERE model = ?)", (model,))]
+    assert len(xorbs) == 2 and asked
+    read = json.loads(site.http("GET", f"/api/models/{model}/xet-read-token/main",
+                                key=site.keys["owner"]).body)["accessToken"]
+    for chunk in asked:
+        answer = site.http("GET", f"/api/xet/v1/chunks/default/{chunk}", key=read)
+        assert answer.status == 200
+        assert {hashes.to_hex(x.hash) for x in shard.parse(answer.body).xorbs} == xorbs
 
     change_one_mib(weights, at=WEIGHTS // 2)
     upload_folder_elsewhere(site, model, folder, tmp_path / "other-machine")
