@@ -18,7 +18,7 @@ import traceback
 from collections.abc import Callable
 from pathlib import Path
 
-from bench import authz, authz_pg, cards, git_http, gitolite, lfs, pages, scanning
+from bench import authz, authz_pg, cards, git_http, gitolite, lfs, pages, scanning, xet
 from bench.harness import (
     BENCH_DIR,
     OUT_DIR,
@@ -47,6 +47,8 @@ FIGURES: dict[str, tuple[str, Figure]] = {
     "bandit": ("bandit reports vs bandit -r", scanning.run_bandit),
     "cards": ("card validation", cards.run),
     "lfs": ("LFS upload/download vs cp, server peak RSS, hf_hub_download", lfs.run),
+    "xet": ("Xet upload/download with huggingface_hub + hf_xet vs cp, dedupe re-upload bytes",
+            xet.run),
 }
 ALIASES = {"git": ("clone", "push"), "scan": ("secrets", "bandit"), "hf": ("lfs",),
            "credential": ("authz",)}

@@ -40,6 +40,11 @@ TOKEN_SECONDS = 3600
 #: How long an upload grant or a xorb fetch link lives.
 LINK_SECONDS = 900
 RIGHTS = {"read": "read", "write": "write"}
+#: How many more xorbs a dedupe answer lists: those of the model's files that use the xorb
+#: holding the chunk (up to ~2 GiB of chunks). The client asks about a file's first chunk and
+#: about one chunk in 1,024 only, so a 64 MiB xorb none of whose chunks it asks about (about
+#: one in three) would otherwise be uploaded again by a machine without the client's cache.
+DEDUPE_NEIGHBOURS = 31
 _ANONYMOUS = Subject(user=None, is_admin=False, scope="read")
 
 
@@ -154,13 +159,16 @@ def put_xorb(cfg: Config, store: Store, model_id: str, xorb_hex: str, body: byte
     return new
 
 
-def _load_xorb(storage: ObjectStorage, store: Store, xorb_hex: str) -> tuple[bytes, xorb.Xorb]:
+def _load_xorb(storage: ObjectStorage, store: Store, xorb_hex: str, *, hashed: bool = False
+               ) -> tuple[bytes, xorb.Xorb]:
+    """A stored xorb's bytes and layout; ``hashed`` also recomputes its chunk hashes (the
+    dedupe answer lists them), else only the headers are read (see ``xorb.index``)."""
     row = store.get_xorb(xorb_hex)
     if row is None:
         raise NotFound(f"xorb {xorb_hex} is not stored here")
     with storage.open(row["oid"]) as fh:
         data = fh.read()
-    return data, xorb.parse(data)
+    return data, xorb.parse(data) if hashed else xorb.index(data)
 
 
 # -- shards -----------------------------------------------------------------------------
@@ -181,7 +189,8 @@ def put_shard(cfg: Config, store: Store, model_id: str, body: bytes, user: str =
     cache: dict[str, tuple[bytes, xorb.Xorb]] = {}
     for info in parsed.files:
         _register_file(cfg, store, storage, model, info, cache)
-    log.info("xet shard %s: %d files registered by %s", model_id, len(parsed.files), user or "-")
+    log.info("xet shard %s %d bytes: %d files registered by %s", model_id, len(body),
+             len(parsed.files), user or "-")
     return len(parsed.files)
 
 
@@ -199,7 +208,9 @@ def _register_file(cfg: Config, store: Store, storage: ObjectStorage, model: dic
     first = info.segments[0]
     first_xorb = _cached(storage, store, terms[0][0], cache)[1]
     if first.start < len(first_xorb.chunks):
-        store.add_dedupe_chunks(terms[0][0], [hashes.to_hex(first_xorb.chunks[first.start].hash)])
+        head, _ = xorb.read_chunk(_cached(storage, store, terms[0][0], cache)[0],
+                                  first_xorb.chunks[first.start].start)
+        store.add_dedupe_chunks(terms[0][0], [hashes.to_hex(hashes.chunk_hash(head))])
     known = store.get_file(model_id, file_hex)
     if known is not None and storage.exists(known["sha256"]):
         store.link_object(model_id, known["sha256"], int(known["size"]))
@@ -224,7 +235,7 @@ def _register_file(cfg: Config, store: Store, storage: ObjectStorage, model: dic
                 raw, _ = xorb.read_chunk(data, chunk.start)
                 digest.update(raw)
                 tmp.write(raw)
-                entries.append((chunk.hash, chunk.size))
+                entries.append((hashes.chunk_hash(raw), len(raw)))
                 got += len(raw)
             if got != seg_size:
                 raise Invalid(f"shard refused: a term of file {file_hex} says {seg_size} bytes"
@@ -250,18 +261,24 @@ def _cached(storage: ObjectStorage, store: Store, xorb_hex: str,
 
 
 def dedupe_shard(cfg: Config, store: Store, model_id: str, chunk_hex: str) -> bytes | None:
-    """The dedupe query's answer: a shard listing a xorb of this model that holds the chunk,
-    so the client references its chunks instead of uploading them again; None if none does.
+    """The dedupe query's answer: a shard listing a xorb of this model that holds the chunk
+    and the other xorbs of the files using it, so the client references their chunks instead
+    of uploading them again; None if no xorb of the model holds the chunk.
     Only the model's own xorbs are offered: a chunk hash proves nothing about access."""
     parse_hash(chunk_hex)
     xhex = store.dedupe_xorb(model_id, chunk_hex)
-    row = store.get_xorb(xhex) if xhex is not None else None
-    if xhex is None or row is None:
+    if xhex is None or store.get_xorb(xhex) is None:
         return None
-    _, parsed = _load_xorb(storage_for(cfg), store, xhex)
-    entries = [(c.hash, c.size) for c in parsed.chunks]
-    return shard.serialize_xorbs([(parse_hash(xhex), entries, int(row["size"]))],
-                                 int(time.time()))
+    storage = storage_for(cfg)
+    listed: list[tuple[bytes, list[tuple[bytes, int]], int]] = []
+    for other in [xhex, *store.xorbs_beside(model_id, xhex, DEDUPE_NEIGHBOURS)]:
+        row = store.get_xorb(other)
+        if row is None or not store.model_has_xorb(model_id, other):
+            continue
+        _, parsed = _load_xorb(storage, store, other, hashed=True)
+        listed.append((parse_hash(other), [(c.hash, c.size) for c in parsed.chunks],
+                       int(row["size"])))
+    return shard.serialize_xorbs(listed, int(time.time()))
 
 
 # -- downloads --------------------------------------------------------------------------

@@ -52,6 +52,16 @@ class Xet(StoreBase):
             (model_id, chunk_hash))
         return str(row["xorb"]) if row else None
 
+    def xorbs_beside(self, model_id: str, xorb: str, limit: int) -> list[str]:
+        """The other xorbs of this model's files that use ``xorb``: the dedupe answer lists
+        them with it, as the files that made them are likely to come back together."""
+        rows = self._all(
+            "SELECT DISTINCT b.xorb FROM xet_file_terms a JOIN xet_file_terms b"
+            " ON b.model = a.model AND b.file_hash = a.file_hash"
+            " WHERE a.model = ? AND a.xorb = ? AND b.xorb <> ? ORDER BY b.xorb LIMIT ?",
+            (model_id, xorb, xorb, limit))
+        return [str(r["xorb"]) for r in rows]
+
     def xorb_bytes(self) -> int:
         """Bytes of every stored xorb (each counted once, however many models use it)."""
         row = self._one("SELECT COALESCE(SUM(size), 0) AS n FROM xet_xorbs")

@@ -83,3 +83,14 @@ def test_tokens_are_bound_to_their_claims_and_expire() -> None:
     assert tokens.check(SECRET, forged.split(".")[0] + "." + mac, now=1) is None
     assert tokens.check(SECRET, payload + "." + mac[:-1] + "A", now=1) is None
     assert tokens.check(SECRET, "mgxet_" + "A" * 3000, now=1) is None
+
+
+def test_index_of_a_stored_xorb_gives_the_layout_parse_gives() -> None:
+    chunks = [os.urandom(3000), b"\0" * 60000, bytes(range(256)) * 100]
+    data, h = xorb.serialize(chunks)
+    parsed, layout = xorb.parse(data, h), xorb.index(data)
+    assert [(c.start, c.end, c.size) for c in layout.chunks] == \
+        [(c.start, c.end, c.size) for c in parsed.chunks]
+    assert layout.content_end == parsed.content_end
+    with pytest.raises(xorb.XorbError, match="ends inside"):
+        xorb.index(data[:-3])

@@ -21,18 +21,13 @@ from huggingface_hub import HfApi
 
 from modelgit.xet import hashes, xorb
 from tests.conftest import LFS_ENV, Site, git
-from tests.helpers.hub_client import hf_setup
 from tests.helpers.secret_samples import big_log
+from tests.helpers.xet import xet_on
 
 
 @pytest.fixture(autouse=True)
 def _xet_on(monkeypatch: pytest.MonkeyPatch, tmp_path: Path) -> None:
-    import hf_xet  # noqa: F401 - installed with huggingface_hub; these tests need it
-    import huggingface_hub.constants as constants
-
-    hf_setup(monkeypatch, tmp_path / "hf-home")
-    monkeypatch.delenv("HF_HUB_DISABLE_XET")
-    monkeypatch.setattr(constants, "HF_HUB_DISABLE_XET", False)
+    xet_on(monkeypatch, tmp_path / "hf-home")
 
 
 def api_for(site: Site, user: str) -> HfApi:
@@ -122,6 +117,15 @@ def test_tokens_follow_the_model_roles_and_the_key(site: Site) -> None:
     refused = site.http("GET", f"/api/models/{model}/xet-write-token/main",
                         key=site.keys["reader"])
     assert refused.status == 403
+    # Through the real client too: the reader's upload is refused and moves no ref.
+    from huggingface_hub.errors import HfHubHTTPError
+
+    before = tip(site, model)
+    with pytest.raises(HfHubHTTPError) as denied:
+        api_for(site, "reader").upload_file(path_or_fileobj=os.urandom(11 * 1024 * 1024),
+                                            path_in_repo="w.bin", repo_id=model)
+    assert denied.value.response.status_code == 403
+    assert tip(site, model) == before
     read = token(site, model, "reader", "read")["accessToken"]
     data, xorb_hash = xorb.serialize([os.urandom(5000), os.urandom(7000)])
     path = f"/api/xet/v1/xorbs/default/{hashes.to_hex(xorb_hash)}"
@@ -135,6 +139,16 @@ def test_tokens_follow_the_model_roles_and_the_key(site: Site) -> None:
     answer = site.http("POST", path, key=write, body=bytes(tampered))
     assert answer.status == 400
     assert "xorb hash mismatch" in json.loads(answer.body)["error"]
+    # The same through the upload grant hf_xet uses: refused, nothing stored, so the next
+    # grant request for that xorb is a grant again (201), not "already stored" (200).
+    grant_path = f"/api/xet/v1/xorb-grants/default/{hashes.to_hex(xorb_hash)}"
+    grant = site.http("POST", grant_path, key=write, body=b"{}")
+    assert grant.status == 201
+    put = json.loads(grant.body)["url"].removeprefix(site.url)
+    answer = site.http("PUT", put, body=bytes(tampered))
+    assert answer.status == 400
+    assert "xorb hash mismatch" in json.loads(answer.body)["error"]
+    assert site.http("POST", grant_path, key=write, body=b"{}").status == 201
     answer = site.http("POST", path, key=write, body=data)
     assert answer.status == 200 and json.loads(answer.body) == {"was_inserted": True}
     # Revoking the key stops the token at once.

@@ -1,0 +1,46 @@
+"""What the Xet tests share: the client with Xet on, and the bytes the server's CAS received.
+
+The byte count comes from the server's own log: ``modelgit.xet`` writes one line per verified
+xorb and per shard with the size of the body it received, so a test measures what actually
+crossed the wire to the server, not what the client says it sent.
+"""
+
+from __future__ import annotations
+
+import re
+from pathlib import Path
+
+import pytest
+
+from tests.helpers.hub_client import hf_setup
+
+_RECEIVED = re.compile(r" modelgit\.xet xet (?:xorb|shard) (?P<model>\S+) (?:\S+ )?(?P<n>\d+)"
+                       r" bytes")
+
+
+def xet_on(monkeypatch: pytest.MonkeyPatch, home: Path) -> None:
+    """The unmodified client with hf_xet and Xet on (the suite's default turns it off)."""
+    import hf_xet  # noqa: F401 - installed with huggingface_hub; these tests need it
+    import huggingface_hub.constants as constants
+
+    hf_setup(monkeypatch, home)
+    monkeypatch.delenv("HF_HUB_DISABLE_XET")
+    monkeypatch.setattr(constants, "HF_HUB_DISABLE_XET", False)
+
+
+def _lines(log_text: str) -> set[str]:
+    """The log's distinct lines: ``Site.log_text`` joins the server's stderr and its
+    ``server.log``, which hold the same lines (each starts with a millisecond timestamp)."""
+    return set(log_text.splitlines())
+
+
+def cas_bytes_received(log_text: str, model: str) -> int:
+    """The bytes of every xorb and shard body the server verified for ``model``, from its log."""
+    found = (_RECEIVED.search(line) for line in _lines(log_text))
+    return sum(int(m.group("n")) for m in found if m is not None and m.group("model") == model)
+
+
+def requests_to(log_text: str, path_part: str) -> int:
+    """How many requests the access log shows whose path contains ``path_part``."""
+    return sum(1 for line in _lines(log_text)
+               if " modelgit.access " in line and path_part in line)
