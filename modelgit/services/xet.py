@@ -30,6 +30,8 @@ from modelgit.services import access
 from modelgit.xet import hashes, shard, tokens, xorb
 
 if TYPE_CHECKING:
+    from collections.abc import Callable
+
     from modelgit.config import Config
     from modelgit.store import Store
 
@@ -187,23 +189,52 @@ def put_shard(cfg: Config, store: Store, model_id: str, body: bytes, user: str =
     if model is None:
         raise NotFound(f"model {model_id} not found")
     cache: dict[str, tuple[bytes, xorb.Xorb]] = {}
+    readable = _readable_elsewhere(cfg, store, user)
     for info in parsed.files:
-        _register_file(cfg, store, storage, model, info, cache)
+        _register_file(cfg, store, storage, model, info, cache, readable)
     log.info("xet shard %s %d bytes: %d files registered by %s", model_id, len(body),
              len(parsed.files), user or "-")
     return len(parsed.files)
 
 
+def _readable_elsewhere(cfg: Config, store: Store, user: str) -> Callable[[str], bool]:
+    """Whether ``user`` may read some other model that holds a stored xorb.
+
+    hf_xet remembers the xorbs it uploaded and does not send them again, whichever model the
+    next file goes to; such a xorb may join this model when its uploader could download those
+    bytes anyway. A xorb of a model the user may not read stays refused (its hash is no key).
+    """
+    subject = access.subject_for(store, user) if user else None
+    allow_anon = bool(cfg.get("allow_anonymous_read"))
+    answers: dict[str, bool] = {}
+
+    def readable(xorb_hex: str) -> bool:
+        if subject is None or store.get_xorb(xorb_hex) is None:
+            return False
+        if xorb_hex not in answers:
+            answers[xorb_hex] = any(
+                access.check_model(store, subject, other, "read",
+                                   allow_anonymous_read=allow_anon)[0].allowed
+                for other in store.models_with_xorb(xorb_hex))
+        return answers[xorb_hex]
+
+    return readable
+
+
 def _register_file(cfg: Config, store: Store, storage: ObjectStorage, model: dict[str, Any],
-                   info: shard.FileInfo, cache: dict[str, tuple[bytes, xorb.Xorb]]) -> None:
+                   info: shard.FileInfo, cache: dict[str, tuple[bytes, xorb.Xorb]],
+                   readable: Callable[[str], bool]) -> None:
     model_id = model["id"]
     file_hex = hashes.to_hex(info.hash)
     terms: list[tuple[str, int, int, int]] = []
+    borrowed: set[str] = set()
     for seg in info.segments:
         xhex = hashes.to_hex(seg.xorb)
         if not has_xorb(store, model_id, xhex):
-            raise Forbidden(f"shard refused: file {file_hex} uses xorb {xhex}, which this model"
-                            " has not uploaded; upload the xorb first")
+            if not readable(xhex):
+                raise Forbidden(f"shard refused: file {file_hex} uses xorb {xhex}, which this"
+                                " model has not uploaded; upload the xorb first")
+            borrowed.add(xhex)
         terms.append((xhex, seg.start, seg.end, seg.size))
     first = info.segments[0]
     first_xorb = _cached(storage, store, terms[0][0], cache)[1]
@@ -247,6 +278,9 @@ def _register_file(cfg: Config, store: Store, storage: ObjectStorage, model: dic
         if not storage.exists(sha):
             tmp.seek(0)
             storage.put(sha, written, tmp)
+    # Only a file that verified links the xorbs it borrowed from another model.
+    for xhex in sorted(borrowed):
+        store.link_xorb(model_id, xhex)
     store.link_object(model_id, sha, written)
     store.add_file(model_id, file_hex, sha, written, terms)
 

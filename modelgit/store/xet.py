@@ -33,6 +33,11 @@ class Xet(StoreBase):
         return self._one("SELECT 1 AS x FROM xet_model_xorbs WHERE model = ? AND xorb = ?",
                          (model_id, xorb)) is not None
 
+    def models_with_xorb(self, xorb: str) -> list[str]:
+        """The models that uploaded (or were given) the xorb."""
+        return [str(r["model"]) for r in self._all(
+            "SELECT model FROM xet_model_xorbs WHERE xorb = ? ORDER BY model", (xorb,))]
+
     def link_xorb(self, model_id: str, xorb: str) -> None:
         with self.tx() as c:
             c.execute("INSERT INTO xet_model_xorbs (model, xorb, created) VALUES (?, ?, ?)"

@@ -236,3 +236,35 @@ def test_a_text_file_with_a_secret_through_xet_never_reaches_a_ref(site: Site) -
     assert refused.value.response.status_code == 422
     assert "train.log" in str(refused.value)
     assert tip(site, model) == before
+
+
+def test_the_same_file_to_a_second_model_joins_xorbs_its_uploader_may_read(
+        site: Site, tmp_path: Path) -> None:
+    """hf_xet does not send a xorb its cache says it sent, whichever model the file goes to:
+    the second model takes the xorb when the uploader may read a model that holds it, and
+    refuses it to someone who may not (the same client cache, another user)."""
+    site.user("owner", admin=True)
+    first = site.model("xetspace/first-home")
+    second = site.model("xetspace/second-home")
+    site.user("outsider")
+    theirs = site.model("outsider/copy", owner="outsider")
+    payload = os.urandom(11 * 1024 * 1024)
+    api = api_for(site, "owner")
+    before = xorb_bytes(site)
+    api.upload_file(path_or_fileobj=payload, path_in_repo="w.bin", repo_id=first)
+    sent = xorb_bytes(site) - before
+    assert sent > 10 * 1024 * 1024
+    api.upload_file(path_or_fileobj=payload, path_in_repo="w.bin", repo_id=second)
+    assert xorb_bytes(site) - before == sent  # nothing sent again
+    clone = tmp_path / "second"
+    git("clone", "-q", site.clone_url(second, "owner"), str(clone), env=LFS_ENV)
+    git("lfs", "pull", cwd=clone)
+    assert (clone / "w.bin").read_bytes() == payload
+    # The outsider may not read either model: the cached xorbs are no way into them (hf_xet
+    # reports the CAS's 403 on the shard as a ConnectionError).
+    head = tip(site, theirs)
+    with pytest.raises(ConnectionError, match=r"403 Forbidden.*/v1/shards"):
+        api_for(site, "outsider").upload_file(path_or_fileobj=payload, path_in_repo="w.bin",
+                                              repo_id=theirs)
+    assert tip(site, theirs) == head
+    assert "POST /api/xet/v1/shards 403" in site.log_text()
