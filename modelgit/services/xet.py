@@ -156,6 +156,8 @@ def put_xorb(cfg: Config, store: Store, model_id: str, xorb_hex: str, body: byte
                          len(parsed.chunks))
     store.add_dedupe_chunks(xorb_hex, [hashes.to_hex(c.hash) for c in parsed.chunks
                                        if shard.dedup_eligible(c.hash)])
+    if user:
+        store.note_uploader(user, xorb_hex)
     log.info("xet xorb %s %s %d bytes (%s) by %s", model_id, xorb_hex, len(body),
              "new" if new else "known", user or "-")
     return new
@@ -198,11 +200,11 @@ def put_shard(cfg: Config, store: Store, model_id: str, body: bytes, user: str =
 
 
 def _readable_elsewhere(cfg: Config, store: Store, user: str) -> Callable[[str], bool]:
-    """Whether ``user`` may read some other model that holds a stored xorb.
+    """Whether ``user`` uploaded a stored xorb, or may read some model that holds it.
 
     hf_xet remembers the xorbs it uploaded and does not send them again, whichever model the
-    next file goes to; such a xorb may join this model when its uploader could download those
-    bytes anyway. A xorb of a model the user may not read stays refused (its hash is no key).
+    next file goes to; such a xorb may join this model when its uploader had those bytes or
+    could download them anyway. Any other xorb stays refused (its hash is no key).
     """
     subject = access.subject_for(store, user) if user else None
     allow_anon = bool(cfg.get("allow_anonymous_read"))
@@ -212,7 +214,7 @@ def _readable_elsewhere(cfg: Config, store: Store, user: str) -> Callable[[str],
         if subject is None or store.get_xorb(xorb_hex) is None:
             return False
         if xorb_hex not in answers:
-            answers[xorb_hex] = any(
+            answers[xorb_hex] = store.uploaded_by(user, xorb_hex) or any(
                 access.check_model(store, subject, other, "read",
                                    allow_anonymous_read=allow_anon)[0].allowed
                 for other in store.models_with_xorb(xorb_hex))

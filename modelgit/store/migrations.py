@@ -396,6 +396,20 @@ def _m0012_model_search(db: Any) -> None:
                    (search_text(row[0], row[1], card_tags(row[2])), row[0]))
 
 
+def _m0013_xet_uploaders(db: Any) -> None:
+    """Who uploaded each xorb: hf_xet does not send again a xorb its cache says it sent,
+    whichever model the next file goes to (even one made after the first was deleted), so a
+    user's own xorbs may serve any model they write."""
+    _script(db, """
+        CREATE TABLE xet_user_xorbs (
+            user TEXT NOT NULL REFERENCES users(name) ON DELETE CASCADE,
+            xorb TEXT NOT NULL REFERENCES xet_xorbs(hash) ON DELETE CASCADE,
+            PRIMARY KEY (user, xorb)
+        );
+        CREATE INDEX xet_user_xorbs_xorb ON xet_user_xorbs(xorb)
+    """)
+
+
 MIGRATIONS: list[tuple[str, Callable[[Any], None]]] = [
     ("0001_initial", _m0001_initial),
     ("0002_lfs", _m0002_lfs),
@@ -409,6 +423,7 @@ MIGRATIONS: list[tuple[str, Callable[[Any], None]]] = [
     ("0010_web_sessions", _m0010_web_sessions),
     ("0011_xet", _m0011_xet),
     ("0012_model_search", _m0012_model_search),
+    ("0013_xet_uploaders", _m0013_xet_uploaders),
 ]
 
 

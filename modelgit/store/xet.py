@@ -33,6 +33,15 @@ class Xet(StoreBase):
         return self._one("SELECT 1 AS x FROM xet_model_xorbs WHERE model = ? AND xorb = ?",
                          (model_id, xorb)) is not None
 
+    def note_uploader(self, user: str, xorb: str) -> None:
+        with self.tx() as c:
+            c.execute("INSERT INTO xet_user_xorbs (user, xorb) VALUES (?, ?)"
+                      " ON CONFLICT (user, xorb) DO NOTHING", (user, xorb))
+
+    def uploaded_by(self, user: str, xorb: str) -> bool:
+        return self._one("SELECT 1 AS x FROM xet_user_xorbs WHERE user = ? AND xorb = ?",
+                         (user, xorb)) is not None
+
     def models_with_xorb(self, xorb: str) -> list[str]:
         """The models that uploaded (or were given) the xorb."""
         return [str(r["model"]) for r in self._all(

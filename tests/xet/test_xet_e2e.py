@@ -241,8 +241,8 @@ def test_a_text_file_with_a_secret_through_xet_never_reaches_a_ref(site: Site) -
 def test_the_same_file_to_a_second_model_joins_xorbs_its_uploader_may_read(
         site: Site, tmp_path: Path) -> None:
     """hf_xet does not send a xorb its cache says it sent, whichever model the file goes to:
-    the second model takes the xorb when the uploader may read a model that holds it, and
-    refuses it to someone who may not (the same client cache, another user)."""
+    another model takes the xorb when its uploader sent it or may read a model that holds
+    it, and refuses it to someone else (the same client cache, another user)."""
     site.user("owner", admin=True)
     first = site.model("xetspace/first-home")
     second = site.model("xetspace/second-home")
@@ -260,6 +260,15 @@ def test_the_same_file_to_a_second_model_joins_xorbs_its_uploader_may_read(
     git("clone", "-q", site.clone_url(second, "owner"), str(clone), env=LFS_ENV)
     git("lfs", "pull", cwd=clone)
     assert (clone / "w.bin").read_bytes() == payload
+    # Both models deleted (their xorbs stay until gc): the uploader's own xorbs still serve
+    # a new model, as the client's cache expects.
+    for gone in (first, second):
+        site.cli("model", "delete", gone, "--yes")
+    third = site.model("xetspace/third-home")
+    api.upload_file(path_or_fileobj=payload, path_in_repo="w.bin", repo_id=third)
+    assert xorb_bytes(site) - before == sent
+    got = api.hf_hub_download(third, "w.bin", cache_dir=str(tmp_path / "c3"))
+    assert Path(got).read_bytes() == payload
     # The outsider may not read either model: the cached xorbs are no way into them (hf_xet
     # reports the CAS's 403 on the shard as a ConnectionError).
     head = tip(site, theirs)
