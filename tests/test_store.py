@@ -575,3 +575,36 @@ def test_search_step_fills_the_text_of_existing_models(
     assert new.get_model("s/a")["search_text"] == "s/a alpha speech"
     assert _found(new, "speech") == ["s/a"] and _found(new, "s/") == ["s/a", "s/b"]
     new.close()
+
+
+def test_xet_rows_on_both_backends(store: Store) -> None:
+    """The Xet tables' statements (upserts, the dedupe join, reconstructions, uploaders,
+    gc of unreferenced xorbs) on SQLite and on PostgreSQL."""
+    store.add_user("xena")
+    store.add_space("xs", "xena", None)
+    store.add_model("xs/a", "xena")
+    store.add_model("xs/b", "xena")
+    one, two = "1" * 64, "2" * 64
+    assert store.add_xorb("xs/a", one, "a" * 64, 100, 120, 2) is True
+    assert store.add_xorb("xs/a", one, "a" * 64, 100, 120, 2) is False  # idempotent
+    store.add_xorb("xs/a", two, "b" * 64, 50, 60, 1)
+    store.add_dedupe_chunks(one, ["c" * 64, "c" * 64])
+    assert store.dedupe_xorb("xs/a", "c" * 64) == one
+    assert store.dedupe_xorb("xs/b", "c" * 64) is None  # another model's xorb is not offered
+    store.add_file("xs/a", "f" * 64, "d" * 64, 180, [(one, 0, 2, 120), (two, 0, 1, 60)])
+    store.add_file("xs/a", "f" * 64, "d" * 64, 180, [(one, 0, 2, 120), (two, 0, 1, 60)])
+    assert [t["xorb"] for t in store.file_terms("xs/a", "f" * 64)] == [one, two]
+    assert store.file_by_sha256("xs/a", "d" * 64)["size"] == 180  # type: ignore[index]
+    assert store.xorbs_beside("xs/a", one, 32) == [two]
+    assert store.models_with_xorb(one) == ["xs/a"]
+    store.note_uploader("xena", one)
+    store.note_uploader("xena", one)
+    assert store.uploaded_by("xena", one) and not store.uploaded_by("xena", two)
+    store.link_xorb("xs/b", one)
+    assert store.models_with_xorb(one) == ["xs/a", "xs/b"]
+    assert store.xorb_bytes() == 150
+    store.delete_model("xs/a")
+    store.delete_model("xs/b")
+    gone = store.drop_unreferenced_xorbs()
+    assert sorted(x["hash"] for x in gone) == [one, two]
+    assert store.get_xorb(one) is None and not store.uploaded_by("xena", one)
