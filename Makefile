@@ -78,7 +78,8 @@ test: $(TEST_DEPS)
 # two front ends behind nginx (docs/operations.md). test_two_front_ends_share_one_queue starts
 # its own pair of servers and runs in `make test`.
 test-distributed: $(TEST_DEPS)
-	MODELGIT_TEST_STORAGE=s3 MODELGIT_TEST_FRONTENDS=2 $(BIN)/pytest -n $(PYTEST_WORKERS) -q \
+	MODELGIT_TEST_STORAGE=s3 MODELGIT_TEST_FRONTENDS=2 MODELGIT_TEST_DATABASE=postgresql \
+		$(BIN)/pytest -n $(PYTEST_WORKERS) -q \
 		tests/lfs tests/gating tests/e2e -k "not test_two_front_ends_share_one_queue"
 
 bench: $(TEST_STAMP)

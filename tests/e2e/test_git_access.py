@@ -189,7 +189,7 @@ def test_expired_key_is_refused(site: Site, seeded: str) -> None:
     site.cli("grant", seeded, "expiring", "user")
     path = f"/{seeded}.git/info/refs?service=git-upload-pack"
     assert site.http("GET", path, key=key).status == 200
-    store = Store(site.data / "modelgit.db")
+    store = site.store()
     with store.tx() as c:
         c.execute("UPDATE keys SET expires = '2000-01-01T00:00:00.000Z' WHERE user = 'expiring'")
     assert site.http("GET", path, key=key).status == 401

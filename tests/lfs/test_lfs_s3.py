@@ -74,7 +74,7 @@ def test_git_lfs_push_and_clone_go_through_the_bucket(s3site: Site, weed: seawee
     oid = oid_of(data)
     assert bucket_keys(weed, s3site).get(key_of(oid)) == len(data)
     assert not (s3site.data / "lfs" / "objects").exists()  # nothing went to the data folder
-    assert Store(s3site.data / "modelgit.db").linked_size(model, oid) == len(data)
+    assert s3site.store().linked_size(model, oid) == len(data)
 
     clone = work / "clone"
     git("clone", "-q", s3site.clone_url(model, "owner"), str(clone), env=LFS_ENV)
