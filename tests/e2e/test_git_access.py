@@ -183,7 +183,6 @@ def test_revoked_key_is_refused(site: Site, seeded: str) -> None:
 
 def test_expired_key_is_refused(site: Site, seeded: str) -> None:
     """An expiry in the past (written straight to the database) makes the key dead."""
-    from modelgit.store import Store
 
     key = site.user("expiring")
     site.cli("grant", seeded, "expiring", "user")

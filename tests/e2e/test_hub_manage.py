@@ -57,7 +57,6 @@ def seeded(site: Site, model_id: str, work: Path, *, commits: int = 2,
 
 
 def audit_of(site: Site, target: str) -> list[dict[str, object]]:
-    from modelgit.store import Store
 
     return site.store().audit_rows(target=target, limit=1000)
 

@@ -15,7 +15,6 @@ from pathlib import Path
 
 import pytest
 
-from modelgit.store import Store
 from tests.conftest import LFS_ENV, Site, commit_file, git, sha256_file
 from tests.helpers.lfs_api import stored_size
 

@@ -32,7 +32,6 @@ import pytest
 import yaml
 
 from modelgit import sync
-from modelgit.store import Store
 from tests.conftest import LFS_ENV, Site, commit_file, git, make_site, sha256_file
 from tests.helpers.wait import wait_for
 

@@ -13,7 +13,6 @@ from urllib.parse import urlsplit
 import pytest
 
 from modelgit.lfs.tokens import load_or_create_secret, make_token
-from modelgit.store import Store
 from tests.conftest import Site
 from tests.helpers.lfs_api import (
     MEDIA,
