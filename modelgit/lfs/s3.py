@@ -16,6 +16,11 @@ readable by the service user only) or else from the environment as boto3 reads i
 (``AWS_ACCESS_KEY_ID`` / ``AWS_SECRET_ACCESS_KEY``). It is never logged or shown: the
 settings' ``repr`` leaves it out, and no URL is logged (a presigned URL is a credential).
 
+Objects from ``lfs.s3.multipart_bytes`` on (5 GiB, S3's single-PUT limit, unless lowered) go
+as multipart uploads: each part carries ``x-amz-checksum-sha256`` of its own bytes for the
+store to check, and the upload is completed only when modelgit's sha256 of the whole stream
+equals the oid, else aborted (see :class:`_Parts`).
+
 Transfers stream through modelgit (docs/operations.md has the figures): the client's PUT is
 hashed as it arrives and passed on in the same pieces to a PUT on the store, presigned with
 ``x-amz-checksum-sha256`` set to the oid. The store computes the sha256 itself and refuses a
@@ -68,11 +73,11 @@ if TYPE_CHECKING:
 MAX_PUT_BYTES = 5 * 1024**3
 #: Largest object S3 stores (AWS: 5 TiB); ``lfs.s3.max_object_bytes`` may lower it.
 MAX_OBJECT_BYTES = 5 * 1024**4
-#: Objects from this size on go as multipart uploads (``lfs.s3.multipart_bytes``): parts go
-#: to the store two at a time while the next is received, which a single-node SeaweedFS takes
-#: faster than one long PUT (bench/README.md, "LFS on SeaweedFS"), and above 5 GiB S3 accepts
-#: nothing else.
-MULTIPART_BYTES = 64 * 1024**2
+#: Objects from this size on go as multipart uploads (``lfs.s3.multipart_bytes``); above
+#: 5 GiB S3 accepts nothing else. Not lower by default: on SeaweedFS a multipart upload was
+#: no faster than one streamed PUT (the store's own CPU is the limit, docs/operations.md) and
+#: it holds (:data:`PART_WORKERS` + 1) parts in memory per upload where a PUT holds 6 MiB.
+MULTIPART_BYTES = MAX_PUT_BYTES
 #: Size of one part (``lfs.s3.part_bytes``), raised for objects that would need more than
 #: :data:`MAX_PARTS` of them. Memory per upload: (:data:`PART_WORKERS` + 1) parts.
 PART_BYTES = 16 * 1024**2
