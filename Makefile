@@ -3,7 +3,8 @@
 #   make serve [PORT=9000] [HOST=0.0.0.0]   the server: the runtime lock only
 #   make test                               the test lock, lint, hygiene and the whole suite,
 #                                           then its distributed pass (test-distributed)
-#   make test-distributed                   LFS, gating, e2e on SeaweedFS + two front ends
+#   make test-distributed                   LFS, gating, e2e on PostgreSQL + SeaweedFS +
+#                                           two front ends
 #   make lock                               rewrite the locks after a pyproject.toml change
 #   make lock-upgrade                       the same, moving every pin to its newest release
 #   make test-latest                        the suite on the newest releases, in .venv-latest
@@ -74,9 +75,11 @@ test: $(TEST_DEPS)
 	$(BIN)/pytest -n $(PYTEST_WORKERS) -q
 	$(MAKE) --no-print-directory test-distributed
 
-# The LFS, gating and end-to-end tests again with every site's LFS objects on SeaweedFS and
-# two front ends behind nginx (docs/operations.md). test_two_front_ends_share_one_queue starts
-# its own pair of servers and runs in `make test`.
+# The LFS, gating and end-to-end tests again with every site's store on PostgreSQL (a database
+# per site on each worker's throwaway cluster), its LFS objects on SeaweedFS and two front ends
+# behind nginx (docs/operations.md). tests/test_store.py and tests/services already ran on
+# both backends in the first pass. test_two_front_ends_share_one_queue starts its own pair of
+# servers and runs in `make test`.
 test-distributed: $(TEST_DEPS)
 	MODELGIT_TEST_STORAGE=s3 MODELGIT_TEST_FRONTENDS=2 MODELGIT_TEST_DATABASE=postgresql \
 		$(BIN)/pytest -n $(PYTEST_WORKERS) -q \
