@@ -4,7 +4,8 @@
 #   make test                               the test lock, lint, hygiene and the whole suite,
 #                                           then its distributed pass (test-distributed) and
 #                                           huggingface_hub's own tests (test-hub)
-#   make test-distributed                   LFS, gating, e2e on SeaweedFS + two front ends
+#   make test-distributed                   LFS, Xet, gating, e2e on PostgreSQL + SeaweedFS +
+#                                           two front ends
 #   make test-hub                           huggingface_hub's own tests against a modelgit
 #                                           server, alone (downloads them; docs/hub-suite.md)
 #   make lock                               rewrite the locks after a pyproject.toml change
@@ -78,12 +79,15 @@ test: $(TEST_DEPS)
 	$(MAKE) --no-print-directory test-distributed
 	$(MAKE) --no-print-directory test-hub
 
-# The LFS, gating and end-to-end tests again with every site's LFS objects on SeaweedFS and
-# two front ends behind nginx (docs/operations.md). test_two_front_ends_share_one_queue starts
-# its own pair of servers and runs in `make test`.
+# The LFS, Xet, gating and end-to-end tests again with every site's store on PostgreSQL (a database
+# per site on each worker's throwaway cluster), its LFS objects on SeaweedFS and two front ends
+# behind nginx (docs/operations.md). tests/test_store.py and tests/services already ran on
+# both backends in the first pass. test_two_front_ends_share_one_queue starts its own pair of
+# servers and runs in `make test`.
 test-distributed: $(TEST_DEPS)
-	MODELGIT_TEST_STORAGE=s3 MODELGIT_TEST_FRONTENDS=2 $(BIN)/pytest -n $(PYTEST_WORKERS) -q \
-		tests/lfs tests/gating tests/e2e -k "not test_two_front_ends_share_one_queue"
+	MODELGIT_TEST_STORAGE=s3 MODELGIT_TEST_FRONTENDS=2 MODELGIT_TEST_DATABASE=postgresql \
+		$(BIN)/pytest -n $(PYTEST_WORKERS) -q \
+		tests/lfs tests/xet tests/gating tests/e2e -k "not test_two_front_ends_share_one_queue"
 
 # huggingface_hub's own tests, from the sdist of the pinned version (checked against the lock's
 # sha256), against a fresh server per worker; fails on a failure hubsuite/expected-failures.txt

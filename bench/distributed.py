@@ -3,10 +3,11 @@
     .venv/bin/python -m bench.distributed [--lfs-mib 1024] [--rounds 3]
 
 * LFS up and down, 1 GiB by default, with ``curl`` on the transfer URLs a batch hands out
-  (the server's speed apart from git-lfs's): through ``modelgit serve`` onto SeaweedFS
-  (streamed, hashed, the store verifying ``x-amz-checksum-sha256``), the same PUT/GET
-  presigned straight to SeaweedFS (what direct transfers would give), and ``cp`` + ``sync``
-  on the same disk (the goal: modelgit on S3 at least 0.5× of it).
+  (the server's speed apart from git-lfs's): through ``modelgit serve`` onto SeaweedFS as one
+  streamed PUT (the store verifying ``x-amz-checksum-sha256``) and as a multipart upload
+  (parts checked by the store, the whole by modelgit), the same PUT/GET presigned straight to
+  SeaweedFS (what direct transfers would give), and ``cp`` + ``sync`` on the same disk (the
+  goal: modelgit on S3 at least 0.5× of it), interleaved over ``--lfs-rounds``.
 * clone and small push through nginx to two front ends (round robin) against nginx to one
   of them (the goal: no worse than 1.1×), medians over ``--rounds``.
 
@@ -61,51 +62,88 @@ def _rate(size: int, seconds: float) -> str:
     return f"{size / MIB / seconds:7.0f} MiB/s ({seconds:5.2f} s)"
 
 
-def lfs_figures(root: Path, size: int) -> None:
+def _through_site(root: Path, weed: seaweed.Seaweed, blob: Path, oid: str, size: int,
+                  s3: dict[str, object]) -> tuple[float, float]:
+    """Upload and download seconds of ``blob`` through a site whose ``lfs.s3`` gets ``s3``
+    on top of the shared bucket's settings."""
+    root.mkdir(parents=True, exist_ok=True)
+    settings = seaweed.s3_settings(weed, root)
+    settings["s3"] = {**settings["s3"], **s3}  # type: ignore[dict-item]
+    site = make_site(root, {**TEST_SETTINGS, "lfs": settings})
+    site.start()
+    try:
+        model = site.model("bench/s3")
+        key = site.keys["owner"]
+        answer = json.loads(batch(site, model, "upload", [{"oid": oid, "size": size}],
+                                  key).body)
+        put = answer["objects"][0]["actions"]["upload"]
+        up = _curl("-T", str(blob), *[f"-H{k}: {v}" for k, v in put["header"].items()],
+                   put["href"])
+        answer = json.loads(batch(site, model, "download", [{"oid": oid, "size": size}],
+                                  key).body)
+        get = answer["objects"][0]["actions"]["download"]
+        down = _curl(*[f"-H{k}: {v}" for k, v in get["header"].items()], get["href"])
+    finally:
+        site.stop()
+    return up, down
+
+
+def _cp_sync(blob: Path, target: Path) -> float:
+    started = time.perf_counter()
+    shutil.copyfile(blob, target)
+    os.sync()
+    seconds = time.perf_counter() - started
+    target.unlink()
+    return seconds
+
+
+def lfs_figures(root: Path, size: int, rounds: int) -> None:
+    """One streamed PUT (the default below 5 GiB) and a multipart upload (``multipart_bytes``
+    64 MiB: parts of 16 MiB, two at a time) through modelgit, presigned straight to the
+    store, and ``cp`` + ``sync``, alternating within each round so drift hits all alike;
+    medians over ``rounds``."""
+    blob = root / "object.bin"
+    oid = _file(blob, size)
+    times: dict[str, list[float]] = {}
+
+    def note(name: str, seconds: float) -> None:
+        times.setdefault(name, []).append(seconds)
+
     weed = seaweed.start(root / "weed")
     try:
-        site = make_site(root / "site", {**TEST_SETTINGS,
-                                         "lfs": seaweed.s3_settings(weed, root)})
-        site.start()
-        try:
-            model = site.model("bench/s3")
-            key = site.keys["owner"]
-            blob = root / "object.bin"
-            oid = _file(blob, size)
-            answer = json.loads(batch(site, model, "upload", [{"oid": oid, "size": size}],
-                                      key).body)
-            put = answer["objects"][0]["actions"]["upload"]
-            headers = [f"-H{k}: {v}" for k, v in put["header"].items()]
-            up = _curl("-T", str(blob), *headers, put["href"])
-            answer = json.loads(batch(site, model, "download", [{"oid": oid, "size": size}],
-                                      key).body)
-            get = answer["objects"][0]["actions"]["download"]
-            down = _curl(*[f"-H{k}: {v}" for k, v in get["header"].items()], get["href"])
-
-            client = weed.client()
-            checksum = base64.b64encode(bytes.fromhex(oid)).decode()
-            direct_key = f"direct/{oid}"
+        client = weed.client()
+        checksum = base64.b64encode(bytes.fromhex(oid)).decode()
+        _cp_sync(blob, root / "warm.bin")  # untimed: the first copy finds no free page cache
+        for r in range(rounds):
+            note("cp", _cp_sync(blob, root / "copy.bin"))
+            for name, s3 in (("single", {}), ("multipart", {"multipart_bytes": 64 * MIB})):
+                up, down = _through_site(root / f"{name}-{r}", weed, blob, oid, size, s3)
+                note(f"{name} up", up)
+                note(f"{name} down", down)
+            direct_key = f"direct/{oid}-{r}"
             url = client.generate_presigned_url("put_object", ExpiresIn=600, Params={
                 "Bucket": weed.shared_bucket, "Key": direct_key, "ContentLength": size,
                 "ChecksumSHA256": checksum})
-            direct_up = _curl("-T", str(blob), f"-Hx-amz-checksum-sha256: {checksum}", url)
+            note("direct up", _curl("-T", str(blob), f"-Hx-amz-checksum-sha256: {checksum}",
+                                    url))
             url = client.generate_presigned_url("get_object", ExpiresIn=600, Params={
                 "Bucket": weed.shared_bucket, "Key": direct_key})
-            direct_down = _curl(url)
-        finally:
-            site.stop()
+            note("direct down", _curl(url))
+            note("cp", _cp_sync(blob, root / "copy.bin"))
     finally:
         weed.stop()
-    started = time.perf_counter()
-    shutil.copyfile(blob, root / "copy.bin")
-    os.sync()
-    cp = time.perf_counter() - started
-    print(f"LFS {size // MIB} MiB on SeaweedFS (weed server -s3, same disk):")
-    print(f"  upload   through modelgit  {_rate(size, up)}   {cp / up:4.2f}x cp+sync")
-    print(f"  upload   presigned direct  {_rate(size, direct_up)}")
-    print(f"  download through modelgit  {_rate(size, down)}   {cp / down:4.2f}x cp+sync")
-    print(f"  download presigned direct  {_rate(size, direct_down)}")
-    print(f"  cp + sync                  {_rate(size, cp)}")
+    mid = {name: statistics.median(values) for name, values in times.items()}
+    cp = mid["cp"]
+    print(f"LFS {size // MIB} MiB on SeaweedFS (weed server -s3, same disk), medians of"
+          f" {rounds} rounds:")
+    for name, label in (("single up", "upload   one streamed PUT  "),
+                        ("multipart up", "upload   multipart 16 MiB  "),
+                        ("direct up", "upload   presigned direct  "),
+                        ("single down", "download through modelgit "),
+                        ("multipart down", "download (multipart object)"),
+                        ("direct down", "download presigned direct ")):
+        print(f"  {label} {_rate(size, mid[name])}   {cp / mid[name]:4.2f}x cp+sync")
+    print(f"  cp + sync                   {_rate(size, cp)}")
 
 
 def frontend_figures(root: Path, rounds: int) -> None:
@@ -150,6 +188,7 @@ def main() -> None:
     parser = argparse.ArgumentParser(description=__doc__.split("\n")[0])
     parser.add_argument("--lfs-mib", type=int, default=1024)
     parser.add_argument("--rounds", type=int, default=15)
+    parser.add_argument("--lfs-rounds", type=int, default=3)
     parser.add_argument("--only", choices=("lfs", "frontends"), default=None)
     args = parser.parse_args()
     home = Path(tempfile.mkdtemp(prefix="modelgit-bench-home-"))
@@ -163,7 +202,7 @@ def main() -> None:
         if args.only != "lfs":
             frontend_figures(root, args.rounds)
         if args.only != "frontends":
-            lfs_figures(root, args.lfs_mib * MIB)
+            lfs_figures(root, args.lfs_mib * MIB, args.lfs_rounds)
     finally:
         shutil.rmtree(root, ignore_errors=True)
         shutil.rmtree(home, ignore_errors=True)

@@ -16,7 +16,8 @@ from pathlib import Path
 import pytest
 
 from tests.helpers.git import LFS_ENV, commit_file, git, sha256_file
-from tests.helpers.postgres import Cluster, cluster, postgres_installed
+from tests.helpers.postgres import Cluster, postgres_installed
+from tests.helpers.postgres import shared as shared_cluster
 from tests.helpers.site import BIN, TEST_SETTINGS, HttpAnswer, Site, free_port, make_site
 
 # Test modules have long imported these from here; they live in tests/helpers/ now.
@@ -61,12 +62,13 @@ def _isolated_home(tmp_path_factory: pytest.TempPathFactory) -> Iterator[None]:
 
 
 @pytest.fixture(scope="session", autouse=True)
-def _stop_seaweed() -> Iterator[None]:
-    """The SeaweedFS an S3 test started in this process stops with the session."""
+def _stop_shared_servers() -> Iterator[None]:
+    """The SeaweedFS and PostgreSQL cluster this process started stop with the session."""
     yield
-    from tests.helpers import seaweed
+    from tests.helpers import postgres, seaweed
 
     seaweed.stop_shared()
+    postgres.stop_shared()
 
 
 @pytest.fixture(scope="module")
@@ -87,10 +89,10 @@ def work(tmp_path: Path) -> Path:
 
 
 @pytest.fixture(scope="session")
-def pg_cluster() -> Iterator[Cluster]:
-    """One throwaway PostgreSQL cluster per test process (tests/helpers/postgres.py)."""
-    with cluster() as c:
-        yield c
+def pg_cluster() -> Cluster:
+    """One throwaway PostgreSQL cluster per test process (tests/helpers/postgres.py), the
+    one ``MODELGIT_TEST_DATABASE=postgresql`` sites also use."""
+    return shared_cluster()
 
 
 @pytest.fixture

@@ -16,6 +16,11 @@ readable by the service user only) or else from the environment as boto3 reads i
 (``AWS_ACCESS_KEY_ID`` / ``AWS_SECRET_ACCESS_KEY``). It is never logged or shown: the
 settings' ``repr`` leaves it out, and no URL is logged (a presigned URL is a credential).
 
+Objects from ``lfs.s3.multipart_bytes`` on (5 GiB, S3's single-PUT limit, unless lowered) go
+as multipart uploads: each part carries ``x-amz-checksum-sha256`` of its own bytes for the
+store to check, and the upload is completed only when modelgit's sha256 of the whole stream
+equals the oid, else aborted (see :class:`_Parts`).
+
 Transfers stream through modelgit (docs/operations.md has the figures): the client's PUT is
 hashed as it arrives and passed on in the same pieces to a PUT on the store, presigned with
 ``x-amz-checksum-sha256`` set to the oid. The store computes the sha256 itself and refuses a
@@ -32,16 +37,19 @@ from __future__ import annotations
 
 import base64
 import contextlib
+import hashlib
 import http.client
 import io
 import json
 import logging
 import os
+import queue
 import re
 import stat
 import threading
 import urllib.parse
 from collections.abc import Iterator
+from concurrent.futures import Future
 from dataclasses import dataclass, field
 from pathlib import Path
 from typing import TYPE_CHECKING, Any, BinaryIO
@@ -60,10 +68,23 @@ from modelgit.lfs.storage import (
 if TYPE_CHECKING:
     from modelgit.config import Config
 
-#: Largest object one S3 PUT may carry (AWS's limit; a larger one needs a multipart upload,
-#: which this backend does not do). ``lfs.s3.max_object_bytes`` may lower or raise it for a
-#: store that allows more.
+#: Largest object one S3 PUT may carry (AWS's limit): anything larger must be a multipart
+#: upload, so :data:`MULTIPART_BYTES` must stay below it.
 MAX_PUT_BYTES = 5 * 1024**3
+#: Largest object S3 stores (AWS: 5 TiB); ``lfs.s3.max_object_bytes`` may lower it.
+MAX_OBJECT_BYTES = 5 * 1024**4
+#: Objects from this size on go as multipart uploads (``lfs.s3.multipart_bytes``); above
+#: 5 GiB S3 accepts nothing else. Not lower by default: on SeaweedFS a multipart upload was
+#: no faster than one streamed PUT (the store's own CPU is the limit, docs/operations.md) and
+#: it holds (:data:`PART_WORKERS` + 1) parts in memory per upload where a PUT holds 6 MiB.
+MULTIPART_BYTES = MAX_PUT_BYTES
+#: Size of one part (``lfs.s3.part_bytes``), raised for objects that would need more than
+#: :data:`MAX_PARTS` of them. Memory per upload: (:data:`PART_WORKERS` + 1) parts.
+PART_BYTES = 16 * 1024**2
+MAX_PARTS = 10_000
+#: Parts sent at once per upload (each on a thread of its own; sha256 and sockets release
+#: the GIL). More did not help on two cores.
+PART_WORKERS = 2
 #: Seconds a presigned PUT that modelgit itself sends stays valid (a slow upload of the
 #: largest object must still be inside it when it ends; the signature is checked at the start).
 PUT_URL_SECONDS = 3600
@@ -84,7 +105,9 @@ class S3Settings:
     bucket: str
     region: str = "us-east-1"
     prefix: str = ""
-    max_object_bytes: int = MAX_PUT_BYTES
+    max_object_bytes: int = MAX_OBJECT_BYTES
+    multipart_bytes: int = MULTIPART_BYTES
+    part_bytes: int = PART_BYTES
     access_key: str | None = field(default=None, repr=False)
     secret_key: str | None = field(default=None, repr=False)
 
@@ -103,13 +126,21 @@ def settings_from(cfg: Config) -> S3Settings:
     prefix = str(raw.get("prefix") or "")
     if prefix and not prefix.endswith("/"):
         prefix += "/"
+    multipart = int(raw.get("multipart_bytes") or MULTIPART_BYTES)
+    part = int(raw.get("part_bytes") or PART_BYTES)
+    if not 0 < multipart <= MAX_PUT_BYTES:
+        raise ValueError("lfs.s3.multipart_bytes: expected a size from 1 byte to 5 GiB (one S3"
+                         " PUT carries at most 5 GiB)")
+    if not 5 * 1024**2 <= part <= MAX_PUT_BYTES:
+        raise ValueError("lfs.s3.part_bytes: expected 5 MiB to 5 GiB (S3's part sizes)")
     access_key = secret_key = None
     if raw.get("credentials_file"):
         access_key, secret_key = read_credentials(Path(str(raw["credentials_file"])))
     return S3Settings(endpoint=endpoint, bucket=bucket, region=str(raw.get("region") or
                                                                     "us-east-1"),
                       prefix=prefix,
-                      max_object_bytes=int(raw.get("max_object_bytes") or MAX_PUT_BYTES),
+                      max_object_bytes=int(raw.get("max_object_bytes") or MAX_OBJECT_BYTES),
+                      multipart_bytes=multipart, part_bytes=part,
                       access_key=access_key, secret_key=secret_key)
 
 
@@ -262,6 +293,8 @@ class S3Storage:
         if size > self.settings.max_object_bytes:
             raise StorageError(413, f"object too large for this site's object store: at most"
                                     f" {self.settings.max_object_bytes} bytes per object")
+        if size >= self.settings.multipart_bytes:
+            return self._put_multipart(oid, key, size, stream, chunk)
         checksum = base64.b64encode(bytes.fromhex(oid)).decode("ascii")
         try:
             url = self.client.generate_presigned_url(
@@ -282,6 +315,131 @@ class S3Storage:
         finally:
             upload.close()
         return written
+
+    def _put_multipart(self, oid: str, key: str, size: int, stream: ByteSource,
+                       chunk: int) -> int:
+        """A multipart upload, completed only once modelgit's own sha256 of every byte it
+        received equals the oid; any failure aborts it, and the store keeps nothing."""
+        part = max(self.settings.part_bytes, -(-size // MAX_PARTS))
+        part = -(-part // (1024 * 1024)) * 1024 * 1024  # whole MiB
+        try:
+            started = self.client.create_multipart_upload(
+                Bucket=self.bucket, Key=key, ChecksumAlgorithm="SHA256")
+        except Exception as err:
+            raise _unavailable(err) from err
+        upload = _Parts(self.client, self.bucket, key, str(started["UploadId"]), size, part)
+        try:
+            written, digest = _copy_hashing(stream, upload, size, chunk)
+            if written != size:
+                got = f"received {written}" if written < size else "received more"
+                raise StorageError(422, f"size mismatch: expected {size} bytes, {got}")
+            if digest != oid:
+                raise StorageError(422, "sha256 of the received bytes does not match the oid")
+            upload.complete()
+        except BaseException:
+            upload.abort()
+            raise
+        return written
+
+
+class _Parts:
+    """The sink of a multipart upload: received bytes fill a part buffer; a full one goes to
+    the store on a worker thread (:data:`PART_WORKERS` at once) while the next fills.
+
+    Each part is sent with ``x-amz-checksum-sha256`` of its own bytes, so the store refuses a
+    part damaged on the way (``BadDigest``); the object's own sha256 (its oid) is modelgit's
+    to check, over the whole stream, before :meth:`complete`: S3 has no whole-object sha256
+    for multipart uploads, only a sha256 of the parts' sha256s.
+    """
+
+    def __init__(self, client: Any, bucket: str, key: str, upload_id: str, size: int,
+                 part: int) -> None:
+        from concurrent.futures import ThreadPoolExecutor
+
+        self._client = client
+        self._where = {"Bucket": bucket, "Key": key, "UploadId": upload_id}
+        self._size = size
+        self._part = part
+        self._received = 0
+        self._pool = ThreadPoolExecutor(PART_WORKERS, thread_name_prefix="modelgit-s3-part")
+        # Buffers go round: one filling, the others being sent; take() waits for a free one.
+        self._free: queue.SimpleQueue[bytearray] = queue.SimpleQueue()
+        for _ in range(min(PART_WORKERS + 1, -(-size // part))):
+            self._free.put(bytearray(part))
+        self._buffer: bytearray | None = None
+        self._filled = 0
+        self._futures: list[Future[dict[str, Any]]] = []
+
+    def write(self, data: bytes | memoryview, /) -> int:
+        view = memoryview(data).cast("B")
+        if self._received + len(view) > self._size:
+            raise StorageError(422, f"size mismatch: expected {self._size} bytes,"
+                                    " received more")
+        done = 0
+        while done < len(view):
+            self._raise_failed()
+            if self._buffer is None:
+                self._buffer = self._free.get()
+                self._filled = 0
+            count = min(len(view) - done, self._part - self._filled)
+            self._buffer[self._filled:self._filled + count] = view[done:done + count]
+            self._filled += count
+            done += count
+            if self._filled == self._part:
+                self._send()
+        self._received += len(view)
+        return len(view)
+
+    def _raise_failed(self) -> None:
+        for future in self._futures:
+            if future.done() and future.exception() is not None:
+                raise future.exception()  # type: ignore[misc]
+
+    def _send(self) -> None:
+        buffer, count, number = self._buffer, self._filled, len(self._futures) + 1
+        if buffer is None:
+            return
+        self._buffer, self._filled = None, 0
+        self._futures.append(self._pool.submit(self._upload, buffer, count, number))
+
+    def _upload(self, buffer: bytearray, count: int, number: int) -> dict[str, Any]:
+        try:
+            body = memoryview(buffer)[:count]
+            checksum = base64.b64encode(hashlib.sha256(body).digest()).decode("ascii")
+            try:
+                answer = self._client.upload_part(
+                    **self._where, PartNumber=number, Body=bytes(body) if count < len(buffer)
+                    else buffer, ContentLength=count, ChecksumSHA256=checksum)
+            except Exception as err:
+                raise _unavailable(err) from err
+            return {"PartNumber": number, "ETag": answer["ETag"], "ChecksumSHA256": checksum}
+        finally:
+            self._free.put(buffer)
+
+    def complete(self) -> None:
+        if self._filled or not self._futures:
+            if self._buffer is None:
+                self._buffer, self._filled = self._free.get(), 0
+            self._send()
+        parts = [future.result() for future in self._futures]
+        self._pool.shutdown()
+        try:
+            self._client.complete_multipart_upload(**self._where,
+                                                   MultipartUpload={"Parts": parts})
+        except Exception as err:
+            raise _unavailable(err) from err
+
+    def abort(self) -> None:
+        """Stop the parts and tell the store to drop the ones it has (a store that misses
+        this, e.g. down, keeps them until its incomplete-upload lifecycle rule runs)."""
+        for future in self._futures:
+            future.cancel()
+        self._pool.shutdown(wait=True)
+        try:
+            self._client.abort_multipart_upload(**self._where)
+        except Exception as err:
+            log.warning("object store: could not abort a multipart upload: %s",
+                        _status_of(err)[1] or type(err).__name__)
 
 
 class _Upload:

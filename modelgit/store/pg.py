@@ -20,6 +20,7 @@ from __future__ import annotations
 
 import re
 import sqlite3
+from collections.abc import Iterator
 from decimal import Decimal
 from functools import lru_cache
 from typing import Any
@@ -129,6 +130,10 @@ class PgCursor:
             rows, self._rows = self._rows, []
             return rows
         return list(self._cur.fetchall())
+
+    def __iter__(self) -> Iterator[Row]:
+        """``for row in conn.execute(...)``, as a sqlite3 cursor allows."""
+        return iter(self.fetchall())
 
 
 class PgConnection:

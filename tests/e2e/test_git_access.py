@@ -183,13 +183,12 @@ def test_revoked_key_is_refused(site: Site, seeded: str) -> None:
 
 def test_expired_key_is_refused(site: Site, seeded: str) -> None:
     """An expiry in the past (written straight to the database) makes the key dead."""
-    from modelgit.store import Store
 
     key = site.user("expiring")
     site.cli("grant", seeded, "expiring", "user")
     path = f"/{seeded}.git/info/refs?service=git-upload-pack"
     assert site.http("GET", path, key=key).status == 200
-    store = Store(site.data / "modelgit.db")
+    store = site.store()
     with store.tx() as c:
         c.execute("UPDATE keys SET expires = '2000-01-01T00:00:00.000Z' WHERE user = 'expiring'")
     assert site.http("GET", path, key=key).status == 401

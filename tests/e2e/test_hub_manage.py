@@ -57,9 +57,8 @@ def seeded(site: Site, model_id: str, work: Path, *, commits: int = 2,
 
 
 def audit_of(site: Site, target: str) -> list[dict[str, object]]:
-    from modelgit.store import Store
 
-    return Store(site.data / "modelgit.db").audit_rows(target=target, limit=1000)
+    return site.store().audit_rows(target=target, limit=1000)
 
 
 def remote_refs(site: Site, model_id: str) -> dict[str, str]:

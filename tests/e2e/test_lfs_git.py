@@ -15,7 +15,6 @@ from pathlib import Path
 
 import pytest
 
-from modelgit.store import Store
 from tests.conftest import LFS_ENV, Site, commit_file, git, sha256_file
 from tests.helpers.lfs_api import stored_size
 
@@ -73,7 +72,7 @@ def pushed(site: Site, tmp_path_factory: pytest.TempPathFactory) -> Pushed:
 
 def test_push_30mb_then_clone_as_user_gives_identical_bytes(site: Site, pushed: Pushed,
                                                            work: Path) -> None:
-    store = Store(site.data / "modelgit.db")
+    store = site.store()
     assert store.linked_size(pushed.model, pushed.oid) == pushed.size
     assert stored_size(site, pushed.oid) == pushed.size
 
@@ -170,7 +169,7 @@ def test_push_over_space_quota_is_refused(site: Site, work: Path) -> None:
     refused = git("push", "origin", "main", cwd=repo, check=False)
     assert refused.returncode != 0
     assert "space quota exceeded: used" in refused.stderr and "of 1.0 MB" in refused.stderr
-    assert Store(site.data / "modelgit.db").lfs_bytes(model_id="tiny/q") == 0
+    assert site.store().lfs_bytes(model_id="tiny/q") == 0
 
     # A plain git blob that does not fit: pre-receive refuses the pack.
     git("reset", "-q", "--hard", "origin/main", cwd=repo)

@@ -32,7 +32,6 @@ import pytest
 import yaml
 
 from modelgit import sync
-from modelgit.store import Store
 from tests.conftest import LFS_ENV, Site, commit_file, git, make_site, sha256_file
 from tests.helpers.wait import wait_for
 
@@ -198,7 +197,7 @@ def test_sync_tag_then_only_new_objects_then_stopped_target_and_retry(pair: Pair
     assert sha256_file(clone / "weights.bin") == big_oid
     assert (clone / "weights.bin").stat().st_size == BIG
     assert git("cat-file", "-t", "v1", cwd=clone).stdout.strip() == "tag"  # still annotated
-    assert Store(dst.data / "modelgit.db").linked_size(MODEL, big_oid) == BIG
+    assert dst.store().linked_size(MODEL, big_oid) == BIG
 
     # 2. One more commit on main: only its new object is sent (foreground, --wait).
     small = os.urandom(1_000_000)
@@ -257,13 +256,13 @@ def test_sync_tag_then_only_new_objects_then_stopped_target_and_retry(pair: Pair
     _, table, _ = src.cli("sync", "list", MODEL)
     assert "done" in table and "eu" in table
     replicas = {(r["region"], r["ref"]): r["commit"]
-                for r in sync.replicas(Store(src.data / "modelgit.db"), MODEL)}
+                for r in sync.replicas(src.store(), MODEL)}
     assert replicas == {("eu", "refs/tags/v1"): first, ("eu", "refs/heads/main"): tip,
                         ("eu", f"refs/heads/sync/{first}"): first}
 
     # 4. The region key: in no task row, no file of either site, no argv, no ps line.
     key = pair.region_key
-    with Store(src.data / "modelgit.db").conn as conn:
+    with src.store().tx() as conn:
         rows = [dict(r) for r in conn.execute("SELECT * FROM tasks")]
     assert rows and key not in json.dumps(rows)
     for site in (src, dst):
@@ -372,13 +371,13 @@ def test_worker_claims_a_task_once(tmp_path: Path) -> None:
     """Two workers racing on one queue: the conditional UPDATE gives each task to one."""
     site = make_site(tmp_path)
     site.model("sync/claims")
-    store = Store(site.data / "modelgit.db")
+    store = site.store()
     ids = [store.add_task("sync", "sync/claims", "refs/heads/main", "0" * 40, region="eu")
            for _ in range(30)]
     got: list[list[int]] = [[], [], []]
 
     def claim(slot: int) -> None:
-        mine = Store(site.data / "modelgit.db")
+        mine = site.store()
         while (task := mine.claim_task(f"w{slot}", 60)) is not None:
             got[slot].append(task["id"])
         mine.close()

@@ -37,7 +37,7 @@ def test_scan_queued_without_a_server_runs_when_one_starts(tmp_path: Path) -> No
     site.user("owner", admin=True)
     model = site.model("tasks/offline")
     commit = _offline_push(site, tmp_path, model)
-    store = Store(site.data / "modelgit.db")
+    store = site.store()
     queued = store.list_tasks("scan", model)
     assert [(t["status"], t["commit_sha"]) for t in queued] == [("queued", commit)]
     assert "wait in the task queue" in (site.data / "log" / "hooks.log").read_text()
@@ -70,7 +70,7 @@ def test_a_lease_held_by_a_dead_worker_is_taken_over(tmp_path: Path) -> None:
     site.user("owner", admin=True)
     model = site.model("tasks/dead")
     commit = _offline_push(site, tmp_path, model)
-    store = Store(site.data / "modelgit.db")
+    store = site.store()
     (task,) = store.list_tasks("scan", model)
     # A worker claimed it, then died: its lease runs out and nobody renews it.
     claimed = store.claim_task("dead-host:1:gone", 0.5, task_id=task["id"])
@@ -96,7 +96,7 @@ def test_a_task_that_keeps_losing_its_worker_fails(tmp_path: Path) -> None:
     site = make_site(tmp_path)
     site.user("owner", admin=True)
     model = site.model("tasks/cursed")
-    store = Store(site.data / "modelgit.db")
+    store = site.store()
     task_id = store.add_task("scan", model, "refs/heads/main", "1" * 40)
     for attempt in range(3):
         assert store.claim_task(f"w{attempt}", -1, max_attempts=3) is not None
@@ -113,7 +113,7 @@ def test_stopping_server_gives_its_task_back(tmp_path: Path) -> None:
     site = make_site(tmp_path)
     site.user("owner", admin=True)
     model = site.model("tasks/release")
-    store = Store(site.data / "modelgit.db")
+    store = site.store()
     task_id = store.add_task("scan", model, "refs/heads/main", "1" * 40)
     worker = Worker(config_mod.load(site.data))
     claimed = store.claim_task("me", 60, task_id=task_id)
@@ -133,7 +133,7 @@ def test_two_front_ends_share_one_queue(tmp_path: Path) -> None:
     site.user("owner", admin=True)
     model = site.model("tasks/shared")
     commit = _offline_push(site, tmp_path, model)
-    store = Store(site.data / "modelgit.db")
+    store = site.store()
     second = Site(data=site.data, port=free_port())
     site.start()
     second.start()
@@ -155,7 +155,7 @@ def test_finished_scan_and_gc_tasks_are_pruned_sync_tasks_kept(tmp_path: Path) -
     site = make_site(tmp_path)
     site.user("owner", admin=True)
     model = site.model("tasks/prune")
-    store = Store(site.data / "modelgit.db")
+    store = site.store()
     ids = {kind: store.add_task(kind, model, "refs/heads/main", "1" * 40, region="eu")
            for kind in ("scan", "gc", "sync")}
     fresh = store.add_task("scan", model, "refs/heads/main", "2" * 40)

@@ -59,7 +59,7 @@ def offline(tmp_path: Path) -> Site:
 
 
 def model_row(site: Site, model_id: str = "acme/m") -> dict[str, Any]:
-    row = Store(site.data / "modelgit.db").get_model(model_id)
+    row = site.store().get_model(model_id)
     assert row is not None
     return row
 
@@ -82,7 +82,7 @@ def test_gate_form_from_readme(offline: Site) -> None:
 def test_request_validates_saves_and_audits(offline: Site) -> None:
     write_readme(offline, "acme/m", CARD)
     cfg = load(offline.data)
-    store = Store(cfg.db_path)
+    store = Store(cfg.store_target)
     with pytest.raises(gating.GatingError) as excinfo:
         gating.request(store, cfg, model_row(offline), "alice", {"Country": "XX"})
     assert excinfo.value.status == 400 and "Use" in str(excinfo.value)
@@ -102,7 +102,7 @@ def test_request_validates_saves_and_audits(offline: Site) -> None:
 
 def test_private_model_and_role_holders(offline: Site) -> None:
     cfg = load(offline.data)
-    store = Store(cfg.db_path)
+    store = Store(cfg.store_target)
     offline.cli("model", "set", "acme/m", "--private")
     with pytest.raises(gating.GatingError) as excinfo:
         gating.request(store, cfg, model_row(offline), "alice", {})
@@ -116,7 +116,7 @@ def test_private_model_and_role_holders(offline: Site) -> None:
 
 def test_reviewer_action_marks_the_request_notified(offline: Site) -> None:
     cfg = load(offline.data)
-    store = Store(cfg.db_path)
+    store = Store(cfg.store_target)
     gating.request(store, cfg, model_row(offline), "alice", {})
     assert [r["user"] for r in store.unnotified_requests("acme/m")] == ["alice"]
     gating.handle_request(store, model_row(offline), "alice", "accepted", "owner")
@@ -127,7 +127,7 @@ def test_reviewer_action_marks_the_request_notified(offline: Site) -> None:
 
 
 def test_recipients_fall_back_in_order(offline: Site) -> None:
-    store = Store(offline.data / "modelgit.db")
+    store = offline.store()
     offline.cli("space", "create", "big", "--owner", "owner")
     offline.cli("space", "grant", "big", "alice", "user")
     offline.cli("model", "create", "big/m", "--owner", "alice", "--public", "--gated", "manual")

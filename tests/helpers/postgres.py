@@ -6,6 +6,7 @@ tests run as root the cluster runs as ``nobody`` with its folder chowned to it.
 
 from __future__ import annotations
 
+import contextlib
 import glob
 import os
 import pwd
@@ -82,8 +83,12 @@ def cluster() -> Iterator[Cluster]:
     try:
         subprocess.run([*as_user, _bin("initdb"), "-D", str(data), "-U", ROLE, "-A", "trust",
                         "--no-sync", "-E", "UTF8", "--locale", "C"], **run)  # type: ignore[call-overload]
+        # max_connections: with MODELGIT_TEST_DATABASE=postgresql every served site's
+        # front ends hold a connection per request thread, and a test module may run several
+        # sites at once on this worker's one cluster.
         options = (f"-c listen_addresses=127.0.0.1 -p {port} -k {folder} -c fsync=off"
-                   " -c synchronous_commit=off -c full_page_writes=off")
+                   " -c synchronous_commit=off -c full_page_writes=off"
+                   " -c max_connections=400 -c shared_buffers=64MB")
         subprocess.run([*as_user, _bin("pg_ctl"), "-D", str(data), "-o", options,
                         "-l", str(folder / "log"), "-w", "-t", "60", "start"], **run)  # type: ignore[call-overload]
         yield Cluster(port, folder)
@@ -92,3 +97,25 @@ def cluster() -> Iterator[Cluster]:
             subprocess.run([*as_user, _bin("pg_ctl"), "-D", str(data), "-m", "immediate",
                             "-w", "stop"], check=False, capture_output=True, cwd=folder)
         shutil.rmtree(folder, ignore_errors=True)
+
+
+_shared: Cluster | None = None
+_shared_context: contextlib.AbstractContextManager[Cluster] | None = None
+
+
+def shared() -> Cluster:
+    """This test process's cluster, started on first use (each xdist worker has its own;
+    sites and tests keep apart by database) and stopped by :func:`stop_shared`."""
+    global _shared, _shared_context
+    if _shared is None:
+        _shared_context = cluster()
+        _shared = _shared_context.__enter__()
+    return _shared
+
+
+def stop_shared() -> None:
+    """Stop this process's cluster and remove its folder (the session's last fixture)."""
+    global _shared, _shared_context
+    if _shared_context is not None:
+        context, _shared_context, _shared = _shared_context, None, None
+        context.__exit__(None, None, None)

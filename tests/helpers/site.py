@@ -51,6 +51,14 @@ class Site:
     def url(self) -> str:
         return f"http://127.0.0.1:{self.port}"
 
+    def store(self) -> Any:
+        """The site's store, as its server opens it: the SQLite file, or the PostgreSQL
+        database ``config.yaml`` names (``MODELGIT_TEST_DATABASE=postgresql``)."""
+        from modelgit.config import load
+        from modelgit.store import Store
+
+        return Store(load(self.data).store_target)
+
     def cli(self, *args: str, ok: bool = True) -> tuple[int, str, str]:
         result = CliRunner().invoke(cli, ["--data", str(self.data), *args],
                                     catch_exceptions=False)
@@ -145,6 +153,11 @@ class Site:
                 self.proc.wait()
 
 
+def on_postgres() -> bool:
+    """Whether this run's sites keep their store on PostgreSQL (``make test-distributed``)."""
+    return os.environ.get("MODELGIT_TEST_DATABASE", "sqlite") == "postgresql"
+
+
 # Test sites share 127.0.0.1 for every client, so the brute-force brake is set high here;
 # tests/http/test_brute_force.py runs it at its default.
 TEST_SETTINGS = {"auth": {"max_failures": 10_000, "max_failures_per_address": 10_000}}
@@ -154,17 +167,28 @@ def make_site(root: Path, settings: dict[str, object] | None = None) -> Site:
     """A data folder (not yet served); ``settings`` become its config.yaml.
 
     With ``MODELGIT_TEST_STORAGE=s3`` a site whose settings name no LFS storage keeps its LFS
-    objects in a bucket of its own on the test process's SeaweedFS (tests/helpers/seaweed.py).
+    objects under a key prefix of its own on the test process's SeaweedFS
+    (tests/helpers/seaweed.py). With ``MODELGIT_TEST_DATABASE=postgresql`` a site whose
+    settings name no database gets a database of its own on the test process's PostgreSQL
+    cluster (tests/helpers/postgres.py); its config.yaml is written before ``init``, which
+    then creates the schema there.
     """
     import yaml
 
     data = root / "data"
+    root.mkdir(parents=True, exist_ok=True)
     site = Site(data=data, port=free_port())
-    site.cli("init")
     chosen = dict(TEST_SETTINGS if settings is None else settings)
     if os.environ.get("MODELGIT_TEST_STORAGE", "files") == "s3" and "lfs" not in chosen:
         from tests.helpers import seaweed
 
         chosen["lfs"] = seaweed.s3_settings(seaweed.shared(), root)
+    if on_postgres() and "database" not in chosen:
+        from tests.helpers import postgres
+
+        chosen["database"] = postgres.shared().new_database()
+        data.mkdir(parents=True, exist_ok=True)
+        (data / "config.yaml").write_text(yaml.safe_dump(chosen))
+    site.cli("init")
     (data / "config.yaml").write_text(yaml.safe_dump(chosen))
     return site

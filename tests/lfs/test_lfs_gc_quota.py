@@ -94,7 +94,7 @@ def test_check_quota_measures_the_quarantine(tmp_path: Path) -> None:
     site.cli("space", "create", "qs", "--owner", "owner", "--quota", "100KB")
     site.cli("model", "create", "qs/m", "--owner", "owner")
     cfg = config_mod.load(site.data)
-    store = Store(cfg.db_path)
+    store = Store(cfg.store_target)
     repo = site.data / "repos" / "qs" / "m.git"
     quarantine = repo / "objects" / "tmp_objdir-incoming-test"
     quarantine.mkdir()

@@ -13,7 +13,6 @@ from urllib.parse import urlsplit
 import pytest
 
 from modelgit.lfs.tokens import load_or_create_secret, make_token
-from modelgit.store import Store
 from tests.conftest import Site
 from tests.helpers.lfs_api import (
     MEDIA,
@@ -121,7 +120,7 @@ def test_mismatched_upload_is_refused_and_not_stored(site: Site, models: dict[st
     assert not is_stored(site, oid)
     if on_files(site):
         assert list((site.data / "lfs" / "tmp").iterdir()) == []
-    assert Store(site.data / "modelgit.db").linked_size(models["a"], oid) is None
+    assert site.store().linked_size(models["a"], oid) is None
     verify = post_json(site, f"/{models['a']}.git/info/lfs/objects/verify",
                        {"oid": oid, "size": len(claimed)}, models["key"])
     assert verify.status == 404
@@ -146,7 +145,7 @@ def test_concurrent_uploads_of_one_object_to_two_models(site: Site,
     for t in threads:
         t.join(60)
     assert results == {models["a"]: oid, models["b"]: oid}
-    store = Store(site.data / "modelgit.db")
+    store = site.store()
     assert store.linked_size(models["a"], oid) == len(data)
     assert store.linked_size(models["b"], oid) == len(data)
     assert stored_size(site, oid) == len(data)

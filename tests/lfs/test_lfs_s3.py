@@ -8,6 +8,7 @@ as on the data folder, and boto3 looks into the bucket to show where the bytes w
 from __future__ import annotations
 
 import base64
+import dataclasses
 import hashlib
 import io
 import json
@@ -23,7 +24,6 @@ import pytest
 from modelgit import config as config_mod
 from modelgit.lfs.s3 import S3Storage, settings_from
 from modelgit.lfs.storage import StorageError, storage_for
-from modelgit.store import Store
 from tests.conftest import LFS_ENV, TEST_SETTINGS, Site, git, make_site
 from tests.helpers import seaweed
 from tests.helpers.lfs_api import batch, local, oid_of, upload
@@ -74,7 +74,7 @@ def test_git_lfs_push_and_clone_go_through_the_bucket(s3site: Site, weed: seawee
     oid = oid_of(data)
     assert bucket_keys(weed, s3site).get(key_of(oid)) == len(data)
     assert not (s3site.data / "lfs" / "objects").exists()  # nothing went to the data folder
-    assert Store(s3site.data / "modelgit.db").linked_size(model, oid) == len(data)
+    assert s3site.store().linked_size(model, oid) == len(data)
 
     clone = work / "clone"
     git("clone", "-q", s3site.clone_url(model, "owner"), str(clone), env=LFS_ENV)
@@ -242,3 +242,62 @@ def test_store_out_of_reach_is_a_503_that_says_to_retry(tmp_path: Path) -> None:
         assert "object store is not available" in message and "try again" in message
     finally:
         site.stop()
+
+
+def _multipart_storage(site: Site) -> S3Storage:
+    """The site's bucket with multipart uploads from 6 MiB on, in parts of 5 MiB (S3's least),
+    so that a small object takes the path a > 5 GiB one must."""
+    storage = storage_for(config_mod.load(site.data))
+    assert isinstance(storage, S3Storage)
+    return S3Storage(dataclasses.replace(storage.settings, multipart_bytes=6 * MIB,
+                                         part_bytes=5 * MIB))
+
+
+MIB = 1024 * 1024
+
+
+def _unfinished(storage: S3Storage, oid: str) -> list[object]:
+    listed = storage.client.list_multipart_uploads(Bucket=storage.bucket,
+                                                   Prefix=storage.key(oid))
+    return list(listed.get("Uploads") or [])
+
+
+def test_large_object_goes_as_a_multipart_upload_checked_part_by_part(s3site: Site) -> None:
+    """Above ``multipart_bytes`` an object is sent in parts, each with its own sha256 for the
+    store to check, and completed only when modelgit's sha256 of the whole equals the oid."""
+    storage = _multipart_storage(s3site)
+    data = os.urandom(12 * MIB + 3)  # three parts, the last one short
+    oid = oid_of(data)
+    assert storage.put(oid, len(data), io.BytesIO(data)) == len(data)
+    assert storage.get_size(oid) == len(data)
+    head = storage.client.head_object(Bucket=storage.bucket, Key=storage.key(oid),
+                                      PartNumber=1)
+    assert int(head.get("PartsCount") or 0) == 3
+    with storage.open(oid) as handle:
+        assert hashlib.sha256(handle.read()).hexdigest() == oid
+    assert not _unfinished(storage, oid)
+
+
+def test_multipart_upload_of_wrong_bytes_is_aborted_and_stores_nothing(s3site: Site) -> None:
+    storage = _multipart_storage(s3site)
+    data = os.urandom(11 * MIB)
+    oid = oid_of(data)
+    tampered = data[:-1] + bytes([data[-1] ^ 1])
+    with pytest.raises(StorageError) as wrong:
+        storage.put(oid, len(data), io.BytesIO(tampered))
+    assert wrong.value.status == 422
+    with pytest.raises(StorageError) as short:
+        storage.put(oid, len(data), io.BytesIO(data[:-5]))
+    assert short.value.status == 422
+    with pytest.raises(StorageError) as long:
+        storage.put(oid, len(data), io.BytesIO(data + b"more"))
+    assert long.value.status == 422
+    assert storage.stat(oid) is None and not _unfinished(storage, oid)
+
+
+def test_multipart_settings_are_checked() -> None:
+    for bad in ({"multipart_bytes": 6 * 1024**3}, {"part_bytes": 1024}):
+        cfg = config_mod.Config(Path("/nonexistent"), {"lfs": {"s3": {
+            "endpoint": "http://127.0.0.1:1", "bucket": "b", **bad}}})
+        with pytest.raises(ValueError, match=next(iter(bad))):
+            settings_from(cfg)

@@ -37,7 +37,7 @@ def curl(site: Site, method: str, path: str, body: Path, *, user: str | None = N
 
 def used(site: Site, space: str) -> int:
     cfg = config_mod.load(site.data)
-    return int(space_usage(cfg, Store(cfg.db_path), space)["total"])
+    return int(space_usage(cfg, Store(cfg.store_target), space)["total"])
 
 
 def test_uploads_store_only_what_a_batch_approved_within_quota(site: Site, tmp_path: Path

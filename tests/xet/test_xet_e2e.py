@@ -11,7 +11,6 @@ from __future__ import annotations
 import hashlib
 import json
 import os
-import sqlite3
 import subprocess
 import sys
 from pathlib import Path
@@ -35,8 +34,19 @@ def api_for(site: Site, user: str) -> HfApi:
 
 
 def xorb_bytes(site: Site) -> int:
-    with sqlite3.connect(site.data / "modelgit.db") as db:
-        return int(db.execute("SELECT COALESCE(SUM(size), 0) FROM xet_xorbs").fetchone()[0])
+    store = site.store()
+    try:
+        return int(store.xorb_bytes())
+    finally:
+        store.close()
+
+
+def stored(site: Site, oid: str) -> bool:
+    """Whether the site's object storage (a folder or the S3 bucket) holds the object."""
+    from modelgit.config import load
+    from modelgit.lfs.storage import storage_for
+
+    return bool(storage_for(load(site.data)).exists(oid))
 
 
 def test_upload_through_xet_then_git_lfs_pull(site: Site, tmp_path: Path) -> None:
@@ -205,17 +215,16 @@ def test_gc_keeps_used_xorbs_and_removes_those_of_deleted_models(site: Site) -> 
                     repo_id=kept)
     api.upload_file(path_or_fileobj=os.urandom(11 * 1024 * 1024), path_in_repo="b.bin",
                     repo_id=dropped)
-    with sqlite3.connect(site.data / "modelgit.db") as db:
-        rows = dict(db.execute("SELECT m.model, x.oid FROM xet_xorbs x JOIN xet_model_xorbs m"
-                               " ON m.xorb = x.hash WHERE m.model LIKE 'xetgc/%'").fetchall())
-    objects = site.data / "lfs" / "objects"
-    stored = {p.name for p in objects.rglob("*") if p.is_file()}
-    assert rows[kept] in stored and rows[dropped] in stored
+    store = site.store()
+    rows = {r["model"]: r["oid"] for r in store._all(
+        "SELECT m.model, x.oid FROM xet_xorbs x JOIN xet_model_xorbs m"
+        " ON m.xorb = x.hash WHERE m.model LIKE 'xetgc/%'")}
+    store.close()
+    assert stored(site, rows[kept]) and stored(site, rows[dropped])
     site.cli("model", "delete", dropped, "--yes")
     _, out, _ = site.cli("gc", "--grace", "0", "--json", "--yes")
     assert json.loads(out)["xorbs_dropped"] >= 1
-    stored = {p.name for p in objects.rglob("*") if p.is_file()}
-    assert rows[kept] in stored and rows[dropped] not in stored
+    assert stored(site, rows[kept]) and not stored(site, rows[dropped])
     # The kept model's file still downloads through Xet.
     head = site.http("HEAD", f"/{kept}/resolve/main/a.bin", key=site.keys["owner"])
     assert "X-Xet-Hash" in head.headers

@@ -13,7 +13,6 @@ import hashlib
 import json
 import os
 import random
-import sqlite3
 import subprocess
 import sys
 from pathlib import Path
@@ -86,12 +85,13 @@ def test_100_mb_upload_folder_dedupes_a_1_mb_change_and_downloads_identically(
 
     # Every dedupe answer for the weights lists all the xorbs of the file, not only the one
     # holding the asked chunk: a client with no cache asks about few chunks.
-    with sqlite3.connect(site.data / "modelgit.db") as db:
-        xorbs = {r[0] for r in db.execute(
-            "SELECT xorb FROM xet_file_terms WHERE model = ?", (model,))}
-        asked = [r[0] for r in db.execute("SELECT chunk_hash FROM xet_dedupe_chunks WHERE"
-                                          " xorb IN (SELECT xorb FROM xet_file_terms"
-                                          " WHERE model = ?)", (model,))]
+    store = site.store()
+    xorbs = {r["xorb"] for r in store._all(
+        "SELECT xorb FROM xet_file_terms WHERE model = ?", (model,))}
+    asked = [r["chunk_hash"] for r in store._all(
+        "SELECT chunk_hash FROM xet_dedupe_chunks WHERE xorb IN (SELECT xorb FROM"
+        " xet_file_terms WHERE model = ?)", (model,))]
+    store.close()
     assert len(xorbs) == 2 and asked
     read = json.loads(site.http("GET", f"/api/models/{model}/xet-read-token/main",
                                 key=site.keys["owner"]).body)["accessToken"]
