@@ -42,6 +42,7 @@ def _fill(data: Path) -> str:
                       "2099-01-01T00:00:00.000Z")
     store.add_xorb("alice/m", "d" * 64, "e" * 64, 100, 120, 2)
     store.add_dedupe_chunks("d" * 64, ["1" * 64])
+    store.note_uploader("alice", "d" * 64)
     store.add_file("alice/m", "2" * 64, "b" * 64, 120, [("d" * 64, 0, 2, 120)])
     store.add_model("alice/old", "alice")
     store.rename_model("alice/old", "alice/renamed", space="alice", name="renamed",
