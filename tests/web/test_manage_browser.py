@@ -1,8 +1,8 @@
 """The management pages in a real headless Chromium (Selenium): a requester fills a gate form
 with all five field types, a maintainer accepts it in the review queue and the requester
 clones with git; a role granted on the members page lets its holder push with git; a
-maintainer cannot grant maintainer; an admin adds a user. Screenshots of each page go to
-test-artifacts/screenshots/ (gitignored)."""
+maintainer cannot grant maintainer; an admin adds a user; a user creates a model with the
+New model form. Screenshots of each page go to test-artifacts/screenshots/ (gitignored)."""
 
 from __future__ import annotations
 
@@ -206,3 +206,19 @@ def test_admin_adds_a_user(browser: Any, web: Site) -> None:
     sign_in(browser, web, "rita")
     browser.get(f"{web.url}/-/admin/users")
     assert "site admins" in browser.find_element(By.TAG_NAME, "main").text
+
+
+def test_new_model_form_lands_on_the_model_page(browser: Any, web: Site) -> None:
+    browser.set_window_size(1280, 1000)
+    sign_in(browser, web, "dora")
+    browser.find_element(By.ID, "nav-new").click()
+    wait_for(browser, By.ID, "new-model")
+    Select(browser.find_element(By.ID, "new-space")).select_by_value("dora")
+    browser.find_element(By.ID, "new-name").send_keys("browser-made")
+    browser.find_element(By.ID, "new-display-name").send_keys("Made in the browser")
+    Select(browser.find_element(By.ID, "new-gated")).select_by_value("auto")
+    shot(browser, "new-model")
+    browser.find_element(By.ID, "new-submit").click()
+    WebDriverWait(browser, 10).until(expected_conditions.url_contains("/-/m/dora/browser-made"))
+    assert "Made in the browser" in browser.find_element(By.TAG_NAME, "main").text
+    assert web.store().get_model("dora/browser-made")["gated"] == "auto"

@@ -12,7 +12,8 @@ one), and all changes go through ``modelgit.services``; this package has no SQL.
 
 Modules: ``context`` (the ``Page`` a handler gets, sessions and cookies, CSRF on every POST,
 error pages), ``render`` (Jinja2 with autoescape, the Content-Security-Policy and other
-headers), ``static`` (``/-/static/site.css``), ``signin`` (sign in and out through the brake).
+headers), ``static`` (``/-/static/site.css``), ``signin`` (sign in and out through the brake),
+``new_page`` (create a model or a space).
 
 To add a page:
 
@@ -44,6 +45,7 @@ from modelgit.http.web import (
     members,
     model_page,
     models_list,
+    new_page,
     review,
     scans_page,
     signin,
@@ -71,6 +73,10 @@ def register(host: Host) -> None:
     add("POST", r"/-/signin", signin.signin)
     add("POST", r"/-/signout", signin.signout)
     add("GET", r"/-/models", models_list.model_list)
+    add("GET", r"/-/new", new_page.new_page, signed_in=True)
+    add("POST", r"/-/new", new_page.create_model, signed_in=True)
+    add("GET", r"/-/spaces/new", new_page.new_page, signed_in=True)
+    add("POST", r"/-/spaces/new", new_page.create_space, signed_in=True)
     add("GET", r"/-/keys", keys_page.keys_page, signed_in=True)
     add("POST", r"/-/keys/create", keys_page.create_key, signed_in=True)
     add("POST", r"/-/keys/revoke", keys_page.revoke_key, signed_in=True)
