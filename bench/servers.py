@@ -94,7 +94,8 @@ class ModelgitServer:
 
     def model(self, name: str, role: str = "developer") -> str:
         model_id = f"{self.space}/{name}"
-        self.cli("model", "create", model_id, "--owner", "admin")
+        # Empty (no first commit): the bench pushes a history of its own, as to the plain host.
+        self.cli("model", "create", model_id, "--owner", "admin", "--empty")
         self.cli("grant", model_id, BENCH_USER, role)
         return model_id
 

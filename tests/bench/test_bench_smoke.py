@@ -1,4 +1,4 @@
-"""The benchmark harness must keep running: a tiny run of two figures prints the table.
+"""The benchmark harness must keep running: tiny runs of some figures print the table.
 
 ``python -m bench --smoke`` uses small sizes (2,000 users instead of 100,000, a few card
 checks), so this stays well under 20 s; the numbers it prints mean nothing.
@@ -28,6 +28,18 @@ def test_smoke_run_prints_the_table(tmp_path: Path) -> None:
     assert "error:" not in out, out + proc.stderr
     written = results.read_text()
     assert "nproc" in written and "git version" in written and "| figure |" in written
+
+
+def test_smoke_run_of_the_git_figures_pushes_and_clones(tmp_path: Path) -> None:
+    """The clone and push figures against the plain host and modelgit (a new model has a
+    first commit unless made --empty: the bench's own history must still push)."""
+    proc = subprocess.run(
+        [sys.executable, "-m", "bench", "--smoke", "--only", "clone,push", "--no-results"],
+        cwd=REPO, capture_output=True, text=True, timeout=240, check=False,
+    )
+    assert proc.returncode == 0, proc.stdout + proc.stderr
+    assert "error:" not in proc.stdout, proc.stdout + proc.stderr
+    assert "clone, 200-file repo" in proc.stdout and "push, 1 changed file" in proc.stdout
 
 
 def test_table_and_percentiles() -> None:
