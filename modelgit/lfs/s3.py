@@ -61,6 +61,7 @@ from modelgit.lfs.storage import (
     StorageError,
     StoredObject,
     _copy_hashing,
+    check_received,
     validate_oid,
     validate_size,
 )
@@ -306,11 +307,7 @@ class S3Storage:
         upload = _Upload(url, size, checksum)
         try:
             written, digest = _copy_hashing(stream, upload, size, chunk)
-            if written != size:
-                got = f"received {written}" if written < size else "received more"
-                raise StorageError(422, f"size mismatch: expected {size} bytes, {got}")
-            if digest != oid:
-                raise StorageError(422, "sha256 of the received bytes does not match the oid")
+            check_received(written, digest, size, oid)
             upload.finish()
         finally:
             upload.close()
@@ -330,11 +327,7 @@ class S3Storage:
         upload = _Parts(self.client, self.bucket, key, str(started["UploadId"]), size, part)
         try:
             written, digest = _copy_hashing(stream, upload, size, chunk)
-            if written != size:
-                got = f"received {written}" if written < size else "received more"
-                raise StorageError(422, f"size mismatch: expected {size} bytes, {got}")
-            if digest != oid:
-                raise StorageError(422, "sha256 of the received bytes does not match the oid")
+            check_received(written, digest, size, oid)
             upload.complete()
         except BaseException:
             upload.abort()

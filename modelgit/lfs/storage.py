@@ -268,11 +268,7 @@ class FileStorage:
             try:
                 out = _UploadFile(fd, direct=size >= PIPELINE_MIN_BYTES)
                 written, digest = _copy_hashing(stream, out, size, chunk)
-                if written != size:
-                    got = f"received {written}" if written < size else "received more"
-                    raise StorageError(422, f"size mismatch: expected {size} bytes, {got}")
-                if digest != oid:
-                    raise StorageError(422, "sha256 of the received bytes does not match the oid")
+                check_received(written, digest, size, oid)
                 os.fchmod(fd, OBJECT_MODE)
                 os.fsync(fd)
             finally:
@@ -503,6 +499,16 @@ class _WriterThread:
             self._full.put(None)
             self._thread.join()
             self._thread = None
+
+
+def check_received(written: int, digest: str, size: int, oid: str) -> None:
+    """Refuse an upload whose bytes are not what the batch request announced: the same
+    422 answers on every storage."""
+    if written != size:
+        got = f"received {written}" if written < size else "received more"
+        raise StorageError(422, f"size mismatch: expected {size} bytes, {got}")
+    if digest != oid:
+        raise StorageError(422, "sha256 of the received bytes does not match the oid")
 
 
 def _copy_hashing(stream: ByteSource, out: _Sink, size: int, chunk: int) -> tuple[int, str]:

@@ -52,6 +52,27 @@ def require(store: Store, model_id: str, subject: Subject | None = None, *,
     return row
 
 
+def creation_verdict(store: Store, cfg: Config, user: str, model_id: str,
+                     may_see: Callable[[], bool]) -> str:
+    """Whether ``user`` may create ``model_id`` from the hub API or a page, as one word each
+    front end words its own way: ``ok``; ``exists`` (a model they may see, ``may_see`` is
+    asked only then); ``no-space`` (neither the space nor, with ``models.personal_spaces``,
+    their own); ``forbidden`` (no right in the space, or a model there they may not see,
+    answered alike so that a private model's existence is not revealed)."""
+    space = model_id.split("/", 1)[0]
+    row = store.get_user(user) or {}
+    personal = space == user and spaces.personal_allowed(cfg)
+    may_create = roles.may_create_model(is_admin=bool(row.get("is_admin")),
+                                        space_role=store.space_role(space, user))
+    if store.get_model(model_id) is not None:
+        if may_see():
+            return "exists"
+        may_create = personal = False
+    if store.get_space(space) is None:
+        return "ok" if personal else "no-space"
+    return "ok" if may_create else "forbidden"
+
+
 def create(store: Store, cfg: Config, model_id: str, owner: str, *, display_name: str = "",
            public: bool | None = False, gated: str = "off", empty: bool = False,
            actor: str = "cli", address: str | None = None) -> str | None:

@@ -137,12 +137,16 @@ def create_branch(change: RefChange, branch: str, starting_point: str | None) ->
 
 
 def delete_branch(change: RefChange, branch: str) -> None:
+    _delete(change, "branch", branch)
+
+
+def _delete(change: RefChange, kind: str, name: str) -> None:
+    """Delete a branch or tag as a push deleting it would (the ref rules decide who may)."""
     model_id = str(change.model["id"])
-    ref = _ref_name("branch", branch)
-    repo = open_model(change.cfg, model_id)
-    old = _current(repo, ref)
+    ref = _ref_name(kind, name)
+    old = _current(open_model(change.cfg, model_id), ref)
     if old is None:
-        raise _not_found_rev(branch, model_id)
+        raise _not_found_rev(name, model_id)
     _apply(change, ref, old, ZERO)
 
 
@@ -195,11 +199,5 @@ def _header_safe(value: str) -> str:
 
 
 def delete_tag(change: RefChange, tag: str) -> None:
-    model_id = str(change.model["id"])
-    ref = _ref_name("tag", tag)
-    repo = open_model(change.cfg, model_id)
-    old = _current(repo, ref)
-    if old is None:
-        raise _not_found_rev(tag, model_id)
-    _apply(change, ref, old, ZERO)
+    _delete(change, "tag", tag)
 

@@ -36,9 +36,8 @@ def create_repo(app: Host, req: Request, match: re.Match[str]) -> Response:
     """Creating needs the rights of ``modelgit model create`` (or the caller's own space);
     an existing model the caller can see is a 409 with its ``url`` (what ``exist_ok=True``
     expects), one they cannot see is refused like a model they may not create."""
-    from modelgit.authz import roles
     from modelgit.names import InvalidName, check_model_id
-    from modelgit.services import models, spaces
+    from modelgit.services import models
 
     user = req.subject.user
     if user is None:
@@ -60,24 +59,17 @@ def create_repo(app: Host, req: Request, match: re.Match[str]) -> Response:
         raise HubError(400, str(exc)) from None
     public = wanted_public(body.get("visibility"), body.get("private"))
     url = f"{base_url(app, req)}/{model_id}"
-    row = app.store.get_user(user) or {}
-    personal = space == user and spaces.personal_allowed(app.cfg)
-    may_create = roles.may_create_model(is_admin=bool(row.get("is_admin")),
-                                        space_role=app.store.space_role(space, user))
-    if app.store.get_model(model_id) is not None:
-        decision, _ = app.model_decision(req, model_id, "view")
-        if decision.allowed:
-            message = f"You already created this model repo: {model_id} exists"
-            return json_response(409, {"error": message, "url": url},
-                                 [("X-Error-Message", message)])
-        # Not visible to the caller: answer as for a model they may not create, so that a
-        # private model's existence is not revealed.
-        may_create = personal = False
-    if app.store.get_space(space) is None:
-        if not personal:
-            raise HubError(404, f"space {space} does not exist: ask an administrator to create"
-                                f" it (`modelgit space create {space} --owner {user}`)")
-    elif not may_create:
+    verdict = models.creation_verdict(
+        app.store, app.cfg, user, model_id,
+        lambda: app.model_decision(req, model_id, "view")[0].allowed)
+    if verdict == "exists":
+        message = f"You already created this model repo: {model_id} exists"
+        return json_response(409, {"error": message, "url": url},
+                             [("X-Error-Message", message)])
+    if verdict == "no-space":
+        raise HubError(404, f"space {space} does not exist: ask an administrator to create"
+                            f" it (`modelgit space create {space} --owner {user}`)")
+    if verdict == "forbidden":
         raise HubError(403, f"{user} may not create models in space {space}; ask its owner"
                             f" for the user role (`modelgit space grant {space} {user} user`)")
     models.create(app.store, app.cfg, model_id, user, public=public, actor=user,

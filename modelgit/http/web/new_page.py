@@ -81,7 +81,7 @@ def _lines(err: ModelgitError) -> str:
 
 def _check_model(pg: Page, space: str, name: str, values: dict[str, str]) -> str:
     """The model id if the person may create it; else a ``ModelgitError`` with the reason
-    (the same checks, in the same order, as the hub's ``create_repo``)."""
+    (the rights are ``models.creation_verdict``, as for the hub's ``create_repo``)."""
     user = str(pg.user)
     if pg.req.subject.scope != "write":
         raise Forbidden("you signed in with a read-only key: creating a model needs a key"
@@ -100,20 +100,14 @@ def _check_model(pg: Page, space: str, name: str, values: dict[str, str]) -> str
         raise Invalid("choose public or private")
     if values["gated"] not in GATED_MODES:
         raise Invalid("choose gating off, auto or manual")
-    store = pg.host.store
-    row = store.get_user(user) or {}
-    personal = space == user and spaces.personal_allowed(pg.host.cfg)
-    may_create = roles.may_create_model(is_admin=bool(row.get("is_admin")),
-                                        space_role=store.space_role(space, user))
-    if store.get_model(model_id) is not None:
-        if pg.host.model_decision(pg.req, model_id, "view")[0].allowed:
-            raise Conflict(f"model {model_id} already exists", hint="choose another name")
-        may_create = personal = False  # do not reveal a private model
-    if store.get_space(space) is None:
-        if not personal:
-            raise NotFound(f"there is no space {space}",
-                           hint="choose one of the spaces offered")
-    elif not may_create:
+    verdict = models.creation_verdict(
+        pg.host.store, pg.host.cfg, user, model_id,
+        lambda: pg.host.model_decision(pg.req, model_id, "view")[0].allowed)
+    if verdict == "exists":
+        raise Conflict(f"model {model_id} already exists", hint="choose another name")
+    if verdict == "no-space":
+        raise NotFound(f"there is no space {space}", hint="choose one of the spaces offered")
+    if verdict == "forbidden":
         raise Forbidden(f"{user} may not create models in space {space}",
                         hint="ask its owner for a role in the space")
     return model_id
