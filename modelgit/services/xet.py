@@ -390,3 +390,9 @@ def open_xorb(cfg: Config, store: Store, grant: Access, xorb_hex: str) -> tuple[
 def file_for_sha256(store: Store, model_id: str, sha256: str) -> dict[str, Any] | None:
     """The Xet reconstruction registered for an LFS object of the model, if any."""
     return store.file_by_sha256(model_id, sha256)
+
+
+def xet_hashes(store: Store, model_id: str, sha256s: list[str]) -> dict[str, str]:
+    """The Xet hashes of the model's LFS objects that have a reconstruction: the tree listing
+    carries them, so ``snapshot_download`` can go straight to Xet without a ``HEAD`` per file."""
+    return store.xet_hashes(model_id, sha256s) if sha256s else {}

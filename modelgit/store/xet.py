@@ -105,6 +105,20 @@ class Xet(StoreBase):
         return self._one("SELECT * FROM xet_files WHERE model = ? AND sha256 = ?"
                          " ORDER BY created LIMIT 1", (model_id, sha256))
 
+    def xet_hashes(self, model_id: str, sha256s: list[str]) -> dict[str, str]:
+        """The Xet hash of each of these LFS objects of the model that has a reconstruction
+        (one query per few hundred, for a tree page)."""
+        found: dict[str, str] = {}
+        wanted = sorted(set(sha256s))
+        for at in range(0, len(wanted), 500):
+            part = wanted[at:at + 500]
+            marks = ", ".join("?" for _ in part)
+            for row in self._all(f"SELECT sha256, file_hash FROM xet_files WHERE model = ?"  # noqa: S608 # nosec B608
+                                 f" AND sha256 IN ({marks}) ORDER BY created DESC",
+                                 (model_id, *part)):
+                found[str(row["sha256"])] = str(row["file_hash"])
+        return found
+
     def file_terms(self, model_id: str, file_hash: str) -> list[dict[str, Any]]:
         return self._all("SELECT xorb, chunk_start, chunk_end, size FROM xet_file_terms"
                          " WHERE model = ? AND file_hash = ? ORDER BY idx", (model_id, file_hash))

@@ -72,6 +72,15 @@ def test_upload_through_xet_then_git_lfs_pull(site: Site, tmp_path: Path) -> Non
     assert "/xet-read-token/" in head.headers["X-Xet-Refresh-Route"]
     got = api.hf_hub_download(model, "copy.bin", cache_dir=str(tmp_path / "cache"))
     assert Path(got).read_bytes() == payload
+    # The tree listing carries the same Xet hash (snapshot_download skips the HEAD per file);
+    # a small file kept in git has none.
+    listed = {f.path: f for f in api.list_repo_tree(model, recursive=True)}
+    assert listed["copy.bin"].xet_hash == head.headers["X-Xet-Hash"]
+    assert listed[".gitattributes"].xet_hash is None
+    [info] = api.get_paths_info(model, ["model.bin"])
+    assert info.xet_hash == head.headers["X-Xet-Hash"]
+    snap = api.snapshot_download(model, cache_dir=str(tmp_path / "snap"))
+    assert (Path(snap) / "model.bin").read_bytes() == payload
     # The reconstruction API honours Range: the terms cover the asked bytes only.
     read = token(site, model, "owner", "read")["accessToken"]
     part = site.http("GET", f"/api/xet/v1/reconstructions/{head.headers['X-Xet-Hash']}",

@@ -41,6 +41,7 @@ from modelgit.http.responses import (
     json_response,
 )
 from modelgit.hubcommit import clean_path
+from modelgit.services import xet as xet_service
 
 if TYPE_CHECKING:
     from modelgit.http.request import Request
@@ -149,6 +150,7 @@ def tree(app: Host, req: Request, match: re.Match[str]) -> Response:
             more = True
             break
         items.append(entry_json(repo, entry_path, entry))
+    with_xet_hashes(app, model_id, items)
     if expand and items:
         with_last_commits(repo, commit, items)
     headers = [("X-Repo-Commit", str(commit.id))]
@@ -159,6 +161,19 @@ def tree(app: Host, req: Request, match: re.Match[str]) -> Response:
                + (f"/{quote(path, safe='')}" if path else ""))
         headers.append(("Link", f'<{url}?{query}>; rel="next"'))
     return json_response(200, items, headers)
+
+
+def with_xet_hashes(app: Host, model_id: str, items: list[dict[str, Any]]) -> None:
+    """``xetHash`` on the LFS files that have a Xet reconstruction in this model, as the hubs
+    list them: ``snapshot_download`` then fetches those through Xet without a ``HEAD`` each."""
+    lfs = [item for item in items if item.get("lfs")]
+    if not lfs:
+        return
+    known = xet_service.xet_hashes(app.store, model_id, [str(i["lfs"]["oid"]) for i in lfs])
+    for item in lfs:
+        found = known.get(str(item["lfs"]["oid"]))
+        if found:
+            item["xetHash"] = found
 
 
 def refs(app: Host, req: Request, match: re.Match[str]) -> Response:
@@ -210,6 +225,7 @@ def paths_info(app: Host, req: Request, match: re.Match[str]) -> Response:
         if entry is None or entry.filemode == trees.GITLINK_MODE:
             continue
         items.append(entry_json(repo, path, entry))
+    with_xet_hashes(app, model_id, items)
     if expand and items:
         with_last_commits(repo, commit, items[:TREE_PAGE_EXPANDED])
     return json_response(200, items, [("X-Repo-Commit", str(commit.id))])
