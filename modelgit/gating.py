@@ -25,6 +25,7 @@ import shlex
 from collections.abc import Mapping
 from dataclasses import dataclass, replace
 from datetime import UTC, date, datetime
+from functools import cache
 from typing import Any
 
 from modelgit.errors import ModelgitError
@@ -377,6 +378,39 @@ def _check_date(text: str, expected: str) -> str | _Problem:
     except ValueError:
         return _Problem(f"{_show(text)} is not a real date; {expected}")
     return text
+
+
+@cache
+def countries() -> list[tuple[str, str]]:
+    """(alpha-2 code, name) of every ISO 3166-1 country, by name (pycountry's data, loaded on
+    first use like in :func:`_check_country`)."""
+    import pycountry
+
+    return sorted(((c.alpha_2, c.name) for c in pycountry.countries), key=lambda p: p[1])
+
+
+@cache
+def _country_names() -> dict[str, str]:
+    return dict(countries())
+
+
+def country_name(code: object) -> str | None:
+    """The ISO 3166-1 name of an alpha-2 code (``DE``: ``Germany``); None for anything else."""
+    return _country_names().get(str(code).upper()) if isinstance(code, str) else None
+
+
+def country_label(code: object) -> str:
+    """How a country answer is shown to people (the review page, the emails):
+    ``Germany (DE)``; the stored answer is the ISO 3166-1 alpha-2 code, which alone few
+    reviewers read at a glance. An answer that is not a known code (a form changed after the
+    request) is shown as it is."""
+    name = country_name(code)
+    return f"{name} ({str(code).upper()})" if name else ("" if code is None else str(code))
+
+
+def country_labels(spec: Mapping[str, Mapping[str, Any]]) -> frozenset[str]:
+    """The labels of a gate form's country fields (their answers are stored as ISO codes)."""
+    return frozenset(label for label, field in spec.items() if field.get("type") == "country")
 
 
 def _check_country(text: str, expected: str) -> str | _Problem:

@@ -14,13 +14,14 @@ import logging
 import re
 import smtplib
 import ssl
-from collections.abc import Mapping, Sequence
+from collections.abc import Callable, Collection, Mapping, Sequence
 from dataclasses import dataclass, field
 from email.message import EmailMessage
 from email.utils import formatdate, make_msgid
 from typing import Any
 
 from modelgit.config import Config
+from modelgit.gating import country_label
 from modelgit.store import Store
 from modelgit.urls import site_url
 
@@ -89,16 +90,19 @@ def recipients(store: Store, model: Mapping[str, Any]) -> list[str]:
 # --- messages ---------------------------------------------------------------------------------
 
 
-def _describe_request(row: Mapping[str, Any]) -> list[str]:
+def _describe_request(row: Mapping[str, Any], countries: Collection[str] = ()) -> list[str]:
     """One request as lines of plain text (the answers are the requester's own words, so they
-    only ever go into the body, never into a header)."""
+    only ever go into the body, never into a header); the answers to the form's country
+    fields (``countries``, their labels) as the country's name and code, as the review page
+    shows them."""
     who = str(row["user"])
     details = [str(row.get("fullname") or "").strip(), str(row.get("email") or "").strip()]
     shown = ", ".join(d for d in details if d)
     lines = [f"{who}{f' ({shown})' if shown else ''}, asked at {row['timestamp']}"]
     fields = row.get("fields") or {}
     for label, answer in dict(fields).items():
-        lines.append(f"    {label}: {answer}")
+        shown = country_label(answer) if label in countries else answer
+        lines.append(f"    {label}: {shown}")
     return lines
 
 
@@ -142,25 +146,25 @@ def _message(cfg: Config, to: Sequence[str], subject: str, lines: list[str]) -> 
 
 
 def realtime_message(cfg: Config, model: Mapping[str, Any], row: Mapping[str, Any],
-                     to: Sequence[str]) -> EmailMessage:
-    """One new pending request."""
+                     to: Sequence[str], countries: Collection[str] = ()) -> EmailMessage:
+    """One new pending request (``countries``: the labels of the form's country fields)."""
     model_id = str(model["id"])
     lines = [f"New access request for the gated model {model_id}:", ""]
-    lines += _describe_request(row)
+    lines += _describe_request(row, countries)
     lines += ["", *_review_lines(cfg, model_id, str(row["user"])), *_footer(model)]
     subject = f"[modelgit] Access request for {model_id} from {row['user']}"
     return _message(cfg, to, subject, lines)
 
 
 def digest_message(cfg: Config, model: Mapping[str, Any], rows: Sequence[Mapping[str, Any]],
-                   to: Sequence[str]) -> EmailMessage:
+                   to: Sequence[str], countries: Collection[str] = ()) -> EmailMessage:
     """All pending requests of one model that nobody has been told about yet."""
     model_id = str(model["id"])
     count = len(rows)
     noun = "request" if count == 1 else "requests"
     lines = [f"{count} new access {noun} for the gated model {model_id}, pending review:", ""]
     for row in rows:
-        lines += _describe_request(row)
+        lines += _describe_request(row, countries)
     only = str(rows[0]["user"]) if count == 1 else None
     lines += ["", *_review_lines(cfg, model_id, only), *_footer(model)]
     subject = f"[modelgit] {count} pending access {noun} for {model_id}"
@@ -228,8 +232,9 @@ def send(cfg: Config, message: EmailMessage) -> None:
 
 
 def notify_new_request(store: Store, cfg: Config, model: Mapping[str, Any],
-                       row: Mapping[str, Any]) -> bool:
-    """The realtime email for one new pending request; True when it was sent.
+                       row: Mapping[str, Any], countries: Collection[str] = ()) -> bool:
+    """The realtime email for one new pending request; True when it was sent
+    (``countries``: the labels of the gate form's country fields).
 
     Never raises for a delivery problem: the request is already stored, and the reason is
     logged for the administrator. The row stays unnotified, so ``access digest`` retries it.
@@ -253,7 +258,7 @@ def notify_new_request(store: Store, cfg: Config, model: Mapping[str, Any],
     person = store.get_user(str(row["user"])) or {}
     full = {**full, "fullname": person.get("fullname"), "email": person.get("email")}
     try:
-        send(cfg, realtime_message(cfg, model, full, to))
+        send(cfg, realtime_message(cfg, model, full, to, countries))
     except NotifyError as exc:
         log.warning("access request of %s on %s is stored, but its email failed (the next "
                     "`modelgit access digest` retries it): %s", row.get("user"), model_id, exc)
@@ -274,8 +279,13 @@ class DigestReport:
         return not self.failed
 
 
-def send_digest(store: Store, cfg: Config, *, model_id: str | None = None) -> DigestReport:
+def send_digest(store: Store, cfg: Config, *, model_id: str | None = None,
+                country_fields: Callable[[Mapping[str, Any]], Collection[str]] | None = None,
+                ) -> DigestReport:
     """One email per model with pending requests nobody has been told about.
+
+    ``country_fields`` gives a model's country field labels (the caller reads the gate form;
+    this module sits beside the services and cannot).
 
     Covers ``daily`` models, and ``realtime`` models whose email failed earlier. Models whose
     gating is no longer manual or whose notifications are off are left alone (their rows
@@ -302,7 +312,8 @@ def send_digest(store: Store, cfg: Config, *, model_id: str | None = None) -> Di
             continue
         entry["to"] = ", ".join(to)
         try:
-            send(cfg, digest_message(cfg, model, rows, to))
+            send(cfg, digest_message(cfg, model, rows, to,
+                                    country_fields(model) if country_fields else ()))
         except NotifyError as exc:
             entry["error"] = str(exc)
             log.warning("digest for %s not sent (kept for the next run): %s", mid, exc)

@@ -550,6 +550,9 @@ def test_text_search_filters_in_sql_on_both(store: Store) -> None:
         c.execute("INSERT INTO models (id, space, name, owner, created)"
                   " VALUES ('s/raw', 's', 'raw', 'o', 'now')")
     assert "s/raw" in _found(store, "zzz")  # not computed yet: always a candidate
+    # The administrator's listing (`modelgit model list --search`) pre-filters the same way.
+    assert [r["id"] for r in store.list_models("nlp")] == ["s/llm", "s/raw"]
+    assert len(store.list_models()) == 4
     assert store.fill_search_text() == 1
     assert _found(store, "zzz") == [] and _found(store, "s/raw") == ["s/raw"]
 

@@ -211,7 +211,9 @@ def register(cli: click.Group) -> None:
         if model_id is not None:
             require_model(ctx, model_id)
         try:
-            report = notify.send_digest(ctx.store, ctx.cfg, model_id=model_id)
+            report = notify.send_digest(
+                ctx.store, ctx.cfg, model_id=model_id,
+                country_fields=lambda model: gating.country_fields(ctx.cfg, model))
         except notify.NotifyError as exc:
             raise Refused(str(exc), hint="in config.yaml: smtp: {host: mail.example.org, port: "
                           "587, sender: hub@example.org, user: ..., password: ...}") from exc

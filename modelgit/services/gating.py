@@ -18,6 +18,7 @@ from modelgit.gating import (
     GatingError,
     Outcome,
     cancel,
+    country_labels,
     denial_message,
     grant,
     handle,
@@ -259,6 +260,11 @@ def _save(store: Store, model_id: str, req: AccessRequest) -> dict[str, Any]:
     )
 
 
+def country_fields(cfg: Config, model: Mapping[str, Any]) -> frozenset[str]:
+    """The labels of the model's gate form fields that ask for a country (for the emails)."""
+    return country_labels(gate_form(cfg, model).spec)
+
+
 def _notify_quietly(
     store: Store, cfg: Config, model: Mapping[str, Any], row: Mapping[str, Any]
 ) -> None:
@@ -269,7 +275,9 @@ def _notify_quietly(
     from modelgit import notify
 
     try:
-        notify.notify_new_request(store, cfg, model, row)
+        realtime = model.get("notify") == "realtime" and model.get("gated") == "manual"
+        notify.notify_new_request(store, cfg, model, row,
+                                  country_fields(cfg, model) if realtime else ())
     except Exception:  # a bug in notification must not turn a stored request into a 500
         logging.getLogger("modelgit.notify").exception(
             "notification for %s by %s failed", model.get("id"), row.get("user"))

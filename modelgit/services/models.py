@@ -243,9 +243,10 @@ def card_matches(row: Mapping[str, Any], index: Mapping[str, Any], wanted: CardF
 
 def search(store: Store, wanted: CardFilter) -> list[tuple[dict[str, Any], dict[str, Any]]]:
     """Every model that passes the filters, with its card index (the site administrator's
-    view: private models included)."""
+    view: private models included). A text or tag filter is first applied in SQL to each
+    model's ``search_text``, so a search reads the cards of the candidates only."""
     out = []
-    for row in store.list_models():
+    for row in store.list_models(prefilter(wanted)):
         index = card_of(row).get("index", {})
         if card_matches(row, index, wanted):
             out.append((row, index))

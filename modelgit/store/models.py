@@ -118,7 +118,12 @@ class Models(StoreBase):
     def get_model(self, model_id: str) -> dict[str, Any] | None:
         return self._one("SELECT * FROM models WHERE id = ?", (model_id,))
 
-    def list_models(self) -> list[dict[str, Any]]:
+    def list_models(self, contains: str | None = None) -> list[dict[str, Any]]:
+        """Every model, by id; ``contains`` pre-filters on ``search_text`` as in
+        :meth:`hub_models_for` (the caller still checks the card exactly)."""
+        if contains:
+            return self._all("SELECT * FROM models WHERE search_text IS NULL OR search_text"
+                             " LIKE ? ESCAPE '\\' ORDER BY id", (like_pattern(contains),))
         return self._all("SELECT * FROM models ORDER BY id")
 
     def update_model(self, model_id: str, **values: Any) -> None:

@@ -106,7 +106,7 @@ def test_realtime_email_per_request(mail_site: Site, inbox: tuple[Inbox, MailSer
     assert message["Subject"] == f"[modelgit] Access request for {model} from rita"
     text = body(message)
     assert "rita" in text and "rita@example.org" in text
-    assert "Country: FR" in text and "Affiliation: ACME Research" in text
+    assert "Country: France (FR)" in text and "Affiliation: ACME Research" in text
     assert f"modelgit access accept {model} rita" in text
     # Links name the address the server really runs on (here a free port, not 8080).
     assert f"GET  {mail_site.url}/api/models/{model}/user-access-request/pending" in text
@@ -140,7 +140,7 @@ def test_daily_digest(mail_site: Site, inbox: tuple[Inbox, MailServer],
     assert sorted(to) == ["lead@example.org", "reviewers@example.org"]
     assert message["Subject"] == f"[modelgit] 2 pending access requests for {model}"
     text = body(message)
-    assert "sam" in text and "tia" in text and "Country: FR" in text
+    assert "sam" in text and "tia" in text and "Country: France (FR)" in text
     # Sent by the CLI, a process of its own: the links still follow the running server.
     assert f"GET  {mail_site.url}/api/models/{model}/user-access-request/pending" in text
 

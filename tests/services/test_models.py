@@ -159,9 +159,7 @@ def test_holders_name_the_owner_space_roles_and_grants(hub: Hub) -> None:
 
 
 def _with_card(hub: Hub, model_id: str, index: dict[str, object]) -> None:
-    with hub.store.tx() as c:
-        c.execute("UPDATE models SET card = ? WHERE id = ?",
-                  (json.dumps({"index": index, "data": {}}), model_id))
+    hub.store.update_model(model_id, card=json.dumps({"index": index, "data": {}}))
 
 
 def test_search_applies_every_given_filter(hub: Hub) -> None:

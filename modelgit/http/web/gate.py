@@ -14,10 +14,10 @@ README and is mapped back in the spec's order, so no label can collide with ``cs
 from __future__ import annotations
 
 import re
-from functools import cache
 from typing import Any
 
 from modelgit.errors import ModelgitError
+from modelgit.gating import countries
 from modelgit.http.responses import Response
 from modelgit.http.web.context import Page, signin_url
 from modelgit.http.web.manage import model_view, short_time
@@ -26,32 +26,6 @@ from modelgit.urls import clone_url
 
 DEFAULT_HEADING = "You need to agree to share your contact information to access this model"
 DEFAULT_BUTTON = "Agree and access repository"
-
-
-@cache
-def countries() -> list[tuple[str, str]]:
-    """(alpha-2 code, name) of every ISO 3166-1 country, by name (pycountry's data)."""
-    import pycountry
-
-    return sorted(((c.alpha_2, c.name) for c in pycountry.countries), key=lambda p: p[1])
-
-
-@cache
-def _country_names() -> dict[str, str]:
-    return dict(countries())
-
-
-def country_name(code: object) -> str | None:
-    """The ISO 3166-1 name of an alpha-2 code (``DE``: ``Germany``); None for anything else."""
-    return _country_names().get(str(code).upper()) if isinstance(code, str) else None
-
-
-def country_label(code: object) -> str:
-    """How a country answer is shown to people: ``Germany (DE)``; the stored answer is the
-    ISO 3166-1 alpha-2 code, which alone few reviewers read at a glance. An answer that is
-    not a known code (a form changed after the request) is shown as it is."""
-    name = country_name(code)
-    return f"{name} ({str(code).upper()})" if name else ("" if code is None else str(code))
 
 
 def _fields(spec: dict[str, dict[str, Any]], answers: dict[str, str]) -> list[dict[str, Any]]:

@@ -18,10 +18,9 @@ from typing import Any
 from urllib.parse import urlencode
 
 from modelgit.errors import Invalid
-from modelgit.gating import MAX_REASON_CHARS
+from modelgit.gating import MAX_REASON_CHARS, country_label, country_labels, country_name
 from modelgit.http.responses import Response, status_line
 from modelgit.http.web.context import Page
-from modelgit.http.web.gate import country_label, country_name
 from modelgit.http.web.manage import model_view, short_time
 from modelgit.http.web.render import SECURITY_HEADERS
 from modelgit.services import gating, models
@@ -42,12 +41,7 @@ def _reviewable(pg: Page, match: re.Match[str]) -> Any:
     return mv
 
 
-def _country_fields(spec: dict[str, dict[str, Any]]) -> set[str]:
-    """The labels of the gate form's country fields (answers stored as ISO codes)."""
-    return {label for label, field in spec.items() if field.get("type") == "country"}
-
-
-def _answers(fields: dict[str, Any], countries: set[str]) -> dict[str, str]:
+def _answers(fields: dict[str, Any], countries: frozenset[str]) -> dict[str, str]:
     """A request's answers as the queue shows them: country codes with the country's name."""
     return {k: country_label(v) if k in countries else str(v) for k, v in fields.items()}
 
@@ -60,7 +54,7 @@ def review_page(pg: Page, match: re.Match[str]) -> Response:
     rows: list[dict[str, Any]] = []
     more = False
     if mv.row["gated"] != "off":
-        countries = _country_fields(gating.gate_form(pg.host.cfg, mv.row).spec)
+        countries = country_labels(gating.gate_form(pg.host.cfg, mv.row).spec)
         for row in gating.requests(pg.host.store, mv.id, tab):
             if len(rows) == TAB_LIMIT:
                 more = True
@@ -146,7 +140,7 @@ def report(pg: Page, match: re.Match[str]) -> Response:
     labels: list[str] = list(spec)
     for row in gating.requests(store, mv.id):  # answers to fields the form no longer has
         labels += [k for k in dict(row.get("fields") or {}) if k not in labels]
-    countries = _country_fields(spec)
+    countries = country_labels(spec)
     columns: list[tuple[str, bool]] = []  # (label, the country's name rather than the answer)
     for label in labels:
         columns += [(label, False), (label, True)] if label in countries else [(label, False)]
