@@ -81,10 +81,15 @@ def space_usage(cfg: Config, store: Store, space: str, *, skip: Path | None = No
                 ) -> dict[str, Any]:
     """What a space uses, per model and per model owner ("personal model size").
 
-    Returns ``{"space", "quota", "total", "git", "lfs", "models": [{"id", "owner", "git",
-    "lfs", "total"}], "users": [{"user", "models", "total"}]}``, sizes in bytes, ``quota``
-    None when the space has none. ``skip`` leaves one folder out of the git sizes (see
-    :func:`check_quota`). Raises ``KeyError`` for an unknown space.
+    Returns ``{"space", "quota", "total", "git", "lfs", "xet", "models": [{"id", "owner",
+    "git", "lfs", "xet", "total"}], "users": [{"user", "models", "total"}]}``, sizes in
+    bytes, ``quota`` None when the space has none. ``skip`` leaves one folder out of the git
+    sizes (see :func:`check_quota`). Raises ``KeyError`` for an unknown space.
+
+    ``xet`` is what Xet uploads store besides the LFS objects rebuilt from them: the xorbs
+    the models link. Xet deduplicates by chunk, and the count follows what is stored: a xorb
+    is counted once in the space's total however many of its models use it (each model's
+    own ``xet`` counts it, so the models' totals may add up to more than the space's).
     """
     row = store.get_space(space)
     if row is None:
@@ -96,8 +101,10 @@ def space_usage(cfg: Config, store: Store, space: str, *, skip: Path | None = No
             continue
         git_bytes = _model_git_bytes(cfg, model["id"], resolved_skip)
         lfs_bytes = store.lfs_bytes(model_id=model["id"])
+        xet_bytes = store.model_xorb_bytes(model["id"])
         models.append({"id": model["id"], "owner": model["owner"], "git": git_bytes,
-                       "lfs": lfs_bytes, "total": git_bytes + lfs_bytes})
+                       "lfs": lfs_bytes, "xet": xet_bytes,
+                       "total": git_bytes + lfs_bytes + xet_bytes})
     users: dict[str, dict[str, Any]] = {}
     for model in models:
         share = users.setdefault(model["owner"], {"user": model["owner"], "models": 0,
@@ -106,12 +113,14 @@ def space_usage(cfg: Config, store: Store, space: str, *, skip: Path | None = No
         share["total"] += model["total"]
     git_total = sum(m["git"] for m in models)
     lfs_total = sum(m["lfs"] for m in models)
+    xet_total = store.space_xorb_bytes(space) if models else 0
     return {
         "space": space,
         "quota": row["quota_bytes"],
-        "total": git_total + lfs_total,
+        "total": git_total + lfs_total + xet_total,
         "git": git_total,
         "lfs": lfs_total,
+        "xet": xet_total,
         "models": models,
         "users": sorted(users.values(), key=lambda u: (-u["total"], u["user"])),
     }

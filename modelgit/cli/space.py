@@ -72,6 +72,7 @@ def register(cli: click.Group) -> None:
             size = f"{human_size(usage['total'])} (no quota)"
         emit_one(ctx, {"owner": row["owner"], "created": row["created"], "size": size,
                        "git": human_size(usage["git"]), "lfs": human_size(usage["lfs"]),
+                       "xet": human_size(usage["xet"]),
                        "models": len(models)}, f"space {name}")
         total = usage["total"] or 1
         shares = [{"user": u["user"], "models": u["models"], "size": human_size(u["total"]),

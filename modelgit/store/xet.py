@@ -81,6 +81,20 @@ class Xet(StoreBase):
         row = self._one("SELECT COALESCE(SUM(size), 0) AS n FROM xet_xorbs")
         return int(row["n"]) if row else 0
 
+    def model_xorb_bytes(self, model_id: str) -> int:
+        """Bytes of the stored xorbs the model links (uploaded, or borrowed by a file)."""
+        row = self._one("SELECT COALESCE(SUM(x.size), 0) AS n FROM xet_xorbs x"
+                        " JOIN xet_model_xorbs m ON m.xorb = x.hash WHERE m.model = ?",
+                        (model_id,))
+        return int(row["n"]) if row else 0
+
+    def space_xorb_bytes(self, space: str) -> int:
+        """Bytes of the stored xorbs the space's models link, each xorb counted once."""
+        row = self._one("SELECT COALESCE(SUM(x.size), 0) AS n FROM xet_xorbs x WHERE x.hash IN"
+                        " (SELECT m.xorb FROM xet_model_xorbs m JOIN models d ON d.id = m.model"
+                        " WHERE d.space = ?)", (space,))
+        return int(row["n"]) if row else 0
+
     def add_file(self, model_id: str, file_hash: str, sha256: str, size: int,
                  terms: list[tuple[str, int, int, int]]) -> None:
         """Register a file's reconstruction for a model: terms are (xorb, start, end, size)."""

@@ -295,3 +295,26 @@ def test_the_same_file_to_a_second_model_joins_xorbs_its_uploader_may_read(
                                               repo_id=theirs)
     assert tip(site, theirs) == head
     assert "POST /api/xet/v1/shards 403" in site.log_text()
+
+
+def test_the_space_quota_counts_the_xorbs_once(site: Site) -> None:
+    """What a Xet upload stores counts in the space's quota: the LFS object rebuilt from it
+    and its xorbs, a xorb two models of the space share once."""
+    site.user("owner", admin=True)
+    site.cli("space", "create", "metered", "--owner", "owner", "--quota", "100MB")
+    one = site.model("metered/one")
+    two = site.model("metered/two")
+    payload = os.urandom(8 * 1024 * 1024)
+    api = api_for(site, "owner")
+    api.upload_file(path_or_fileobj=payload, path_in_repo="w.bin", repo_id=one)
+    api.upload_file(path_or_fileobj=payload, path_in_repo="w.bin", repo_id=two)
+    _, out, _ = site.cli("--json", "space", "show", "metered")
+    usage = json.loads(out)["usage"]
+    per_model = {m["id"]: m for m in usage["models"]}
+    xorbs = per_model[one]["xet"]
+    assert len(payload) <= xorbs < len(payload) + 64 * 1024  # random bytes: no compression
+    assert per_model[two]["xet"] == xorbs  # the second model links the same xorbs
+    assert usage["xet"] == xorbs  # ... and the space counts them once
+    assert usage["total"] == usage["git"] + usage["lfs"] + usage["xet"]
+    _, out, _ = site.cli("space", "show", "metered")
+    assert "xet" in out
