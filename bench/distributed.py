@@ -10,6 +10,8 @@
   goal: modelgit on S3 at least 0.5× of it), interleaved over ``--lfs-rounds``.
 * clone and small push through nginx to two front ends (round robin) against nginx to one
   of them (the goal: no worse than 1.1×), medians over ``--rounds``.
+* 24 at once (``--only crowd``): 12 pushes of new branches and 12 clones through the two
+  front ends; every push's branch must be there and every clone whole (nothing lost).
 
 It reuses the tests' helpers (tests/helpers/seaweed.py, frontends.py), so it runs the same
 real parts: ``weed server -s3`` from the wheel, Debian's nginx, real git.
@@ -184,12 +186,78 @@ def frontend_figures(root: Path, rounds: int) -> None:
               f"   {two / one:4.2f}x")
 
 
+def crowd_figure(root: Path, pushes: int = 12, clones: int = 12) -> None:
+    """``pushes`` pushes (each its own branch, a new commit with 50 files) and ``clones``
+    clones at the same moment through nginx over two front ends; then every branch must be on
+    the server at the commit its push made, every clone whole (``git fsck``) at the tip of
+    main, and both front ends must have served a share. Nothing lost, or it raises."""
+    from concurrent.futures import ThreadPoolExecutor
+
+    site = make_site(root / "crowd")
+    with frontends.balanced(site) as fronts:
+        model = site.model("bench/crowd")
+        url = site.clone_url(model, "owner")
+        seed = root / "crowd-seed"
+        git("clone", "-q", url, str(seed))
+        for n in range(200):
+            (seed / f"file{n}.txt").write_text(os.urandom(2000).hex())
+        git("add", ".", cwd=seed)
+        git("commit", "-qm", "seed", cwd=seed)
+        git("push", "-q", "origin", "main", cwd=seed)
+        main_tip = git("rev-parse", "HEAD", cwd=seed).stdout.strip()
+        expected: dict[str, str] = {}
+        work: list[Path] = []
+        for i in range(pushes):
+            repo = root / f"crowd-push-{i}"
+            git("clone", "-q", url, str(repo))
+            git("checkout", "-qb", f"crowd-{i}", cwd=repo)
+            for n in range(50):
+                (repo / f"p{i}-{n}.txt").write_text(os.urandom(1000).hex())
+            git("add", ".", cwd=repo)
+            git("commit", "-qm", f"crowd {i}", cwd=repo)
+            expected[f"refs/heads/crowd-{i}"] = git("rev-parse", "HEAD", cwd=repo).stdout.strip()
+            work.append(repo)
+        before = [fronts.requests_seen(i) for i in range(2)]
+
+        def push(repo: Path) -> subprocess.CompletedProcess[str]:
+            return git("push", "-q", "origin", "HEAD", cwd=repo, check=False)
+
+        def clone(i: int) -> subprocess.CompletedProcess[str]:
+            return git("clone", "-q", url, str(root / f"crowd-clone-{i}"), check=False)
+
+        started = time.perf_counter()
+        with ThreadPoolExecutor(pushes + clones) as pool:
+            jobs = [pool.submit(push, repo) for repo in work]
+            jobs += [pool.submit(clone, i) for i in range(clones)]
+            results = [job.result() for job in jobs]
+        wall = time.perf_counter() - started
+        failed = [r.stderr for r in results if r.returncode != 0]
+        if failed:
+            raise SystemExit(f"{len(failed)} of {len(results)} failed: {failed[:3]}")
+        listed = dict(line.split("\t")[::-1] for line in git(
+            "ls-remote", url, "refs/heads/*").stdout.splitlines())
+        lost = {ref: sha for ref, sha in expected.items() if listed.get(ref) != sha}
+        if lost or listed.get("refs/heads/main") != main_tip:
+            raise SystemExit(f"refs lost or moved: {lost}")
+        for i in range(clones):
+            dest = root / f"crowd-clone-{i}"
+            git("fsck", "--strict", "--no-progress", cwd=dest)
+            if git("rev-parse", "HEAD", cwd=dest).stdout.strip() != main_tip:
+                raise SystemExit(f"clone {i} is not at main's tip")
+        bare = site.data / "repos" / f"{model}.git"
+        git("fsck", "--strict", "--no-progress", cwd=bare)
+        served = [fronts.requests_seen(i) - before[i] for i in range(2)]
+    print(f"{pushes} pushes + {clones} clones at once through two front ends: {wall:.1f} s;"
+          f" all {len(results)} succeeded, {pushes} branches at their commits, every clone"
+          f" whole; requests served per front end {served[0]} / {served[1]}")
+
+
 def main() -> None:
     parser = argparse.ArgumentParser(description=__doc__.split("\n")[0])
     parser.add_argument("--lfs-mib", type=int, default=1024)
     parser.add_argument("--rounds", type=int, default=15)
     parser.add_argument("--lfs-rounds", type=int, default=3)
-    parser.add_argument("--only", choices=("lfs", "frontends"), default=None)
+    parser.add_argument("--only", choices=("lfs", "frontends", "crowd"), default=None)
     args = parser.parse_args()
     home = Path(tempfile.mkdtemp(prefix="modelgit-bench-home-"))
     os.environ.update({"HOME": str(home), "GIT_CONFIG_NOSYSTEM": "1",
@@ -199,11 +267,17 @@ def main() -> None:
     subprocess.run(["git", "config", "--global", "init.defaultBranch", "main"], check=True)
     root = Path(tempfile.mkdtemp(prefix="modelgit-bench-dist-", dir=os.getcwd()))
     try:
-        if args.only != "lfs":
+        if args.only in (None, "frontends"):
             frontend_figures(root, args.rounds)
-        if args.only != "frontends":
+        if args.only in (None, "crowd"):
+            crowd_figure(root)
+        if args.only in (None, "lfs"):
             lfs_figures(root, args.lfs_mib * MIB, args.lfs_rounds)
     finally:
+        from tests.helpers import postgres
+
+        postgres.stop_shared()  # started by make_site under MODELGIT_TEST_DATABASE=postgresql
+        seaweed.stop_shared()
         shutil.rmtree(root, ignore_errors=True)
         shutil.rmtree(home, ignore_errors=True)
 
