@@ -275,6 +275,17 @@ def test_validate_yaml_answers_without_a_key(endpoint: Site) -> None:
     assert huge.status == 413
 
 
+def test_a_card_without_metadata_is_accepted_with_a_warning(endpoint: Site) -> None:
+    """As on the hubs: the commit lands, and the client shows why the card will not be found
+    by the list's filters."""
+    api = api_for(endpoint, "alice")
+    model = api.create_repo("bare-card").repo_id
+    with pytest.warns(UserWarning, match="empty or missing yaml metadata"):
+        api.create_commit(model, [CommitOperationAdd("README.md", b"Just words, no metadata")],
+                          commit_message="bare card")
+    assert api.model_info(model).card_data is None or not api.model_info(model).card_data
+
+
 def test_card_push_and_metadata_update_on_a_new_model(endpoint: Site) -> None:
     people = endpoint
     api = api_for(people, "alice")

@@ -22,6 +22,11 @@ if TYPE_CHECKING:
     from modelgit.http.routes import Host
 
 
+EMPTY_METADATA_WARNING = ("empty or missing yaml metadata in repo card: add a front matter"
+                          " block (--- ... ---) with license, tags, library_name and the"
+                          " like, so that the model list's filters find the model")
+
+
 def validate_yaml(app: Host, req: Request, match: re.Match[str]) -> Response:
     """The client's early README check before uploading (``create_commit``,
     ``RepoCard.validate``, ``metadata_update``): 200 for a card a push would accept, 400 with
@@ -43,7 +48,10 @@ def validate_yaml(app: Host, req: Request, match: re.Match[str]) -> Response:
                         schema_path=app.cfg.get("card.schema") or None)
     lines = [f"modelgit: {line}" for line in rejection_lines(result.errors)]
     if not lines:
-        return json_response(200, {"errors": [], "warnings": []})
+        # Accepted, but a card without metadata cannot be found by the list's filters: say
+        # so, as the hubs do (the client shows it as a UserWarning and goes on).
+        warnings = [] if result.data else [{"message": EMPTY_METADATA_WARNING}]
+        return json_response(200, {"errors": [], "warnings": warnings})
     if "text/plain" in (req.header("accept") or ""):
         # RepoCard.validate asks for text and raises ValueError(response.text).
         return text(400, "\n".join(["Invalid metadata in README.md.", *lines]))
