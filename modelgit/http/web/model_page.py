@@ -190,8 +190,7 @@ def _snippets(pg: Page, model_id: str, rev: str, task: str) -> dict[str, str]:
     js_task = task or "feature-extraction"
     return {
         "git": f"git clone {clone}\n# user name: {user}, password: your modelgit key",
-        "python": (f"# export HF_ENDPOINT={site} HF_TOKEN=<your modelgit key>"
-                   f" HF_HUB_DISABLE_XET=1\n"
+        "python": (f"# export HF_ENDPOINT={site} HF_TOKEN=<your modelgit key>\n"
                    "from huggingface_hub import snapshot_download\n\n"
                    f'folder = snapshot_download("{model_id}"{revision})'),
         "js": ('import { pipeline, env } from "@huggingface/transformers";\n\n'
