@@ -248,7 +248,9 @@ def denial_message(
     ``modelgit access request`` command (what a server administrator can run for them); with
     ``spec`` both show the model's own fields, with ``user`` the command is ready to paste.
     """
-    head = f"Access to {model_id} is restricted: it is a gated model."
+    # The hubs' own first sentence, which clients and scripts match, then ours.
+    head = (f"Access to model {model_id} is restricted and you are not in the authorized"
+            " list: it is a gated model.")
     if request is not None and request.status == "pending":
         return _lines(
             head,
