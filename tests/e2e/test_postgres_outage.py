@@ -123,7 +123,7 @@ def test_git_and_the_api_while_postgresql_is_down_and_after(
         assert f"remote: modelgit: {UNAVAILABLE}" in done.stderr, (what, done.stderr)
         assert "Try again in a few minutes" in done.stderr, (what, done.stderr)
         assert "error: 503" in done.stderr, (what, done.stderr)
-        assert "Authentication failed" not in done.stderr and "500" not in done.stderr
+        assert "Authentication failed" not in done.stderr and "error: 500" not in done.stderr
     assert not (work / "down").exists()
     assert f"dev:{site.keys['dev']}@127.0.0.1" in remembered.read_text()  # still remembered
     assert _tip(site) == before
