@@ -136,6 +136,16 @@ def test_git_and_the_api_while_postgresql_is_down_and_after(
         assert answer.headers["Content-Type"].startswith("application/json")
         assert UNAVAILABLE in json.loads(answer.body)["error"]
         assert answer.headers["Retry-After"] == "30"
+    # git-lfs's batch API: its JSON ``message``, which git-lfs prints.
+    for key in (site.keys["dev"], None):
+        batch = site.http(
+            "POST", f"/{MODEL}.git/info/lfs/objects/batch", key=key,
+            user="dev" if key else None,
+            body=json.dumps({"operation": "download", "objects": []}).encode(),
+            headers={"Accept": "application/vnd.git-lfs+json",
+                     "Content-Type": "application/vnd.git-lfs+json"})
+        assert batch.status == 503, batch.body
+        assert UNAVAILABLE in json.loads(batch.body)["message"]
     page = site.http("GET", "/-/models")  # the web pages: a page saying so
     assert page.status == 503 and "Try again later" in page.body.decode()
     assert UNAVAILABLE in page.body.decode().replace("&#39;", "'")
