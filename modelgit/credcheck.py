@@ -167,6 +167,12 @@ def check(opts: Options, stdin: str, env: Mapping[str, str]) -> tuple[int, str]:
                 return warm
         return _cold(opts, q)
     except Exception as exc:  # fail closed: a bug or a locked database must never allow
+        from modelgit.store.connection import StoreUnavailable  # loaded already if it was
+
+        if isinstance(exc, StoreUnavailable):
+            # PostgreSQL is down: denied (Apache then answers 401, mod_authnz_external knows
+            # no other refusal), and its log says why rather than "internal error".
+            return ERROR, f"refused: the database is unavailable ({exc.detail}); try again later"
         return ERROR, f"internal error: {type(exc).__name__}: {exc}"
 
 

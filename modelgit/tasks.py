@@ -256,7 +256,7 @@ class Worker(threading.Thread):
             log.info("task worker: %s finished scan and gc tasks deleted", gone)
 
     def run(self) -> None:
-        from modelgit.store import Store
+        from modelgit.store import Store, StoreUnavailable
 
         store = Store(self.cfg.store_target)
         pruned = 0.0
@@ -265,11 +265,17 @@ class Worker(threading.Thread):
                 pruned = time.monotonic()
                 try:
                     self.prune(store)
+                except StoreUnavailable:
+                    pass  # the store logged why; the next round connects again
                 except Exception:
                     log.exception("task worker: could not prune finished tasks")
             self.woken.clear()  # before looking: a task queued from now on ends the next wait
             try:
                 ran = self.run_once(store)
+            except StoreUnavailable:
+                # PostgreSQL is down: no traceback per poll (the store logged the cause);
+                # the next poll connects again, so the queue resumes when it is back.
+                ran = False
             except Exception:
                 log.exception("task worker: could not look at the queue")
                 ran = False

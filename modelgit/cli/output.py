@@ -22,7 +22,7 @@ import click
 from modelgit.config import Config
 from modelgit.errors import ModelgitError, Refused
 from modelgit.names import InvalidName
-from modelgit.store import Store, StoreError
+from modelgit.store import Store, StoreError, StoreUnavailable
 from modelgit.units import human_size as human_size  # cli/lfs.py still takes it here
 
 F = TypeVar("F", bound=Callable[..., Any])
@@ -180,6 +180,9 @@ def handle_errors(fn: F) -> F:
     def wrapper(*args: Any, **kwargs: Any) -> Any:
         try:
             return fn(*args, **kwargs)
+        except StoreUnavailable as exc:  # the operator wants where and why, not "try later"
+            click.echo(f"error: {exc.detail}", err=True)
+            sys.exit(1)
         except ModelgitError as exc:
             fail(exc)
         except (InvalidName, StoreError) as exc:

@@ -23,7 +23,7 @@ from modelgit.hooks.lfs import check_lfs_objects
 from modelgit.hooks.scan import check_scans
 from modelgit.quota import check_quota
 from modelgit.services import access
-from modelgit.store import Store
+from modelgit.store import Store, StoreUnavailable
 
 log = logging.getLogger("modelgit.hooks")
 ZERO = "0" * 40
@@ -183,6 +183,8 @@ def run_checks(push: Push, checks: list[Check] | None = None) -> list[str]:
         try:
             lines = check(push)
             timings.append(f"{check.__name__} {1000 * (time.perf_counter() - started):.1f}ms")
+        except StoreUnavailable as err:  # not a bug: the database went away (logged where met)
+            return [f"modelgit: push to {push.model['id']} refused.", err.message]
         except Exception:
             log.exception("pre-receive check %s failed on %s", check.__name__, push.model["id"])
             return [f"modelgit: push to {push.model['id']} refused: an internal error happened"
@@ -225,6 +227,8 @@ def handle(cfg: config_mod.Config, store: Store, model_id: str, stdin: bytes,
                     scope=env.get("MODELGIT_KEY_SCOPE", "write"), warm=warm)
         lines = run_checks(push)
         warnings = push.warnings
+    except StoreUnavailable as err:
+        lines = [f"modelgit: push to {model_id} refused.", err.message]
     except Exception:
         log.exception("pre-receive failed on %s", model_id)
         lines = [f"modelgit: push to {model_id} refused: an internal error happened (details in"

@@ -4,7 +4,8 @@ docs/access.md says.
 ``(methods, regex) -> handler(req, match) -> Response``; the feature modules listed in
 ``modelgit.http.features`` fill the table, seeing the app only as a ``routes.Host``. The model
 in a path is checked against the name rules before anything touches the disk, and every handler
-error becomes a 500 with one line for the person and the traceback in the server log.
+error becomes a 500 with one line for the person and the traceback in the server log. A database
+that cannot be reached is a 503 "try again later" (``StoreUnavailable``), whichever step met it.
 """
 
 from __future__ import annotations
@@ -23,10 +24,10 @@ from modelgit.errors import ModelgitError
 from modelgit.http import auth, routes
 from modelgit.http.features import FEATURES
 from modelgit.http.request import Request
-from modelgit.http.responses import Response, braked, refused, text, wrong_key
+from modelgit.http.responses import Response, braked, refused, text, unavailable, wrong_key
 from modelgit.http.routes import Handler, Route
 from modelgit.services import access
-from modelgit.store import Store
+from modelgit.store import Store, StoreUnavailable
 
 log = logging.getLogger("modelgit.http")
 access_log = logging.getLogger("modelgit.access")
@@ -84,11 +85,14 @@ class App:
                 allowed.extend(route.methods)
                 continue
             header = environ.get("HTTP_AUTHORIZATION")
-            if header:
-                retry = self.brake_seconds(environ, header)
-                if retry:
-                    return braked(retry)
-            req = Request(environ, auth.authenticate(self.store, header))
+            try:
+                if header:
+                    retry = self.brake_seconds(environ, header)
+                    if retry:
+                        return braked(retry)
+                req = Request(environ, auth.authenticate(self.store, header))
+            except StoreUnavailable as err:  # no key can be checked: refuse, keep the key
+                return unavailable(environ, err)
             if req.auth.failed:
                 self.record_failure(req)
                 return wrong_key()

@@ -12,7 +12,7 @@ from collections.abc import Iterable, Iterator
 from http import HTTPStatus
 from typing import IO, TYPE_CHECKING, Any
 
-from modelgit.errors import ModelgitError, TooMany
+from modelgit.errors import ModelgitError
 
 if TYPE_CHECKING:
     from modelgit.authz.decide import Decision
@@ -24,7 +24,7 @@ STATUS_TEXT = {200: "200 OK", 400: "400 Bad Request", 401: "401 Unauthorized",
                403: "403 Forbidden", 404: "404 Not Found", 405: "405 Method Not Allowed",
                409: "409 Conflict", 413: "413 Payload Too Large", 422: "422 Unprocessable Entity",
                429: "429 Too Many Requests", 500: "500 Internal Server Error",
-               507: "507 Insufficient Storage"}
+               503: "503 Service Unavailable", 507: "507 Insufficient Storage"}
 #: Bytes per piece when a file is streamed.
 CHUNK = 1 << 20
 _RANGE_RE = re.compile(r"^bytes=([0-9]{0,19})-([0-9]{0,19})$")
@@ -112,8 +112,9 @@ def refused(err: ModelgitError) -> Response:
     """A refusal as git shows it: text/plain lines (``remote:``), the challenge on 401,
     ``Retry-After`` when the error says when to come back."""
     extra = [CHALLENGE] if err.status == 401 else []
-    if isinstance(err, TooMany):
-        extra.append(("Retry-After", str(err.retry_after)))
+    retry = getattr(err, "retry_after", None)  # TooMany, or a database that is unavailable
+    if retry:
+        extra.append(("Retry-After", str(retry)))
     return text(err.status, "\n".join(err.lines()), extra)
 
 
@@ -128,3 +129,19 @@ def wrong_key() -> Response:
     so that git's ``credential reject`` erases it."""
     return text(401, "modelgit: wrong, expired or revoked key. Use your user name and a valid"
                      " modelgit key as the password.", [CHALLENGE])
+
+
+def unavailable(environ: dict[str, Any], err: ModelgitError) -> Response:
+    """The answer to a request that failed before any route could word it (checking its key
+    needs the database): 503 with ``Retry-After``, never a 401 (git would forget the key).
+
+    JSON for the APIs (the hub's paths, or a client that asks for JSON, as git-lfs does),
+    with the message under both ``error`` (the hub clients) and ``message`` (git-lfs);
+    text/plain for git, which prints it as ``remote:`` lines.
+    """
+    extra = [("Retry-After", str(getattr(err, "retry_after", None) or 30))]
+    path = str(environ.get("PATH_INFO", ""))
+    if path.startswith("/api/") or "json" in str(environ.get("HTTP_ACCEPT", "")):
+        extra.append(("X-Error-Message", header_text(err.message)))
+        return json_response(err.status, {"error": err.message, "message": err.message}, extra)
+    return text(err.status, "\n".join(err.lines()), extra)

@@ -12,7 +12,13 @@ the web pages) and ``xet`` (xorbs and file reconstructions).
 from __future__ import annotations
 
 from modelgit.store.audit import Audit
-from modelgit.store.connection import BUSY_TIMEOUT_MS, SchemaTooNew, StoreError, now_iso
+from modelgit.store.connection import (
+    BUSY_TIMEOUT_MS,
+    SchemaTooNew,
+    StoreError,
+    StoreUnavailable,
+    now_iso,
+)
 from modelgit.store.lfs import Lfs
 from modelgit.store.migrations import MIGRATION_SET, MIGRATIONS, Schema
 from modelgit.store.models import Models
@@ -25,7 +31,7 @@ from modelgit.store.users import Users
 from modelgit.store.xet import Xet
 
 __all__ = ["BUSY_TIMEOUT_MS", "MIGRATIONS", "MIGRATION_SET", "SchemaTooNew", "Store",
-           "StoreError", "now_iso"]
+           "StoreError", "StoreUnavailable", "now_iso"]
 
 
 class Store(Schema, Users, Models, Lfs, AccessRequests, Scans, Audit, Tasks, Redirects,

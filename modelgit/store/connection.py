@@ -16,6 +16,8 @@ from contextlib import contextmanager
 from datetime import UTC, datetime
 from pathlib import Path
 
+from modelgit.errors import Unavailable
+
 TYPE_CHECKING = False  # typing is start-up cost for credential-check's cold path
 if TYPE_CHECKING:
     from typing import Any, TypeVar
@@ -32,6 +34,32 @@ def is_postgres(target: object) -> bool:
 
 class StoreError(Exception):
     """An expected store failure whose message a person can act on."""
+
+
+class StoreUnavailable(StoreError, Unavailable):
+    """The database cannot be reached right now: PostgreSQL stopped or restarting, or the
+    network to it down.
+
+    Nothing can be decided without the database, so every caller refuses (fail closed), and
+    the next use connects again, so the site comes back by itself when PostgreSQL does. A
+    ``ModelgitError`` with status 503 so that each front end answers it in its own form (git's
+    ``remote:`` text, the hub's and LFS's JSON, a page) as "try again later": never a 401,
+    which would make git's credential helper forget a good key, nor a 500. ``message`` is
+    for anyone; ``detail`` (where, and PostgreSQL's or libpq's words) is for the log and the
+    CLI, since the database's address is nobody else's business.
+    """
+
+    #: Seconds a client is asked to wait (``Retry-After``): about a restart's worth.
+    retry_after = 30
+
+    def __init__(self, detail: str) -> None:
+        super().__init__(UNAVAILABLE)
+        self.detail = detail
+
+
+#: What a person is told when the database cannot be reached (git prints it as ``remote:``).
+UNAVAILABLE = ("modelgit: the server's database is unavailable right now; nothing was changed."
+               " Try again in a few minutes.")
 
 
 class SchemaTooNew(StoreError):
@@ -100,16 +128,21 @@ class StoreBase:
     def _pg_conn(self) -> sqlite3.Connection:
         """This thread's PostgreSQL connection (the same SQL, translated; see store/pg.py)."""
         conn = getattr(self._local, "conn", None)
-        if conn is None or conn.raw.closed or conn.raw.broken:  # reconnect after a restart
+        if conn is not None and not conn.usable():
+            # PostgreSQL restarted (or went away) since this thread's last statement: connect
+            # afresh rather than fail this request on the dead session.
+            self.close()
+            conn = None
+        if conn is None:
             from modelgit.store.pg import PgConnection
 
             assert self.url is not None
             try:
                 conn = PgConnection(self.url)
             except Exception as exc:  # psycopg.OperationalError: say where, not the password
-                raise StoreError(
+                raise StoreUnavailable(
                     f"cannot connect to the modelgit database at {self.where}: "
-                    f"{str(exc).strip().splitlines()[0] if str(exc).strip() else exc!r};"
+                    f"{(str(exc).strip().splitlines() or [repr(exc)])[0]};"
                     " check `database:` in config.yaml and that PostgreSQL is running"
                 ) from None
             self._local.conn = conn
@@ -120,8 +153,8 @@ class StoreBase:
     def close(self) -> None:
         conn = getattr(self._local, "conn", None)
         if conn is not None:
-            conn.close()
             self._local.conn = None
+            conn.close()
 
     @contextmanager
     def tx(self) -> Iterator[sqlite3.Connection]:

@@ -18,7 +18,9 @@ uses PostgreSQL.
 
 from __future__ import annotations
 
+import logging
 import re
+import select
 import sqlite3
 from collections.abc import Iterator
 from decimal import Decimal
@@ -26,7 +28,7 @@ from functools import lru_cache
 from typing import Any
 from urllib.parse import urlsplit, urlunsplit
 
-from modelgit.store.connection import is_postgres
+from modelgit.store.connection import StoreUnavailable, is_postgres
 
 __all__ = ["PgConnection", "is_postgres", "redact", "sync_identities", "translate"]
 
@@ -44,6 +46,15 @@ _DEFER = re.compile(r"^\s*PRAGMA\s+defer_foreign_keys\s*=\s*(ON|1|TRUE)\s*$", re
 _DDL = re.compile(r"^\s*(CREATE\s+TABLE|ALTER\s+TABLE)\b", re.IGNORECASE)
 _INSERT = re.compile(r"^\s*INSERT\s+INTO\s+(\w+)", re.IGNORECASE)
 _CREATE = re.compile(r"^\s*CREATE\s+TABLE\s+(?:IF\s+NOT\s+EXISTS\s+)?(\w+)", re.IGNORECASE)
+#: SQLSTATEs that mean "this session is over, the server is not there": connection exceptions
+#: (class 08), the server shutting down or not yet accepting (57P01-57P03), and no
+#: connection slot left (53300). Anything else (a deadlock, a timeout) is the statement's.
+_GONE_STATES = ("57P01", "57P02", "57P03", "53300")
+
+log = logging.getLogger("modelgit.store")
+# The server's log gets these through the root logger; a CLI command or credential-check
+# without logging set up prints its own error line instead of Python's last-resort copy.
+log.addHandler(logging.NullHandler())
 
 
 def redact(url: str) -> str:
@@ -147,8 +158,13 @@ class PgConnection:
         import psycopg
 
         self._psycopg = psycopg
-        self.raw = psycopg.connect(url, autocommit=True, cursor_factory=psycopg.ClientCursor,
-                                   connect_timeout=10)
+        try:
+            self.raw = psycopg.connect(url, autocommit=True,
+                                       cursor_factory=psycopg.ClientCursor, connect_timeout=10)
+        except psycopg.Error as exc:  # libpq's words name host and port, never the password
+            log.warning("cannot connect to the database: %s",
+                        (str(exc).strip().splitlines() or [repr(exc)])[0])
+            raise
         self.raw.row_factory = _row_factory
         self.identity_tables: set[str] = set()
         self.refresh_identity_tables()
@@ -159,6 +175,43 @@ class PgConnection:
             "SELECT table_name FROM information_schema.columns WHERE column_name = 'id'"
             " AND is_identity = 'YES' AND table_schema = current_schema()")
         self.identity_tables = {r["table_name"] for r in cur.fetchall()}
+
+    def usable(self) -> bool:
+        """Whether this session may take the next statement, checked without a round trip.
+
+        An idle session that has something to read was ended by the server (PostgreSQL says
+        "terminating connection" and closes the socket when it stops or restarts); psycopg
+        notices only when the next statement fails. Looking first (a ``poll`` with no wait;
+        ``select`` would fail on descriptors past 1024, which a busy server has) lets the
+        first request after a restart connect afresh instead of failing. Inside a
+        transaction the session is left alone: a failure there is the transaction's, and it
+        rolls back.
+        """
+        raw = self.raw
+        if raw.closed or raw.broken:
+            return False
+        if raw.info.transaction_status != self._psycopg.pq.TransactionStatus.IDLE:
+            return True
+        try:
+            poller = select.poll()
+            poller.register(raw.fileno(), select.POLLIN)
+            return not poller.poll(0)  # readable, hung up or in error: the session is over
+        except (OSError, ValueError):
+            return False
+
+    def _gone(self, exc: Exception) -> bool:
+        """Whether ``exc`` means the database went away (not that the statement failed)."""
+        if self.raw.closed or self.raw.broken:
+            return True
+        state = getattr(exc, "sqlstate", None) or ""
+        return state.startswith("08") or state in _GONE_STATES
+
+    def _unavailable(self, exc: Exception) -> StoreUnavailable:
+        """The error for a session the server ended, logged here once with PostgreSQL's words
+        (the URL is never logged: it may carry a password)."""
+        words = (str(exc).strip().splitlines() or [repr(exc)])[0]
+        log.warning("the database is unavailable: %s", words)
+        return StoreUnavailable(f"lost the connection to the modelgit database: {words}")
 
     def execute(self, sql: str, params: Any = ()) -> PgCursor:
         stmt = translate(sql)
@@ -175,6 +228,10 @@ class PgConnection:
             cur = self.raw.execute(stmt, params if params is not None else ())
         except self._psycopg.IntegrityError as exc:
             raise sqlite3.IntegrityError(str(exc).strip()) from exc
+        except self._psycopg.Error as exc:
+            if self._gone(exc):
+                raise self._unavailable(exc) from exc
+            raise
         if not returning:
             return PgCursor(cur, None, None)
         rows = cur.fetchall()
@@ -186,6 +243,10 @@ class PgConnection:
             cur.executemany(translate(sql), list(seq))
         except self._psycopg.IntegrityError as exc:
             raise sqlite3.IntegrityError(str(exc).strip()) from exc
+        except self._psycopg.Error as exc:
+            if self._gone(exc):
+                raise self._unavailable(exc) from exc
+            raise
         return PgCursor(cur, None, None)
 
     def close(self) -> None:

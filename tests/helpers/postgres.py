@@ -46,6 +46,26 @@ def postgres_installed() -> bool:
 class Cluster:
     port: int
     folder: Path
+    #: What :func:`cluster` started it with, so that a test can stop it and start it again
+    #: on the same port and data folder (tests/e2e/test_postgres_outage.py).
+    options: str = ""
+    as_user: tuple[str, ...] = ()
+
+    def stop_command(self, mode: str = "immediate") -> list[str]:
+        """The command that stops the server (``immediate``: as if it crashed; ``fast``: as
+        an administrator would) and waits until it is down."""
+        return [*self.as_user, _bin("pg_ctl"), "-D", str(self.folder / "data"), "-m", mode,
+                "-w", "stop"]
+
+    def stop(self, mode: str = "immediate") -> None:
+        subprocess.run(self.stop_command(mode), check=True, capture_output=True,
+                       cwd=self.folder)
+
+    def start(self) -> None:
+        """Start it again where it was, waiting until it accepts connections."""
+        subprocess.run([*self.as_user, _bin("pg_ctl"), "-D", str(self.folder / "data"),
+                        "-o", self.options, "-l", str(self.folder / "log"), "-w", "-t", "60",
+                        "start"], check=True, capture_output=True, cwd=self.folder)
 
     def url(self, database: str = "postgres") -> str:
         return f"postgresql://{ROLE}@127.0.0.1:{self.port}/{database}"
@@ -86,7 +106,7 @@ def cluster() -> Iterator[Cluster]:
                    " -c max_connections=400 -c shared_buffers=64MB")
         subprocess.run([*as_user, _bin("pg_ctl"), "-D", str(data), "-o", options,
                         "-l", str(folder / "log"), "-w", "-t", "60", "start"], **run)  # type: ignore[call-overload]
-        yield Cluster(port, folder)
+        yield Cluster(port, folder, options, tuple(as_user))
     finally:
         if (data / "postmaster.pid").exists():
             subprocess.run([*as_user, _bin("pg_ctl"), "-D", str(data), "-m", "immediate",

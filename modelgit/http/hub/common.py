@@ -79,6 +79,9 @@ def error_response(err: ModelgitError) -> Response:
         headers.append(("X-Error-Code", err.code))
     if err.status == 401:
         headers.append(CHALLENGE)
+    retry = getattr(err, "retry_after", None)  # TooMany, or a database that is unavailable
+    if retry:
+        headers.append(("Retry-After", str(retry)))
     return json_response(err.status, {"error": err.message}, headers)
 
 

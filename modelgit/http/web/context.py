@@ -163,4 +163,4 @@ def page(host: Host, fn: PageHandler, *, signed_in: bool = False
 
 _TITLES = {400: "That did not work", 401: "Please sign in", 403: "Not allowed",
            404: "Not found", 409: "That did not work", 413: "Too large",
-           422: "That did not work", 429: "Too many attempts"}
+           422: "That did not work", 429: "Too many attempts", 503: "Try again later"}
