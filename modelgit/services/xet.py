@@ -136,10 +136,11 @@ def has_xorb(store: Store, model_id: str, xorb_hex: str) -> bool:
     return store.model_has_xorb(model_id, xorb_hex) and store.get_xorb(xorb_hex) is not None
 
 
-def put_xorb(cfg: Config, store: Store, model_id: str, xorb_hex: str, body: bytes,
-             user: str = "") -> bool:
+def put_xorb(cfg: Config, store: Store, model_id: str, xorb_hex: str,
+             body: bytes | memoryview, user: str = "") -> bool:
     """Verify a xorb (format, every chunk, the merkle hash against the URL's) and store it;
-    True if it was new to the site."""
+    True if it was new to the site. ``body`` may be a view of a buffer the caller reuses:
+    nothing here keeps a reference to it."""
     expected = parse_hash(xorb_hex)
     try:
         parsed = xorb.parse(body, expected)
