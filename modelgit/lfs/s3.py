@@ -29,6 +29,10 @@ promises; and modelgit holds back the body's last byte until its own hash matche
 upload never completes even on a store that ignored the header. A reader sees a whole,
 verified object or none (an S3 PUT is atomic), which is what the file storage's rename gives.
 
+Bytes the server makes itself (:meth:`S3Storage.writer`: a verified Xet xorb, a file rebuilt
+from xorbs) have no oid until their last byte: they are spooled and hashed, then sent as any
+upload is (see :class:`_SpoolWriter`).
+
 Keys are ``<prefix>objects/<aa>/<bb>/<oid>``, the file storage's layout, so a listing comes
 back in oid order and ``gc`` treats both storages alike.
 """

@@ -10,7 +10,9 @@ Writes never trust the client: the bytes are hashed while they stream to a tempo
 the store's own folder (same filesystem, so the final rename is atomic), and only a file whose
 size and sha256 match the oid is fsynced and renamed into place. A reader therefore never sees
 a partial or wrong object, and a crash leaves at most a temporary file that
-:meth:`FileStorage.sweep_temp` removes.
+:meth:`FileStorage.sweep_temp` removes. Bytes the server makes itself (a verified Xet xorb, a
+file rebuilt from xorbs) go through :meth:`ObjectStorage.writer` instead: the same temporary
+file, hashed as it is written, and renamed into place under the sha256 it turned out to have.
 """
 
 from __future__ import annotations
