@@ -131,7 +131,7 @@ def reused_body(environ: dict[str, Any], limit: int) -> Iterator[bytes | memoryv
     """
     stream = environ.get("wsgi.input")
     length = content_length(environ)
-    if (length is None or length <= _BIG_BODY or length > limit
+    if (stream is None or length is None or length <= _BIG_BODY or length > limit
             or not hasattr(stream, "readinto")):
         yield read_body(environ, limit)
         return
@@ -146,7 +146,7 @@ def reused_body(environ: dict[str, Any], limit: int) -> Iterator[bytes | memoryv
         view = memoryview(buffer)
         got = 0
         while got < length:
-            count = stream.readinto(view[got:length])  # type: ignore[union-attr]
+            count = stream.readinto(view[got:length])
             if not count:
                 break
             got += count
