@@ -6,7 +6,9 @@ argument means the same everywhere.
 
 from __future__ import annotations
 
+import contextlib
 import re
+import threading
 from dataclasses import dataclass
 from typing import TYPE_CHECKING, Any
 from urllib.parse import parse_qs
@@ -18,6 +20,8 @@ from modelgit.http import auth
 from modelgit.urls import site_url
 
 if TYPE_CHECKING:
+    from collections.abc import Iterator
+
     from modelgit.http.routes import Host
 
 
@@ -102,6 +106,55 @@ def _read_into(stream: Any, length: int) -> bytes:
     view.release()
     del buffer[got:]
     return bytes(buffer)
+
+
+#: Receive buffers of large bodies are allocated in multiples of this, so that one serves the
+#: next body of about the same size (hf_xet's xorbs are all a little over 64 MiB).
+_BUFFER_UNIT = 8 * 1024 * 1024
+#: Receive buffers kept for reuse between requests, at most (each up to the route's limit:
+#: 80 MiB for a xorb). Requests beyond that many at once get a buffer of their own.
+_BUFFERS_KEPT = 2
+_idle_buffers: list[bytearray] = []
+_idle_lock = threading.Lock()
+
+
+@contextlib.contextmanager
+def reused_body(environ: dict[str, Any], limit: int) -> Iterator[bytes | memoryview]:
+    """The request body, as :func:`read_body` reads it, for a route that is done with it when
+    the ``with`` block ends: a large body is received into a buffer reused from request to
+    request and given as a view of it, never copied.
+
+    Receiving 64 MiB into new memory cost 5 times what it cost into memory used before (a
+    page fault and a zeroed page per 4 KiB: 1.1 against 5.2 GB/s here), and ``read_body``'s
+    large bodies also end in a copy to ``bytes``: for a GiB of Xet xorbs, about 1.6 s of
+    server CPU. The view must not outlive the block (the next request overwrites it).
+    """
+    stream = environ.get("wsgi.input")
+    length = content_length(environ)
+    if (stream is None or length is None or length <= _BIG_BODY or length > limit
+            or not hasattr(stream, "readinto")):
+        yield read_body(environ, limit)
+        return
+    with _idle_lock:
+        fits = [b for b in _idle_buffers if len(b) >= length]
+        buffer = min(fits, key=len) if fits else None
+        if buffer is not None:
+            _idle_buffers.remove(buffer)
+    if buffer is None:
+        buffer = bytearray(-(-length // _BUFFER_UNIT) * _BUFFER_UNIT)
+    try:
+        view = memoryview(buffer)
+        got = 0
+        while got < length:
+            count = stream.readinto(view[got:length])
+            if not count:
+                break
+            got += count
+        yield view[:got]
+    finally:
+        with _idle_lock:
+            if len(_idle_buffers) < _BUFFERS_KEPT:
+                _idle_buffers.append(buffer)
 
 
 def read_json(req: Request, limit: int) -> Any:

@@ -29,6 +29,10 @@ promises; and modelgit holds back the body's last byte until its own hash matche
 upload never completes even on a store that ignored the header. A reader sees a whole,
 verified object or none (an S3 PUT is atomic), which is what the file storage's rename gives.
 
+Bytes the server makes itself (:meth:`S3Storage.writer`: a verified Xet xorb, a file rebuilt
+from xorbs) have no oid until their last byte: they are spooled and hashed, then sent as any
+upload is (see :class:`_SpoolWriter`).
+
 Keys are ``<prefix>objects/<aa>/<bb>/<oid>``, the file storage's layout, so a listing comes
 back in oid order and ``gc`` treats both storages alike.
 """
@@ -46,6 +50,7 @@ import os
 import queue
 import re
 import stat
+import tempfile
 import threading
 import urllib.parse
 from collections.abc import Iterator
@@ -58,6 +63,7 @@ from modelgit.lfs.storage import (
     DEFAULT_CHUNK,
     OID_RE,
     ByteSource,
+    ObjectWriter,
     StorageError,
     StoredObject,
     _copy_hashing,
@@ -89,6 +95,9 @@ PART_WORKERS = 2
 #: Seconds a presigned PUT that modelgit itself sends stays valid (a slow upload of the
 #: largest object must still be inside it when it ends; the signature is checked at the start).
 PUT_URL_SECONDS = 3600
+#: An object made by :meth:`S3Storage.writer` waits in memory up to this size, beyond it in
+#: a temporary file, until its sha256 (its key) is known and it can be sent.
+SPOOL_IN_MEMORY = 16 * 1024**2
 #: Seconds to connect to the store and to wait on one of its socket reads or writes.
 TIMEOUT_SECONDS = 60.0
 log = logging.getLogger("modelgit.lfs")
@@ -286,14 +295,22 @@ class S3Storage:
         """Nothing to sweep: an S3 PUT that does not complete leaves nothing behind."""
         return 0
 
+    def writer(self, size: int) -> ObjectWriter:
+        size = validate_size(size)
+        self._check_size(size)
+        return _SpoolWriter(self, size)
+
+    def _check_size(self, size: int) -> None:
+        if size > self.settings.max_object_bytes:
+            raise StorageError(413, f"object too large for this site's object store: at most"
+                                    f" {self.settings.max_object_bytes} bytes per object")
+
     def put(self, oid: str, size: int, stream: ByteSource, chunk: int = DEFAULT_CHUNK) -> int:
         key = self.key(oid)
         size = validate_size(size)
         if chunk < 1:
             raise ValueError("chunk must be positive")
-        if size > self.settings.max_object_bytes:
-            raise StorageError(413, f"object too large for this site's object store: at most"
-                                    f" {self.settings.max_object_bytes} bytes per object")
+        self._check_size(size)
         if size >= self.settings.multipart_bytes:
             return self._put_multipart(oid, key, size, stream, chunk)
         checksum = base64.b64encode(bytes.fromhex(oid)).decode("ascii")
@@ -335,6 +352,63 @@ class S3Storage:
         return written
 
 
+class _SpoolWriter:
+    """:class:`~modelgit.lfs.storage.ObjectWriter` of the S3 storage.
+
+    A PUT names its key (the oid) before its first byte, and the oid of bytes the server
+    makes is known only after the last one: so the bytes wait in a spool (memory up to
+    :data:`SPOOL_IN_MEMORY`, then a private temporary file) and are hashed as they arrive.
+    :meth:`commit` sends them with :meth:`S3Storage.put`, which hashes them once more on the
+    way out and sends the sha256 as ``x-amz-checksum-sha256``: spooled bytes that changed
+    before being sent are refused by modelgit even on a store that ignored the header. On
+    this backend the bytes are thus hashed twice (the file storage hashes them once).
+    """
+
+    def __init__(self, storage: S3Storage, size: int) -> None:
+        self._storage = storage
+        self._size = size
+        self._written = 0
+        self._hasher = hashlib.sha256()
+        self._spool: tempfile.SpooledTemporaryFile[bytes] | None = (
+            tempfile.SpooledTemporaryFile(max_size=SPOOL_IN_MEMORY))
+
+    def __enter__(self) -> _SpoolWriter:
+        return self
+
+    def __exit__(self, *exc: object) -> None:
+        self._discard()
+
+    def write(self, data: bytes | bytearray | memoryview, /) -> int:
+        view = memoryview(data).cast("B")
+        if self._spool is None:
+            raise ValueError("this object was already committed or thrown away")
+        if self._written + len(view) > self._size:
+            raise StorageError(422, f"size mismatch: expected {self._size} bytes,"
+                                    " received more")
+        self._hasher.update(view)
+        self._spool.write(view)
+        self._written += len(view)
+        return len(view)
+
+    def commit(self) -> str:
+        spool = self._spool
+        if spool is None:
+            raise ValueError("this object was already committed or thrown away")
+        oid = self._hasher.hexdigest()
+        try:
+            check_received(self._written, oid, self._size, oid)
+            spool.seek(0)
+            self._storage.put(oid, self._size, spool)
+        finally:
+            self._discard()
+        return oid
+
+    def _discard(self) -> None:
+        if self._spool is not None:
+            self._spool.close()
+            self._spool = None
+
+
 class _Parts:
     """The sink of a multipart upload: received bytes fill a part buffer; a full one goes to
     the store on a worker thread (:data:`PART_WORKERS` at once) while the next fills.
@@ -363,7 +437,7 @@ class _Parts:
         self._filled = 0
         self._futures: list[Future[dict[str, Any]]] = []
 
-    def write(self, data: bytes | memoryview, /) -> int:
+    def write(self, data: bytes | bytearray | memoryview, /) -> int:
         view = memoryview(data).cast("B")
         if self._received + len(view) > self._size:
             raise StorageError(422, f"size mismatch: expected {self._size} bytes,"

@@ -10,7 +10,9 @@ Writes never trust the client: the bytes are hashed while they stream to a tempo
 the store's own folder (same filesystem, so the final rename is atomic), and only a file whose
 size and sha256 match the oid is fsynced and renamed into place. A reader therefore never sees
 a partial or wrong object, and a crash leaves at most a temporary file that
-:meth:`FileStorage.sweep_temp` removes.
+:meth:`FileStorage.sweep_temp` removes. Bytes the server makes itself (a verified Xet xorb, a
+file rebuilt from xorbs) go through :meth:`ObjectStorage.writer` instead: the same temporary
+file, hashed as it is written, and renamed into place under the sha256 it turned out to have.
 """
 
 from __future__ import annotations
@@ -152,6 +154,19 @@ class ObjectStorage(Protocol):
         """
         ...
 
+    def writer(self, size: int) -> ObjectWriter:
+        """A new object of exactly ``size`` bytes whose sha256 nobody knows yet: bytes the
+        server made itself (a verified xorb, a file rebuilt from xorbs).
+
+        The storage names the object by the sha256 of the bytes it was given, computed as
+        they are written, so the caller hashes nothing and the bytes are written once (with
+        :meth:`put` the caller had to hash them first, and ``put`` hashed them again). Use it
+        as a context manager; :meth:`ObjectWriter.commit` stores the object and returns its
+        oid, and leaving the block without a commit (or with an exception) keeps nothing.
+        ``StorageError(422)`` when more or fewer than ``size`` bytes were written.
+        """
+        ...
+
     def delete(self, oid: str) -> None:
         """Remove a stored object; no error when it is already gone (``gc`` may race)."""
         ...
@@ -171,6 +186,29 @@ class ObjectStorage(Protocol):
 
     def sweep_temp(self, older_than: float = 24 * 3600) -> int:
         """Remove upload leftovers older than ``older_than`` seconds (a crash's); their count."""
+        ...
+
+
+class ObjectWriter(Protocol):
+    """An object being written by :meth:`ObjectStorage.writer`; see there.
+
+    Nobody names the object but the storage, from the sha256 of the bytes written, so no
+    caller (and no client) can store bytes under a name they do not hash to.
+    """
+
+    def write(self, data: bytes | bytearray | memoryview, /) -> int:
+        """Add bytes at the end; ``StorageError(422)`` past the announced size."""
+        ...
+
+    def commit(self) -> str:
+        """Store the object (atomically: a reader sees it whole or not at all) and return its
+        oid, the sha256 of the bytes written. Storing bytes already stored keeps one copy."""
+        ...
+
+    def __enter__(self) -> ObjectWriter: ...
+
+    def __exit__(self, *exc: object) -> None:
+        """Throw away an object that was not committed."""
         ...
 
 
@@ -256,6 +294,9 @@ class FileStorage:
         # rename into the same folder, and there are at most 65,536 of them.
         self._object_path(oid).unlink(missing_ok=True)
 
+    def writer(self, size: int) -> ObjectWriter:
+        return _FileWriter(self, validate_size(size))
+
     def put(self, oid: str, size: int, stream: ByteSource, chunk: int = DEFAULT_CHUNK) -> int:
         target = self._object_path(oid)
         size = validate_size(size)
@@ -280,8 +321,7 @@ class FileStorage:
             os.replace(tmp, target)
         except OSError as err:
             tmp.unlink(missing_ok=True)
-            if err.errno in _NO_SPACE:
-                raise StorageError(507, "insufficient storage on the server") from err
+            _refuse_if_full(err)
             raise
         except BaseException:
             tmp.unlink(missing_ok=True)
@@ -305,6 +345,91 @@ class FileStorage:
                     entry.unlink()
                     removed += 1
         return removed
+
+
+class _FileWriter:
+    """:class:`ObjectWriter` of the file storage: a temporary file in the store's ``tmp/``,
+    hashed as it is written (from the very buffer that is written, so the name is the sha256
+    of the bytes on disk), fsynced and renamed into place under that sha256 by :meth:`commit`.
+
+    Writes go through the page cache with write-behind (:class:`_UploadFile`): the pieces
+    are the caller's (a chunk of a xorb, a whole xorb), not aligned for direct I/O.
+    """
+
+    def __init__(self, storage: FileStorage, size: int) -> None:
+        self._storage = storage
+        self._size = size
+        self._hasher = hashlib.sha256()
+        self._written = 0
+        storage.tmp_dir.mkdir(parents=True, exist_ok=True)
+        self._fd: int | None
+        self._fd, name = tempfile.mkstemp(prefix="new.", suffix=".part", dir=storage.tmp_dir)
+        self._tmp: Path | None = Path(name)
+        self._out = _UploadFile(self._fd, direct=False)
+
+    def __enter__(self) -> _FileWriter:
+        return self
+
+    def __exit__(self, *exc: object) -> None:
+        self._discard()
+
+    def write(self, data: bytes | bytearray | memoryview, /) -> int:
+        view = memoryview(data).cast("B")
+        if self._fd is None:
+            raise ValueError("this object was already committed or thrown away")
+        if self._written + len(view) > self._size:
+            raise StorageError(422, f"size mismatch: expected {self._size} bytes,"
+                                    " received more")
+        self._hasher.update(view)
+        try:
+            self._out.write(view)
+        except OSError as err:
+            self._discard()
+            _refuse_if_full(err)
+            raise
+        self._written += len(view)
+        return len(view)
+
+    def commit(self) -> str:
+        oid = self._hasher.hexdigest()
+        fd, tmp = self._fd, self._tmp
+        if fd is None or tmp is None:
+            raise ValueError("this object was already committed or thrown away")
+        try:
+            check_received(self._written, oid, self._size, oid)
+            target = self._storage._object_path(oid)
+            os.fchmod(fd, OBJECT_MODE)
+            os.fsync(fd)
+            os.close(fd)
+            self._fd = None
+            target.parent.mkdir(parents=True, exist_ok=True)
+            os.replace(tmp, target)  # as in put: an existing copy has the same bytes
+            self._tmp = None
+        except OSError as err:
+            self._discard()
+            _refuse_if_full(err)
+            raise
+        except BaseException:
+            self._discard()
+            raise
+        _fsync_dir(target.parent)
+        return oid
+
+    def _discard(self) -> None:
+        if self._fd is not None:
+            with contextlib.suppress(OSError):
+                os.close(self._fd)
+            self._fd = None
+        if self._tmp is not None:
+            self._tmp.unlink(missing_ok=True)
+            self._tmp = None
+
+
+def _refuse_if_full(err: OSError) -> None:
+    """A full disk or quota is the server's condition, raised as a 507 for the client; the
+    caller raises any other failure as it is."""
+    if err.errno in _NO_SPACE:
+        raise StorageError(507, "insufficient storage on the server") from err
 
 
 #: Storage backends by the name ``config.yaml`` gives in ``lfs.storage`` (default ``files``).
@@ -376,7 +501,7 @@ class _UploadFile:
         self._previous = 0  # where the one before it started (written back by now, mostly)
         self._direct = direct and _set_direct(fd, on=True)
 
-    def write(self, data: bytes | memoryview, /) -> int:
+    def write(self, data: bytes | bytearray | memoryview, /) -> int:
         view = memoryview(data).cast("B")
         if self._direct and len(view) % DIRECT_ALIGN:
             self._end_direct()

@@ -13,18 +13,15 @@ A token is checked again on every use: its user must still exist, its key be liv
 
 from __future__ import annotations
 
-import hashlib
-import io
 import logging
-import tempfile
 import time
 from dataclasses import dataclass
-from typing import TYPE_CHECKING, Any
+from typing import TYPE_CHECKING, Any, cast
 
 from modelgit.authz import keys
 from modelgit.authz.decide import Subject
 from modelgit.errors import Forbidden, Invalid, NotFound, TooLarge, Unauthorized
-from modelgit.lfs.storage import ObjectStorage, storage_for
+from modelgit.lfs.storage import ByteSource, ObjectStorage, storage_for
 from modelgit.lfs.tokens import load_or_create_secret
 from modelgit.services import access
 from modelgit.xet import hashes, shard, tokens, xorb
@@ -139,19 +136,20 @@ def has_xorb(store: Store, model_id: str, xorb_hex: str) -> bool:
     return store.model_has_xorb(model_id, xorb_hex) and store.get_xorb(xorb_hex) is not None
 
 
-def put_xorb(cfg: Config, store: Store, model_id: str, xorb_hex: str, body: bytes,
-             user: str = "") -> bool:
+def put_xorb(cfg: Config, store: Store, model_id: str, xorb_hex: str,
+             body: bytes | memoryview, user: str = "") -> bool:
     """Verify a xorb (format, every chunk, the merkle hash against the URL's) and store it;
-    True if it was new to the site."""
+    True if it was new to the site. ``body`` may be a view of a buffer the caller reuses:
+    nothing here keeps a reference to it."""
     expected = parse_hash(xorb_hex)
     try:
         parsed = xorb.parse(body, expected)
     except xorb.XorbError as err:
         raise Invalid(f"xorb {xorb_hex} refused: {err}; nothing was stored") from None
-    oid = hashlib.sha256(body).hexdigest()
-    storage = storage_for(cfg)
-    if not storage.exists(oid):
-        storage.put(oid, len(body), io.BytesIO(body))
+    # Named by the storage from the sha256 of the bytes it writes: hashed once, written once.
+    with storage_for(cfg).writer(len(body)) as out:
+        out.write(body)
+        oid = out.commit()
     new = store.add_xorb(model_id, xorb_hex, oid, len(body), parsed.unpacked_size,
                          len(parsed.chunks))
     store.add_dedupe_chunks(xorb_hex, [hashes.to_hex(c.hash) for c in parsed.chunks
@@ -163,16 +161,41 @@ def put_xorb(cfg: Config, store: Store, model_id: str, xorb_hex: str, body: byte
     return new
 
 
-def _load_xorb(storage: ObjectStorage, store: Store, xorb_hex: str, *, hashed: bool = False
-               ) -> tuple[bytes, xorb.Xorb]:
-    """A stored xorb's bytes and layout; ``hashed`` also recomputes its chunk hashes (the
-    dedupe answer lists them), else only the headers are read (see ``xorb.index``)."""
+def _load_xorb(storage: ObjectStorage, store: Store, xorb_hex: str, *, hashed: bool = False,
+               into: bytearray | None = None) -> tuple[xorb.Buffer, xorb.Xorb]:
+    """A stored xorb's bytes and layout (``xorb.index``: headers, and the chunk hashes of its
+    footer); ``hashed`` makes sure the chunk hashes are there (the dedupe answer lists them)
+    by hashing the chunks of a xorb stored without footer.
+
+    ``into``, when large enough, receives the bytes (the result is then a view of it, valid
+    until the next load into it): a shard's files read xorb after xorb, and a fresh 64 MiB
+    buffer each time cost more (page faults on new memory, then a copy) than hashing it.
+    """
     row = store.get_xorb(xorb_hex)
     if row is None:
         raise NotFound(f"xorb {xorb_hex} is not stored here")
+    size = int(row["size"])
     with storage.open(row["oid"]) as fh:
-        data = fh.read()
-    return data, xorb.parse(data) if hashed else xorb.index(data)
+        if into is None or len(into) < size:
+            data: xorb.Buffer = fh.read()
+        else:
+            # Files and the S3 reader have readinto, which typing's BinaryIO does not name.
+            data = _read_into(cast(ByteSource, fh), memoryview(into)[:size])
+    layout = xorb.index(data)
+    if hashed and not layout.hashed:
+        layout = xorb.parse(data)
+    return data, layout
+
+
+def _read_into(fh: ByteSource, view: memoryview) -> memoryview:
+    """Fill ``view`` from ``fh``; a stored object shorter than its record is a server fault."""
+    filled = 0
+    while filled < len(view):
+        count = fh.readinto(view[filled:])
+        if not count:
+            raise RuntimeError("a stored xorb is shorter than recorded")
+        filled += count
+    return view
 
 
 # -- shards -----------------------------------------------------------------------------
@@ -190,7 +213,7 @@ def put_shard(cfg: Config, store: Store, model_id: str, body: bytes, user: str =
     model = store.get_model(model_id)
     if model is None:
         raise NotFound(f"model {model_id} not found")
-    cache: dict[str, tuple[bytes, xorb.Xorb]] = {}
+    cache = _XorbCache(storage, store)
     readable = _readable_elsewhere(cfg, store, user)
     for info in parsed.files:
         _register_file(cfg, store, storage, model, info, cache, readable)
@@ -224,7 +247,7 @@ def _readable_elsewhere(cfg: Config, store: Store, user: str) -> Callable[[str],
 
 
 def _register_file(cfg: Config, store: Store, storage: ObjectStorage, model: dict[str, Any],
-                   info: shard.FileInfo, cache: dict[str, tuple[bytes, xorb.Xorb]],
+                   info: shard.FileInfo, cache: _XorbCache,
                    readable: Callable[[str], bool]) -> None:
     model_id = model["id"]
     file_hex = hashes.to_hex(info.hash)
@@ -239,11 +262,11 @@ def _register_file(cfg: Config, store: Store, storage: ObjectStorage, model: dic
             borrowed.add(xhex)
         terms.append((xhex, seg.start, seg.end, seg.size))
     first = info.segments[0]
-    first_xorb = _cached(storage, store, terms[0][0], cache)[1]
+    data, first_xorb = cache.get(terms[0][0])
     if first.start < len(first_xorb.chunks):
-        head, _ = xorb.read_chunk(_cached(storage, store, terms[0][0], cache)[0],
-                                  first_xorb.chunks[first.start].start)
-        store.add_dedupe_chunks(terms[0][0], [hashes.to_hex(hashes.chunk_hash(head))])
+        head = first_xorb.chunks[first.start]
+        head_hash = head.hash or hashes.chunk_hash(xorb.read_chunk(data, head.start)[0])
+        store.add_dedupe_chunks(terms[0][0], [hashes.to_hex(head_hash)])
     known = store.get_file(model_id, file_hex)
     if known is not None and storage.exists(known["sha256"]):
         store.link_object(model_id, known["sha256"], int(known["size"]))
@@ -254,46 +277,59 @@ def _register_file(cfg: Config, store: Store, storage: ObjectStorage, model: dic
     left, message = lfs_headroom(cfg, store, model["space"])
     if left is not None and size > left:
         raise TooLarge(message)
-    digest = hashlib.sha256()
     entries: list[tuple[bytes, int]] = []
-    with tempfile.TemporaryFile(dir=cfg.lfs_dir) as tmp:
-        written = 0
+    # The file is written once, straight into the storage, which names it by the sha256 of
+    # what it wrote; it is committed (stored) only once its Xet hash checked out, and a
+    # refused file leaves nothing behind.
+    with storage.writer(size) as out:
         for xhex, start, end, seg_size in terms:
-            data, parsed = _cached(storage, store, xhex, cache)
+            data, parsed = cache.get(xhex)
             if end > len(parsed.chunks):
                 raise Invalid(f"shard refused: file {file_hex} names chunks {start}..{end} of"
                               f" xorb {xhex}, which has {len(parsed.chunks)}")
             got = 0
             for chunk in parsed.chunks[start:end]:
                 raw, _ = xorb.read_chunk(data, chunk.start)
-                digest.update(raw)
-                tmp.write(raw)
-                entries.append((hashes.chunk_hash(raw), len(raw)))
                 got += len(raw)
+                if got > seg_size:
+                    break
+                out.write(raw)
+                # The footer's hash was checked against these very bytes at upload.
+                entries.append((chunk.hash or hashes.chunk_hash(raw), len(raw)))
             if got != seg_size:
                 raise Invalid(f"shard refused: a term of file {file_hex} says {seg_size} bytes"
-                              f" but its chunks hold {got}")
-            written += got
+                              f" but its chunks hold {'more' if got > seg_size else got}")
         if hashes.file_hash(entries) != info.hash:
             raise Invalid(f"shard refused: the chunks of file {file_hex} do not hash to it")
-        sha = digest.hexdigest()
-        if not storage.exists(sha):
-            tmp.seek(0)
-            storage.put(sha, written, tmp)
+        sha = out.commit()
     # Only a file that verified links the xorbs it borrowed from another model.
     for xhex in sorted(borrowed):
         store.link_xorb(model_id, xhex)
-    store.link_object(model_id, sha, written)
-    store.add_file(model_id, file_hex, sha, written, terms)
+    store.link_object(model_id, sha, size)
+    store.add_file(model_id, file_hex, sha, size, terms)
 
 
-def _cached(storage: ObjectStorage, store: Store, xorb_hex: str,
-            cache: dict[str, tuple[bytes, xorb.Xorb]]) -> tuple[bytes, xorb.Xorb]:
-    """A stored xorb, parsed; one xorb in memory at a time (files are mostly in order)."""
-    if xorb_hex not in cache:
-        cache.clear()
-        cache[xorb_hex] = _load_xorb(storage, store, xorb_hex)
-    return cache[xorb_hex]
+class _XorbCache:
+    """The stored xorbs a shard's files are read from: one in memory at a time (files are
+    mostly in order), always read into the same buffer (see ``_load_xorb``)."""
+
+    def __init__(self, storage: ObjectStorage, store: Store) -> None:
+        self._storage = storage
+        self._store = store
+        self._buffer = bytearray()
+        self._hex = ""
+        self._loaded: tuple[xorb.Buffer, xorb.Xorb] | None = None
+
+    def get(self, xorb_hex: str) -> tuple[xorb.Buffer, xorb.Xorb]:
+        if self._loaded is None or xorb_hex != self._hex:
+            self._loaded = None  # its view of the buffer is about to be overwritten
+            row = self._store.get_xorb(xorb_hex)
+            if row is not None and len(self._buffer) < int(row["size"]):
+                self._buffer = bytearray(int(row["size"]))
+            self._loaded = _load_xorb(self._storage, self._store, xorb_hex,
+                                      into=self._buffer)
+            self._hex = xorb_hex
+        return self._loaded
 
 
 def dedupe_shard(cfg: Config, store: Store, model_id: str, chunk_hex: str) -> bytes | None:

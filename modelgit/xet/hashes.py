@@ -35,7 +35,7 @@ _MAX_GROUP = 9
 _BRANCHING = 4
 
 
-def chunk_hash(data: bytes | memoryview) -> bytes:
+def chunk_hash(data: bytes | bytearray | memoryview) -> bytes:
     """The hash of one chunk's uncompressed bytes."""
     return blake3.blake3(data, key=DATA_KEY).digest()
 

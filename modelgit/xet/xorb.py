@@ -28,6 +28,9 @@ _BOUNDS_IDENT = b"XBLBBND"
 
 SCHEME_NONE, SCHEME_LZ4, SCHEME_BG4_LZ4 = 0, 1, 2
 
+#: Bytes as the xorb code reads and returns them: a chunk may be a view of its xorb.
+Buffer = bytes | bytearray | memoryview
+
 
 class XorbError(ValueError):
     """The bytes are not a valid xorb; the message says what is wrong, for the client."""
@@ -51,18 +54,28 @@ class Xorb:
     def unpacked_size(self) -> int:
         return sum(c.size for c in self.chunks)
 
+    @property
+    def hashed(self) -> bool:
+        """Whether the chunk hashes are known (``index`` of a xorb without footer: not)."""
+        return bool(self.hash)
 
-def bg4_regroup(data: bytes) -> bytes:
-    """Undo byte grouping: the four groups (sizes n/4, rounded up for the first n%4) interleave."""
+
+def bg4_regroup(data: Buffer) -> bytearray:
+    """Undo byte grouping: the four groups (sizes n/4, rounded up for the first n%4) interleave.
+
+    Four strided slice assignments from views of ``data`` (no copy of a group first); the
+    result stays a ``bytearray``, which every reader of a chunk takes as it is.
+    """
     n = len(data)
     split, rem = divmod(n, 4)
     out = bytearray(n)
+    source = memoryview(data)
     pos = 0
     for k in range(4):
         size = split + (1 if rem > k else 0)
-        out[k::4] = data[pos:pos + size]
+        out[k::4] = source[pos:pos + size]
         pos += size
-    return bytes(out)
+    return out
 
 
 def bg4_split(data: bytes) -> bytes:
@@ -70,14 +83,21 @@ def bg4_split(data: bytes) -> bytes:
     return b"".join(data[k::4] for k in range(4))
 
 
-def decompress(scheme: int, payload: bytes | memoryview, size: int) -> bytes:
-    """A chunk's bytes; raises XorbError unless they come out exactly ``size`` long."""
+def decompress(scheme: int, payload: Buffer, size: int) -> Buffer:
+    """A chunk's bytes; raises XorbError unless they come out exactly ``size`` long.
+
+    An uncompressed chunk is returned as ``payload`` itself, not copied: the callers hash it
+    and write it, and a copy per chunk cost as much as a pass of hashing (a fresh 64 KiB
+    buffer each time). A ``payload`` that is a view of a buffer stays valid only as long as
+    the buffer's content does.
+    """
+    out: Buffer
     if scheme == SCHEME_NONE:
-        out = bytes(payload)
+        out = payload
     elif scheme in (SCHEME_LZ4, SCHEME_BG4_LZ4):
         try:
             decoder = lz4.frame.LZ4FrameDecompressor()
-            out = decoder.decompress(bytes(payload), max_length=size + 1)
+            out = decoder.decompress(payload, max_length=size + 1)
             if not decoder.eof:
                 raise XorbError("a chunk's LZ4 frame is truncated or longer than its header says")
         except RuntimeError as exc:
@@ -91,7 +111,7 @@ def decompress(scheme: int, payload: bytes | memoryview, size: int) -> bytes:
     return out
 
 
-def _header(data: bytes | memoryview, pos: int) -> tuple[int, int, int]:
+def _header(data: Buffer, pos: int) -> tuple[int, int, int]:
     if pos + HEADER_LEN > len(data):
         raise XorbError(f"xorb ends inside a chunk header at byte {pos}")
     version = data[pos]
@@ -107,17 +127,22 @@ def _header(data: bytes | memoryview, pos: int) -> tuple[int, int, int]:
     return compressed, scheme, size
 
 
-def read_chunk(data: bytes | memoryview, start: int) -> tuple[bytes, int]:
-    """The uncompressed bytes of the chunk whose header is at ``start``, and where it ends."""
+def read_chunk(data: Buffer, start: int) -> tuple[Buffer, int]:
+    """The uncompressed bytes of the chunk whose header is at ``start``, and where it ends.
+
+    For an uncompressed chunk, a view of ``data`` (see :func:`decompress`).
+    """
     compressed, scheme, size = _header(data, start)
     body = start + HEADER_LEN
-    return decompress(scheme, data[body:body + compressed], size), body + compressed
+    view = memoryview(data)[body:body + compressed]
+    return decompress(scheme, view, size), body + compressed
 
 
-def parse(data: bytes | memoryview, expected: bytes | None = None) -> Xorb:
+def parse(data: Buffer, expected: bytes | None = None) -> Xorb:
     """Parse and verify a xorb; ``expected`` is the hash it must have (the URL's)."""
     if len(data) > MAX_XORB_BYTES:
         raise XorbError(f"xorb is larger than {MAX_XORB_BYTES} bytes")
+    data = memoryview(data).cast("B")
     chunks: list[Chunk] = []
     pos = 0
     while pos < len(data) and data[pos:pos + len(FOOTER_IDENT)] != FOOTER_IDENT:
@@ -137,14 +162,19 @@ def parse(data: bytes | memoryview, expected: bytes | None = None) -> Xorb:
     return xorb
 
 
-def index(data: bytes | memoryview) -> Xorb:
-    """The chunk layout of a xorb this server stored: offsets and sizes from the headers only.
+def index(data: Buffer) -> Xorb:
+    """The chunk layout of a xorb this server stored: offsets and sizes from the headers, chunk
+    hashes from its footer.
 
-    A stored xorb was verified in full when it arrived and is kept under the sha256 of its
-    bytes, so reading it back (a reconstruction, a shard's file) need not decompress and hash
-    every chunk again: that doubled the server's work per byte. Chunk hashes are left empty;
-    whoever needs one hashes the chunk it reads (a shard's file hash is still recomputed).
+    A stored xorb was verified in full when it arrived (:func:`parse`: every chunk
+    decompressed and hashed, the footer's xorb hash, chunk hashes and boundaries compared
+    with them) and is kept under the sha256 of its bytes, so reading it back (a
+    reconstruction, a shard's file, a dedupe answer) need not decompress and hash every chunk
+    again: that doubled the server's work per byte. The footer (hf_xet always writes one)
+    holds the chunk hashes parse checked. Without a footer the hashes (and the xorb hash) are
+    left empty (``Xorb.hashed`` is False): whoever needs one hashes the chunk it reads.
     """
+    data = memoryview(data).cast("B")
     chunks: list[Chunk] = []
     pos = 0
     while pos < len(data) and data[pos:pos + len(FOOTER_IDENT)] != FOOTER_IDENT:
@@ -154,13 +184,29 @@ def index(data: bytes | memoryview) -> Xorb:
         pos = end
     if not chunks:
         raise XorbError("xorb has no chunks")
-    return Xorb(b"", tuple(chunks), pos)
+    if pos == len(data):
+        return Xorb(b"", tuple(chunks), pos)
+    footer = data[pos:]
+    n = len(chunks)
+    if (len(footer) != _footer_len(n) + 4 or bytes(footer[40:48]) != _HASHES_IDENT + b"\x00"
+            or int.from_bytes(footer[48:52], "little") != n):
+        # parse() refuses such a xorb, so a stored one never looks like this.
+        raise XorbError("xorb footer does not match its chunks")
+    listed = bytes(footer[52:52 + 32 * n])
+    hashed = tuple(Chunk(listed[32 * i:32 * i + 32], c.start, c.end, c.size)
+                   for i, c in enumerate(chunks))
+    return Xorb(bytes(footer[8:40]), hashed, pos)
+
+
+def _footer_len(n: int) -> int:
+    """The length a footer gives itself (all but its last 4 bytes) for ``n`` chunks."""
+    return 7 + 1 + 32 + (7 + 1 + 4 + 32 * n) + (7 + 1 + 4 + 8 * n) + 12 + 16
 
 
 def _check_footer(footer: memoryview, xorb: Xorb) -> None:
     """The footer must name the same hash, chunk hashes and boundaries as the chunks."""
     n = len(xorb.chunks)
-    expected_len = 7 + 1 + 32 + (7 + 1 + 4 + 32 * n) + (7 + 1 + 4 + 8 * n) + 12 + 16
+    expected_len = _footer_len(n)
     if len(footer) != expected_len + 4:
         raise XorbError("xorb footer has the wrong length for its chunks")
     if int.from_bytes(footer[-4:], "little") != expected_len:
@@ -192,9 +238,12 @@ def _check_footer(footer: memoryview, xorb: Xorb) -> None:
             raise XorbError("xorb footer chunk boundaries do not match its chunks")
 
 
-def serialize(chunks: list[bytes], scheme: int = SCHEME_LZ4) -> tuple[bytes, bytes]:
-    """A xorb (without footer) of the given chunks and its hash: for tests and tools."""
+def serialize(chunks: list[bytes], scheme: int = SCHEME_LZ4, *, footer: bool = False
+              ) -> tuple[bytes, bytes]:
+    """A xorb of the given chunks and its hash, with the footer hf_xet writes when ``footer``:
+    for tests and tools."""
     out = bytearray()
+    ends: list[int] = []
     entries = []
     for raw in chunks:
         payload: bytes
@@ -209,4 +258,29 @@ def serialize(chunks: list[bytes], scheme: int = SCHEME_LZ4) -> tuple[bytes, byt
         out += bytes([0]) + len(payload).to_bytes(3, "little") + bytes([used])
         out += len(raw).to_bytes(3, "little") + payload
         entries.append((hashes.chunk_hash(raw), len(raw)))
-    return bytes(out), hashes.xorb_hash(entries)
+        ends.append(len(out))
+    xorb_hash = hashes.xorb_hash(entries)
+    if footer:
+        out += _footer(xorb_hash, entries, ends)
+    return bytes(out), xorb_hash
+
+
+def _footer(xorb_hash: bytes, entries: list[tuple[bytes, int]], ends: list[int]) -> bytes:
+    """The ``XETBLOB`` footer (version 1) of xet-core: the xorb hash, the chunk hashes, the
+    chunk boundaries (end in the xorb, unpacked end), a chunk count, two section offsets from
+    the end and 16 reserved bytes, then its own length."""
+    n = len(entries)
+    unpacked: list[int] = []
+    total = 0
+    for _, size in entries:
+        total += size
+        unpacked.append(total)
+    out = bytearray(FOOTER_IDENT + b"\x01" + xorb_hash)
+    hashes_at = len(out)
+    out += _HASHES_IDENT + b"\x00" + struct.pack("<I", n) + b"".join(h for h, _ in entries)
+    bounds_at = len(out)
+    out += _BOUNDS_IDENT + b"\x01" + struct.pack(f"<I{n}I{n}I", n, *ends, *unpacked)
+    whole = _footer_len(n) + 4
+    out += struct.pack("<3I", n, whole - hashes_at, whole - bounds_at) + bytes(16)
+    out += struct.pack("<I", len(out))
+    return bytes(out)

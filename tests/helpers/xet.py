@@ -8,10 +8,12 @@ crossed the wire to the server, not what the client says it sent.
 from __future__ import annotations
 
 import re
+import struct
 from pathlib import Path
 
 import pytest
 
+from modelgit.xet import hashes, shard
 from tests.helpers.hub_client import hf_setup
 
 _RECEIVED = re.compile(r" modelgit\.xet xet (?:xorb|shard) (?P<model>\S+) (?:\S+ )?(?P<n>\d+)"
@@ -44,3 +46,16 @@ def requests_to(log_text: str, path_part: str) -> int:
     """How many requests the access log shows whose path contains ``path_part``."""
     return sum(1 for line in _lines(log_text)
                if " modelgit.access " in line and path_part in line)
+
+
+def file_shard(files: list[tuple[bytes, list[tuple[bytes, int, int, int]]]]) -> bytes:
+    """A version-2 shard with a file section only, as a client uploads after its xorbs: each
+    file is (Xet file hash, [(xorb hash, unpacked bytes, first chunk, end chunk)])."""
+    out = bytearray(shard.TAG + struct.pack("<QQ", 2, 0))
+    for file_hash, terms in files:
+        out += file_hash + struct.pack("<4I", 0, len(terms), 0, 0)
+        for xorb_hash, size, start, end in terms:
+            out += xorb_hash + struct.pack("<4I", 0, size, start, end)
+    out += hashes.MARKER + bytes(16)  # end of the file section
+    out += hashes.MARKER + bytes(16)  # an empty xorb section
+    return bytes(out)

@@ -156,6 +156,33 @@ def test_storage_contract_on_s3(s3site: Site) -> None:
     assert missing.value.status == 404
 
 
+@pytest.mark.parametrize("size", [300_000, 17 * 1024 * 1024])  # in memory, then spooled
+def test_writer_sends_an_object_named_by_its_sha256(s3site: Site, weed: seaweed.Seaweed,
+                                                    size: int) -> None:
+    """What the Xet CAS stores (a xorb, a rebuilt file): bytes whose sha256 the storage
+    computes, sent under it; a writer that is not committed or has the wrong size sends
+    nothing."""
+    storage = storage_for(config_mod.load(s3site.data))
+    data = os.urandom(size)
+    with storage.writer(size) as out:
+        out.write(data[:1000])
+        out.write(memoryview(data)[1000:])
+        oid = out.commit()
+    assert oid == oid_of(data)
+    assert bucket_keys(weed, s3site)[key_of(oid)] == size
+    with storage.open(oid) as handle:
+        assert handle.read() == data
+    other = os.urandom(5000)
+    with storage.writer(len(other)) as dropped:
+        dropped.write(other)
+    with pytest.raises(StorageError) as short, storage.writer(len(other) + 1) as out:
+        out.write(other)
+        out.commit()
+    assert short.value.status == 422
+    assert key_of(oid_of(other)) not in bucket_keys(weed, s3site)
+    storage.delete(oid)
+
+
 def test_gc_removes_only_unlinked_objects_from_the_bucket(s3site: Site,
                                                           weed: seaweed.Seaweed) -> None:
     s3site.model("s3gc/keep")

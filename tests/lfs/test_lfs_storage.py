@@ -236,6 +236,53 @@ class StorageContract:
         assert self.put_bytes(storage, data) == oid
         assert len(self.leftovers(storage)) == 1
 
+    # writer(): bytes the server makes itself, named by the storage from what it wrote.
+    def test_writer_names_the_object_by_the_sha256_of_its_bytes(
+        self, storage: ObjectStorage
+    ) -> None:
+        pieces = [os.urandom(1000), b"", bytearray(os.urandom(70_000)),
+                  memoryview(os.urandom(3000))[7:2007]]
+        data = b"".join(bytes(piece) for piece in pieces)
+        with storage.writer(len(data)) as out:
+            for piece in pieces:
+                assert out.write(piece) == len(piece)
+            oid = out.commit()
+        assert oid == oid_of(data)
+        with storage.open(oid) as handle:
+            assert handle.read() == data
+        assert len(self.leftovers(storage)) == 1
+        with storage.writer(len(data)) as again:  # the same bytes again: one copy
+            again.write(data)
+            assert again.commit() == oid
+        assert len(self.leftovers(storage)) == 1
+
+    def test_writer_not_committed_keeps_nothing(self, storage: ObjectStorage) -> None:
+        data = os.urandom(5000)
+        with storage.writer(len(data)) as out:
+            out.write(data)
+        with pytest.raises(RuntimeError), storage.writer(len(data)) as failing:
+            failing.write(data[:100])
+            raise RuntimeError("the caller gave up")
+        assert not storage.exists(oid_of(data))
+        assert self.leftovers(storage) == []
+
+    def test_writer_of_the_wrong_size_is_422_and_keeps_nothing(
+        self, storage: ObjectStorage
+    ) -> None:
+        data = b"0123456789"
+        with pytest.raises(StorageError) as short, storage.writer(11) as out:
+            out.write(data)
+            out.commit()
+        assert short.value.status == 422 and "size" in short.value.message
+        with pytest.raises(StorageError) as long, storage.writer(9) as out:
+            out.write(data)
+        assert long.value.status == 422
+        with pytest.raises(StorageError) as bad:
+            storage.writer(-1)
+        assert bad.value.status == 422
+        assert not storage.exists(oid_of(data))
+        assert self.leftovers(storage) == []
+
     def test_failing_stream_leaves_nothing(self, storage: ObjectStorage) -> None:
         data = os.urandom(5000)
         with pytest.raises(ConnectionResetError):
@@ -356,6 +403,30 @@ class TestFileStorage(StorageContract):
             storage.put(oid_of(data), len(data), io.BytesIO(data))
         assert err.value.status == 507
         assert self.leftovers(storage) == []
+
+    def test_writer_on_a_full_disk_is_507_and_keeps_nothing(
+        self, storage: FileStorage, monkeypatch: pytest.MonkeyPatch
+    ) -> None:
+        def no_space(fd: int) -> None:
+            raise OSError(errno.ENOSPC, "No space left on device")
+
+        monkeypatch.setattr(os, "fsync", no_space)
+        with pytest.raises(StorageError) as err, storage.writer(12) as out:
+            out.write(b"does not fit")
+            out.commit()
+        assert err.value.status == 507
+        assert self.leftovers(storage) == []
+
+    def test_writer_temporaries_live_in_the_store(self, storage: FileStorage) -> None:
+        """Written in the store's own tmp/ and renamed into place: never copied."""
+        with storage.writer(6) as out:
+            out.write(b"abc")
+            assert [p.parent for p in storage.tmp_dir.iterdir()] == [storage.tmp_dir]
+            out.write(b"def")
+            oid = out.commit()
+        assert self.leftovers(storage) == [f"objects/{oid[:2]}/{oid[2:4]}/{oid}"]
+        assert stat.S_IMODE(storage.root.joinpath(self.leftovers(storage)[0]).stat().st_mode) \
+            == 0o640
 
     # Objects from PIPELINE_MIN_BYTES on are written by a second thread while the next
     # piece is read: the same promises must hold there.

@@ -94,3 +94,28 @@ def test_index_of_a_stored_xorb_gives_the_layout_parse_gives() -> None:
     assert layout.content_end == parsed.content_end
     with pytest.raises(xorb.XorbError, match="ends inside"):
         xorb.index(data[:-3])
+
+
+def test_a_footer_gives_the_chunk_hashes_parse_checked() -> None:
+    chunks = [os.urandom(3000), b"\0" * 60000, bytes(range(256)) * 100]
+    data, h = xorb.serialize(chunks, footer=True)
+    parsed, layout = xorb.parse(data, h), xorb.index(data)
+    assert layout.hashed and layout.hash == h == parsed.hash
+    assert [c.hash for c in layout.chunks] == [c.hash for c in parsed.chunks] == \
+        [hashes.chunk_hash(c) for c in chunks]
+    assert layout.content_end == parsed.content_end < len(data)
+    bare, _ = xorb.serialize(chunks)
+    assert not xorb.index(bare).hashed
+
+
+def test_a_footer_that_disagrees_with_its_chunks_is_refused() -> None:
+    chunks = [os.urandom(3000), os.urandom(5000)]
+    data, h = xorb.serialize(chunks, footer=True)
+    end = xorb.parse(data).content_end
+    first_hash = end + 52  # after the ident, version, xorb hash and the section's header
+    forged = bytearray(data)
+    forged[first_hash] ^= 1  # a chunk hash the chunks do not give
+    with pytest.raises(xorb.XorbError, match="chunk hashes do not match"):
+        xorb.parse(bytes(forged), h)
+    with pytest.raises(xorb.XorbError, match="footer"):
+        xorb.parse(data[:-1], h)

@@ -27,6 +27,7 @@ and the signed links travel in query strings (and the grant id is a random, unsi
 
 from __future__ import annotations
 
+import contextlib
 import json
 import re
 import secrets
@@ -34,13 +35,15 @@ from typing import TYPE_CHECKING, Any
 
 from modelgit.errors import Invalid
 from modelgit.http.hub.common import MODEL_API, HubError, allow, bind
-from modelgit.http.request import BodyError, base_url, model_of, read_body
+from modelgit.http.request import BodyError, base_url, model_of, read_body, reused_body
 from modelgit.http.responses import Response, json_response, parse_range, status_line, stream_file
 from modelgit.services import xet as service
 from modelgit.xet import shard as shard_format
 from modelgit.xet import xorb as xorb_format
 
 if TYPE_CHECKING:
+    from collections.abc import Iterator
+
     from modelgit.http.request import Request
     from modelgit.http.routes import Host
 
@@ -58,6 +61,17 @@ def _bearer(req: Request) -> str | None:
 def _body(req: Request, limit: int) -> bytes:
     try:
         return read_body(req.environ, limit)
+    except BodyError as err:
+        raise HubError(err.status, err.message) from None
+
+
+@contextlib.contextmanager
+def _xorb_body(req: Request) -> Iterator[bytes | memoryview]:
+    """A xorb's body, in a receive buffer reused between requests (``reused_body``); it is
+    verified and stored inside the block, and nothing keeps a view of it after."""
+    try:
+        with reused_body(req.environ, xorb_format.MAX_XORB_BYTES) as body:
+            yield body
     except BodyError as err:
         raise HubError(err.status, err.message) from None
 
@@ -126,8 +140,8 @@ def xorb_upload_grant(app: Host, req: Request, match: re.Match[str]) -> Response
     grant, xhex = service.check_link(app.cfg, app.store, req.arg("grant") or "", "grant")
     if xhex != match.group("hash"):
         raise HubError(403, "this upload grant is for another xorb")
-    body = _body(req, xorb_format.MAX_XORB_BYTES)
-    service.put_xorb(app.cfg, app.store, grant.model, xhex, body, grant.user)
+    with _xorb_body(req) as body:
+        service.put_xorb(app.cfg, app.store, grant.model, xhex, body, grant.user)
     return status_line(200), [("Content-Length", "0")], [b""]
 
 
@@ -141,9 +155,9 @@ def xorb_commit(app: Host, req: Request, match: re.Match[str]) -> Response:
 
 def xorb_direct(app: Host, req: Request, match: re.Match[str]) -> Response:
     grant = _access(app, req, "write")
-    body = _body(req, xorb_format.MAX_XORB_BYTES)
-    new = service.put_xorb(app.cfg, app.store, grant.model, match.group("hash"), body,
-                           grant.user)
+    with _xorb_body(req) as body:
+        new = service.put_xorb(app.cfg, app.store, grant.model, match.group("hash"), body,
+                               grant.user)
     return json_response(200, {"was_inserted": new})
 
 

@@ -1,0 +1,109 @@
+"""A shard's file becomes an LFS object of the model: rebuilt from the model's xorbs, its Xet
+hash checked, stored under the sha256 of its bytes, and nothing stored when it does not check
+out. Through the CAS routes of a real ``modelgit serve``, with xorbs built here (with the
+footer hf_xet writes, and without one, which the protocol allows)."""
+
+from __future__ import annotations
+
+import hashlib
+import json
+import random
+from pathlib import Path
+
+import pytest
+
+from modelgit.config import load
+from modelgit.lfs.storage import storage_for
+from modelgit.xet import hashes, xorb
+from tests.conftest import Site
+from tests.helpers.xet import file_shard
+
+
+def write_token(site: Site, model: str) -> str:
+    answer = site.http("GET", f"/api/models/{model}/xet-write-token/main",
+                       key=site.keys["owner"])
+    assert answer.status == 200, answer.body
+    return str(json.loads(answer.body)["accessToken"])
+
+
+def chunks_of(seed: int, count: int) -> list[bytes]:
+    """Chunks like a weights file's: random (stored uncompressed), half zeros (LZ4), and
+    zeros (LZ4 and byte grouping shrink them alike)."""
+    rng = random.Random(seed)
+    out = []
+    for i in range(count):
+        size = rng.randint(8_000, 60_000)
+        kind = i % 3
+        out.append(rng.randbytes(size) if kind == 0 else
+                   rng.randbytes(size // 2) + bytes(size - size // 2) if kind == 1 else
+                   bytes(size))
+    return out
+
+
+def upload_xorb(site: Site, token: str, data: bytes, xorb_hash: bytes) -> None:
+    answer = site.http("POST", f"/api/xet/v1/xorbs/default/{hashes.to_hex(xorb_hash)}",
+                       key=token, body=data)
+    assert answer.status == 200, answer.body
+
+
+def stored_lfs_temporaries(site: Site) -> list[Path]:
+    tmp = site.data / "lfs" / "tmp"
+    return sorted(tmp.iterdir()) if tmp.is_dir() else []
+
+
+@pytest.mark.parametrize(("footer", "scheme"), [
+    (True, xorb.SCHEME_LZ4), (False, xorb.SCHEME_LZ4), (True, xorb.SCHEME_BG4_LZ4)])
+def test_a_shard_file_is_stored_under_the_sha256_of_its_bytes(
+        site: Site, footer: bool, scheme: int) -> None:
+    site.user("owner", admin=True)
+    model = site.model(f"reg/file-{int(footer)}-{scheme}")
+    token = write_token(site, model)
+    parts = [chunks_of(1 + scheme + 10 * footer, 9), chunks_of(2 + scheme + 10 * footer, 5)]
+    terms = []
+    for chunks in parts:
+        data, xh = xorb.serialize(chunks, scheme, footer=footer)
+        assert xorb.index(data).hashed is footer
+        upload_xorb(site, token, data, xh)
+        terms.append((xh, sum(map(len, chunks)), 0, len(chunks)))
+    # The second file uses chunks 2..7 of the first xorb only.
+    content = b"".join(parts[0] + parts[1])
+    middle = b"".join(parts[0][2:7])
+    all_chunks = [(hashes.chunk_hash(c), len(c)) for c in parts[0] + parts[1]]
+    mid_chunks = [(hashes.chunk_hash(c), len(c)) for c in parts[0][2:7]]
+    body = file_shard([(hashes.file_hash(all_chunks), terms),
+                       (hashes.file_hash(mid_chunks), [(terms[0][0], len(middle), 2, 7)])])
+    answer = site.http("POST", "/api/xet/v1/shards", key=token, body=body)
+    assert answer.status == 200, answer.body
+    storage = storage_for(load(site.data))
+    for expected in (content, middle):
+        sha = hashlib.sha256(expected).hexdigest()
+        with storage.open(sha) as fh:
+            assert fh.read() == expected
+    assert stored_lfs_temporaries(site) == []
+
+
+def test_a_file_whose_chunks_do_not_hash_to_it_stores_nothing(site: Site) -> None:
+    site.user("owner", admin=True)
+    model = site.model("reg/wrong-hash")
+    token = write_token(site, model)
+    chunks = chunks_of(7, 6)
+    data, xh = xorb.serialize(chunks, footer=True)
+    upload_xorb(site, token, data, xh)
+    content = b"".join(chunks)
+    storage = storage_for(load(site.data))
+    objects_before = {o.oid for o in storage.iter_objects()}
+    # Hashes of the right chunks in the wrong order: the file the client claims is not there.
+    wrong = hashes.file_hash([(hashes.chunk_hash(c), len(c)) for c in reversed(chunks)])
+    answer = site.http("POST", "/api/xet/v1/shards", key=token,
+                       body=file_shard([(wrong, [(xh, len(content), 0, len(chunks))])]))
+    assert answer.status == 400
+    assert "do not hash to it" in json.loads(answer.body)["error"]
+    # A term that claims fewer bytes than its chunks hold.
+    right = hashes.file_hash([(hashes.chunk_hash(c), len(c)) for c in chunks])
+    answer = site.http("POST", "/api/xet/v1/shards", key=token,
+                       body=file_shard([(right, [(xh, len(content) - 1, 0, len(chunks))])]))
+    assert answer.status == 400
+    assert "says" in json.loads(answer.body)["error"]
+    assert {o.oid for o in storage.iter_objects()} == objects_before
+    assert not storage.exists(hashlib.sha256(content).hexdigest())
+    assert stored_lfs_temporaries(site) == []
