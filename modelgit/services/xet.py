@@ -142,6 +142,7 @@ def put_xorb(cfg: Config, store: Store, model_id: str, xorb_hex: str,
     True if it was new to the site. ``body`` may be a view of a buffer the caller reuses:
     nothing here keeps a reference to it."""
     expected = parse_hash(xorb_hex)
+    _check_headroom(cfg, store, model_id, xorb_hex, len(body))
     try:
         parsed = xorb.parse(body, expected)
     except xorb.XorbError as err:
@@ -159,6 +160,23 @@ def put_xorb(cfg: Config, store: Store, model_id: str, xorb_hex: str,
     log.info("xet xorb %s %s %d bytes (%s) by %s", model_id, xorb_hex, len(body),
              "new" if new else "known", user or "-")
     return new
+
+
+def _check_headroom(cfg: Config, store: Store, model_id: str, xorb_hex: str, size: int) -> None:
+    """A xorb new to the model counts in its space's quota (docs/xet.md, "Quotas"): refused
+    before it is verified or stored when the space has no room left for it."""
+    from modelgit.quota import lfs_headroom
+
+    if store.model_has_xorb(model_id, xorb_hex):
+        return
+    model = store.get_model(model_id)
+    if model is None:
+        raise NotFound(f"model {model_id} not found")
+    left, message = lfs_headroom(cfg, store, model["space"])
+    if left is not None and size > left:
+        # hf_xet shows the status only: the reason goes to the server log too.
+        log.warning("xet xorb %s for %s refused: %s", xorb_hex, model_id, message)
+        raise TooLarge(f"xorb {xorb_hex} refused: {message}; nothing was stored")
 
 
 def _load_xorb(storage: ObjectStorage, store: Store, xorb_hex: str, *, hashed: bool = False,

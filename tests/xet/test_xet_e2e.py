@@ -17,6 +17,7 @@ from pathlib import Path
 
 import pytest
 from huggingface_hub import HfApi
+from huggingface_hub.errors import HfHubHTTPError
 
 from modelgit.xet import hashes, xorb
 from tests.conftest import LFS_ENV, Site, git
@@ -318,3 +319,20 @@ def test_the_space_quota_counts_the_xorbs_once(site: Site) -> None:
     assert usage["total"] == usage["git"] + usage["lfs"] + usage["xet"]
     _, out, _ = site.cli("space", "show", "metered")
     assert "xet" in out
+    # A space that is full takes no new xorb: refused before anything is stored, no commit.
+    site.cli("space", "set", "metered", "--quota", str(usage["total"] + 1024 * 1024))
+    before, head = xorb_bytes(site), tip(site, one)
+    with pytest.raises(ConnectionError, match=r"413") as refused:
+        api.upload_file(path_or_fileobj=os.urandom(4 * 1024 * 1024), path_in_repo="more.bin",
+                        repo_id=one)
+    assert xorb_bytes(site) == before and tip(site, one) == head
+    assert "/xorbs/" in str(refused.value)  # hf_xet names the call and the status only ...
+    assert "space quota exceeded" in site.log_text()  # ... the log has why
+    # Once the space is full, the next upload is refused before it starts, in words the
+    # client shows.
+    site.cli("space", "set", "metered", "--quota", "1MB")
+    with pytest.raises(HfHubHTTPError, match="space quota exceeded") as full:
+        api.upload_file(path_or_fileobj=os.urandom(4 * 1024 * 1024), path_in_repo="more.bin",
+                        repo_id=one)
+    assert full.value.response.status_code == 413
+    assert tip(site, one) == head

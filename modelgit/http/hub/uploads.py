@@ -3,7 +3,7 @@
 from __future__ import annotations
 
 import re
-from typing import IO, TYPE_CHECKING, cast
+from typing import IO, TYPE_CHECKING, Any, cast
 
 from modelgit.http.hub.common import _TRUE, HubError, allow, json_body, not_found_rev, rev_only
 from modelgit.http.request import (
@@ -68,6 +68,18 @@ def _branch_arg(req: Request, match: re.Match[str], marker: str) -> str:
     return valid_branch(rev_only(req, match, marker))
 
 
+def _refuse_when_full(app: Host, model: dict[str, Any]) -> None:
+    """A space already at its quota takes no upload: say so here, where huggingface_hub shows
+    the server's sentence. (The Xet CAS refuses such a xorb too, but hf_xet reports only the
+    status; the sizes asked about here may still deduplicate, so only a full space is
+    refused up front.)"""
+    from modelgit.quota import lfs_headroom
+
+    left, message = lfs_headroom(app.cfg, app.store, str(model["space"]))
+    if left is not None and left <= 0:
+        raise HubError(413, message)
+
+
 def preupload(app: Host, req: Request, match: re.Match[str]) -> Response:
     """Which files go through LFS (``.gitattributes`` patterns or size) and which are
     ignored; ``write`` right, as the upload that follows."""
@@ -78,6 +90,7 @@ def preupload(app: Host, req: Request, match: re.Match[str]) -> Response:
     model = allow(app, req, model_id, "write")
     branch = _branch_arg(req, match, "preupload")
     files, gitignore = parse_upload_files(json_body(req))
+    _refuse_when_full(app, model)
     answers, tip = upload_modes(app.cfg, repo_path(app.cfg, model_id), branch, files,
                                 gitignore)
     if tip is None and branch != model["default_branch"]:
