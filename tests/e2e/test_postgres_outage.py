@@ -99,7 +99,7 @@ def test_git_and_the_api_while_postgresql_is_down_and_after(
 
     # What git does with a 401, for contrast: the credential helper forgets the key.
     wrong = work / "wrong-credentials"
-    wrong.write_text(f"http://dev:mg_not-a-key@127.0.0.1:{site.port}\n")
+    wrong.write_text(f"http://dev:mg_not-a-key@127.0.0.1:{site.port}\n")  # pragma: allowlist secret
     refused = git(*_helper(wrong), "clone", "-q", url, str(work / "refused"), check=False)
     assert refused.returncode != 0 and "Authentication failed" in refused.stderr
     assert wrong.read_text() == ""
