@@ -166,6 +166,13 @@ class PgConnection:
                         (str(exc).strip().splitlines() or [repr(exc)])[0])
             raise
         self.raw.row_factory = _row_factory
+        # For usable(): one poll object on this session's socket (its descriptor lives as
+        # long as the session), and libpq's own transaction status (an int; psycopg's
+        # ``info`` builds an object per call). Both are on every statement's path.
+        self._pgconn = self.raw.pgconn
+        self._idle = int(psycopg.pq.TransactionStatus.IDLE)
+        self._poller = select.poll()
+        self._poller.register(self.raw.fileno(), select.POLLIN)
         self.identity_tables: set[str] = set()
         self.refresh_identity_tables()
 
@@ -190,12 +197,10 @@ class PgConnection:
         raw = self.raw
         if raw.closed or raw.broken:
             return False
-        if raw.info.transaction_status != self._psycopg.pq.TransactionStatus.IDLE:
+        if self._pgconn.transaction_status != self._idle:
             return True
         try:
-            poller = select.poll()
-            poller.register(raw.fileno(), select.POLLIN)
-            return not poller.poll(0)  # readable, hung up or in error: the session is over
+            return not self._poller.poll(0)  # readable, hung up or in error: the session is over
         except (OSError, ValueError):
             return False
 
