@@ -16,11 +16,10 @@ from collections.abc import Iterator
 from pathlib import Path
 
 import pytest
-import yaml
 
 from modelgit.config import load
 from modelgit.git.paths import repo_path
-from tests.conftest import BIN, TEST_SETTINGS, Site, commit_file, free_port, git
+from tests.conftest import BIN, TEST_SETTINGS, Site, commit_file, git, make_site
 from tests.helpers.postgres import Cluster, cluster
 
 MODEL = "down/weights"
@@ -35,12 +34,8 @@ def pg_down_cluster() -> Iterator[Cluster]:
 @pytest.fixture(scope="module")
 def outage_site(pg_down_cluster: Cluster, tmp_path_factory: pytest.TempPathFactory
                 ) -> Iterator[Site]:
-    data = tmp_path_factory.mktemp("pgdown") / "data"
-    data.mkdir()
-    url = pg_down_cluster.new_database()
-    (data / "config.yaml").write_text(yaml.safe_dump({**TEST_SETTINGS, "database": url}))
-    site = Site(data=data, port=free_port())
-    site.cli("init")
+    site = make_site(tmp_path_factory.mktemp("pgdown"),
+                     {**TEST_SETTINGS, "database": pg_down_cluster.new_database()})
     site.start()
     site.model(MODEL)
     site.user("dev")

@@ -10,19 +10,15 @@ import psycopg
 import pytest
 import yaml
 
-from tests.conftest import TEST_SETTINGS, Site, commit_file, free_port, git
+from tests.conftest import TEST_SETTINGS, Site, commit_file, git, make_site
 from tests.helpers.postgres import Cluster
 from tests.helpers.wait import wait_for
 
 
 @pytest.fixture(scope="module")
 def pg_site(pg_cluster: Cluster, tmp_path_factory: pytest.TempPathFactory) -> Iterator[Site]:
-    data = tmp_path_factory.mktemp("pgsite") / "data"
-    data.mkdir()
-    url = pg_cluster.new_database()
-    (data / "config.yaml").write_text(yaml.safe_dump({**TEST_SETTINGS, "database": url}))
-    site = Site(data=data, port=free_port())
-    site.cli("init")
+    site = make_site(tmp_path_factory.mktemp("pgsite"),
+                     {**TEST_SETTINGS, "database": pg_cluster.new_database()})
     site.start()
     yield site
     site.stop()

@@ -164,8 +164,8 @@ def make_site(root: Path, settings: dict[str, object] | None = None) -> Site:
     objects under a key prefix of its own on the test process's SeaweedFS
     (tests/helpers/seaweed.py). With ``MODELGIT_TEST_DATABASE=postgresql`` a site whose
     settings name no database gets a database of its own on the test process's PostgreSQL
-    cluster (tests/helpers/postgres.py); its config.yaml is written before ``init``, which
-    then creates the schema there.
+    cluster (tests/helpers/postgres.py). Whenever the settings name a database, config.yaml
+    is written before ``init``, which then creates the schema there.
     """
     import yaml
 
@@ -181,6 +181,7 @@ def make_site(root: Path, settings: dict[str, object] | None = None) -> Site:
         from tests.helpers import postgres
 
         chosen["database"] = postgres.shared().new_database()
+    if "database" in chosen:  # init creates the schema in the database config.yaml names
         data.mkdir(parents=True, exist_ok=True)
         (data / "config.yaml").write_text(yaml.safe_dump(chosen))
     site.cli("init")
