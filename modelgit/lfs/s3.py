@@ -67,6 +67,7 @@ from modelgit.lfs.storage import (
     StorageError,
     StoredObject,
     _copy_hashing,
+    _refuse_if_full,
     check_received,
     validate_oid,
     validate_size,
@@ -120,6 +121,9 @@ class S3Settings:
     part_bytes: int = PART_BYTES
     access_key: str | None = field(default=None, repr=False)
     secret_key: str | None = field(default=None, repr=False)
+    #: Where :meth:`S3Storage.writer` spools what does not fit in memory: the data folder's
+    #: ``lfs/tmp`` (a 1 GiB file rebuilt from xorbs may not fit a small ``/tmp``).
+    spool_dir: str | None = None
 
 
 def settings_from(cfg: Config) -> S3Settings:
@@ -148,7 +152,7 @@ def settings_from(cfg: Config) -> S3Settings:
         access_key, secret_key = read_credentials(Path(str(raw["credentials_file"])))
     return S3Settings(endpoint=endpoint, bucket=bucket, region=str(raw.get("region") or
                                                                     "us-east-1"),
-                      prefix=prefix,
+                      prefix=prefix, spool_dir=str(cfg.lfs_dir / "tmp"),
                       max_object_bytes=int(raw.get("max_object_bytes") or MAX_OBJECT_BYTES),
                       multipart_bytes=multipart, part_bytes=part,
                       access_key=access_key, secret_key=secret_key)
@@ -369,8 +373,11 @@ class _SpoolWriter:
         self._size = size
         self._written = 0
         self._hasher = hashlib.sha256()
+        spool_dir = storage.settings.spool_dir
+        if spool_dir is not None:
+            Path(spool_dir).mkdir(parents=True, exist_ok=True)
         self._spool: tempfile.SpooledTemporaryFile[bytes] | None = (
-            tempfile.SpooledTemporaryFile(max_size=SPOOL_IN_MEMORY))
+            tempfile.SpooledTemporaryFile(max_size=SPOOL_IN_MEMORY, dir=spool_dir))
 
     def __enter__(self) -> _SpoolWriter:
         return self
@@ -386,7 +393,12 @@ class _SpoolWriter:
             raise StorageError(422, f"size mismatch: expected {self._size} bytes,"
                                     " received more")
         self._hasher.update(view)
-        self._spool.write(view)
+        try:
+            self._spool.write(view)
+        except OSError as err:
+            self._discard()
+            _refuse_if_full(err)
+            raise
         self._written += len(view)
         return len(view)
 
