@@ -63,11 +63,11 @@ from modelgit.lfs.storage import (
     DEFAULT_CHUNK,
     OID_RE,
     ByteSource,
+    HashingWriter,
     ObjectWriter,
     StorageError,
     StoredObject,
     _copy_hashing,
-    _refuse_if_full,
     check_received,
     validate_oid,
     validate_size,
@@ -356,7 +356,7 @@ class S3Storage:
         return written
 
 
-class _SpoolWriter:
+class _SpoolWriter(HashingWriter):
     """:class:`~modelgit.lfs.storage.ObjectWriter` of the S3 storage.
 
     A PUT names its key (the oid) before its first byte, and the oid of bytes the server
@@ -369,56 +369,22 @@ class _SpoolWriter:
     """
 
     def __init__(self, storage: S3Storage, size: int) -> None:
+        super().__init__(size)
         self._storage = storage
-        self._size = size
-        self._written = 0
-        self._hasher = hashlib.sha256()
         spool_dir = storage.settings.spool_dir
         if spool_dir is not None:
             Path(spool_dir).mkdir(parents=True, exist_ok=True)
-        self._spool: tempfile.SpooledTemporaryFile[bytes] | None = (
-            tempfile.SpooledTemporaryFile(max_size=SPOOL_IN_MEMORY, dir=spool_dir))
+        self._spool = tempfile.SpooledTemporaryFile(max_size=SPOOL_IN_MEMORY, dir=spool_dir)
 
-    def __enter__(self) -> _SpoolWriter:
-        return self
+    def _take(self, view: memoryview) -> None:
+        self._spool.write(view)
 
-    def __exit__(self, *exc: object) -> None:
-        self._discard()
+    def _store(self, oid: str) -> None:
+        self._spool.seek(0)
+        self._storage.put(oid, self._size, self._spool)
 
-    def write(self, data: bytes | bytearray | memoryview, /) -> int:
-        view = memoryview(data).cast("B")
-        if self._spool is None:
-            raise ValueError("this object was already committed or thrown away")
-        if self._written + len(view) > self._size:
-            raise StorageError(422, f"size mismatch: expected {self._size} bytes,"
-                                    " received more")
-        self._hasher.update(view)
-        try:
-            self._spool.write(view)
-        except OSError as err:
-            self._discard()
-            _refuse_if_full(err)
-            raise
-        self._written += len(view)
-        return len(view)
-
-    def commit(self) -> str:
-        spool = self._spool
-        if spool is None:
-            raise ValueError("this object was already committed or thrown away")
-        oid = self._hasher.hexdigest()
-        try:
-            check_received(self._written, oid, self._size, oid)
-            spool.seek(0)
-            self._storage.put(oid, self._size, spool)
-        finally:
-            self._discard()
-        return oid
-
-    def _discard(self) -> None:
-        if self._spool is not None:
-            self._spool.close()
-            self._spool = None
+    def _release(self) -> None:
+        self._spool.close()
 
 
 class _Parts:

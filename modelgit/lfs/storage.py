@@ -347,27 +347,22 @@ class FileStorage:
         return removed
 
 
-class _FileWriter:
-    """:class:`ObjectWriter` of the file storage: a temporary file in the store's ``tmp/``,
-    hashed as it is written (from the very buffer that is written, so the name is the sha256
-    of the bytes on disk), fsynced and renamed into place under that sha256 by :meth:`commit`.
-
-    Writes go through the page cache with write-behind (:class:`_UploadFile`): the pieces
-    are the caller's (a chunk of a xorb, a whole xorb), not aligned for direct I/O.
+class HashingWriter:
+    """What every :class:`ObjectWriter` does alike: bound the bytes by the announced size,
+    hash them as they are handed on (from the very buffer handed on, so the name is the
+    sha256 of what the backend got), name the object by that hash at :meth:`commit`, and
+    keep nothing on any failure (a full disk is a 507). A backend supplies where the bytes
+    go (:meth:`_take`), how a named object is stored (:meth:`_store`) and how a half-written
+    one is thrown away (:meth:`_release`).
     """
 
-    def __init__(self, storage: FileStorage, size: int) -> None:
-        self._storage = storage
+    def __init__(self, size: int) -> None:
         self._size = size
         self._hasher = hashlib.sha256()
         self._written = 0
-        storage.tmp_dir.mkdir(parents=True, exist_ok=True)
-        self._fd: int | None
-        self._fd, name = tempfile.mkstemp(prefix="new.", suffix=".part", dir=storage.tmp_dir)
-        self._tmp: Path | None = Path(name)
-        self._out = _UploadFile(self._fd, direct=False)
+        self._open = True
 
-    def __enter__(self) -> _FileWriter:
+    def __enter__(self) -> HashingWriter:
         return self
 
     def __exit__(self, *exc: object) -> None:
@@ -375,14 +370,14 @@ class _FileWriter:
 
     def write(self, data: bytes | bytearray | memoryview, /) -> int:
         view = memoryview(data).cast("B")
-        if self._fd is None:
+        if not self._open:
             raise ValueError("this object was already committed or thrown away")
         if self._written + len(view) > self._size:
             raise StorageError(422, f"size mismatch: expected {self._size} bytes,"
                                     " received more")
         self._hasher.update(view)
         try:
-            self._out.write(view)
+            self._take(view)
         except OSError as err:
             self._discard()
             _refuse_if_full(err)
@@ -391,20 +386,12 @@ class _FileWriter:
         return len(view)
 
     def commit(self) -> str:
-        oid = self._hasher.hexdigest()
-        fd, tmp = self._fd, self._tmp
-        if fd is None or tmp is None:
+        if not self._open:
             raise ValueError("this object was already committed or thrown away")
+        oid = self._hasher.hexdigest()
         try:
             check_received(self._written, oid, self._size, oid)
-            target = self._storage._object_path(oid)
-            os.fchmod(fd, OBJECT_MODE)
-            os.fsync(fd)
-            os.close(fd)
-            self._fd = None
-            target.parent.mkdir(parents=True, exist_ok=True)
-            os.replace(tmp, target)  # as in put: an existing copy has the same bytes
-            self._tmp = None
+            self._store(oid)
         except OSError as err:
             self._discard()
             _refuse_if_full(err)
@@ -412,10 +399,58 @@ class _FileWriter:
         except BaseException:
             self._discard()
             raise
-        _fsync_dir(target.parent)
+        self._discard()
         return oid
 
     def _discard(self) -> None:
+        if self._open:
+            self._open = False
+            self._release()
+
+    def _take(self, view: memoryview) -> None:
+        raise NotImplementedError
+
+    def _store(self, oid: str) -> None:
+        raise NotImplementedError
+
+    def _release(self) -> None:
+        raise NotImplementedError
+
+
+class _FileWriter(HashingWriter):
+    """:class:`ObjectWriter` of the file storage: a temporary file in the store's ``tmp/``,
+    fsynced and renamed into place under its sha256 by :meth:`commit`.
+
+    Writes go through the page cache with write-behind (:class:`_UploadFile`): the pieces
+    are the caller's (a chunk of a xorb, a whole xorb), not aligned for direct I/O.
+    """
+
+    def __init__(self, storage: FileStorage, size: int) -> None:
+        super().__init__(size)
+        self._storage = storage
+        storage.tmp_dir.mkdir(parents=True, exist_ok=True)
+        self._fd: int | None
+        self._fd, name = tempfile.mkstemp(prefix="new.", suffix=".part", dir=storage.tmp_dir)
+        self._tmp: Path | None = Path(name)
+        self._out = _UploadFile(self._fd, direct=False)
+
+    def _take(self, view: memoryview) -> None:
+        self._out.write(view)
+
+    def _store(self, oid: str) -> None:
+        fd, tmp = self._fd, self._tmp
+        assert fd is not None and tmp is not None  # open until _release
+        target = self._storage._object_path(oid)
+        os.fchmod(fd, OBJECT_MODE)
+        os.fsync(fd)
+        os.close(fd)
+        self._fd = None
+        target.parent.mkdir(parents=True, exist_ok=True)
+        os.replace(tmp, target)  # as in put: an existing copy has the same bytes
+        self._tmp = None
+        _fsync_dir(target.parent)
+
+    def _release(self) -> None:
         if self._fd is not None:
             with contextlib.suppress(OSError):
                 os.close(self._fd)
