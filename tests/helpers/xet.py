@@ -7,14 +7,22 @@ crossed the wire to the server, not what the client says it sent.
 
 from __future__ import annotations
 
+import json
+import os
 import re
 import struct
+import subprocess
+import sys
 from pathlib import Path
+from typing import TYPE_CHECKING
 
 import pytest
 
 from modelgit.xet import hashes, shard
 from tests.helpers.hub_client import hf_setup
+
+if TYPE_CHECKING:
+    from tests.helpers.site import Site
 
 _RECEIVED = re.compile(r" modelgit\.xet xet (?:xorb|shard) (?P<model>\S+) (?:\S+ )?(?P<n>\d+)"
                        r" bytes")
@@ -28,6 +36,20 @@ def xet_on(monkeypatch: pytest.MonkeyPatch, home: Path) -> None:
     hf_setup(monkeypatch, home)
     monkeypatch.delenv("HF_HUB_DISABLE_XET")
     monkeypatch.setattr(constants, "HF_HUB_DISABLE_XET", False)
+
+
+def call_elsewhere(site: Site, home: Path, method: str, **kwargs: str) -> None:
+    """``HfApi(...).<method>(**kwargs)`` as the owner, from a fresh process with its own
+    HF_HOME and Xet on: a machine with no Xet cache, so anything it does not send again it
+    learnt from the server's dedupe answers."""
+    code = ("import json, sys; from huggingface_hub import HfApi;"
+            " getattr(HfApi(endpoint=sys.argv[1], token=sys.argv[2]), sys.argv[3])"
+            "(**json.loads(sys.argv[4]))")
+    env = {**os.environ, "HF_HOME": str(home), "HF_HUB_DISABLE_TELEMETRY": "1",
+           "HF_HUB_DISABLE_PROGRESS_BARS": "1"}
+    env.pop("HF_HUB_DISABLE_XET", None)
+    subprocess.run([sys.executable, "-c", code, site.url, site.keys["owner"], method,
+                    json.dumps(kwargs)], env=env, check=True, capture_output=True, timeout=300)
 
 
 def _lines(log_text: str) -> set[str]:

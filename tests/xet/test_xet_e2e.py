@@ -11,8 +11,6 @@ from __future__ import annotations
 import hashlib
 import json
 import os
-import subprocess
-import sys
 from pathlib import Path
 
 import pytest
@@ -22,7 +20,7 @@ from huggingface_hub.errors import HfHubHTTPError
 from modelgit.xet import hashes, xorb
 from tests.conftest import LFS_ENV, Site, git
 from tests.helpers.secret_samples import big_log
-from tests.helpers.xet import xet_on
+from tests.helpers.xet import call_elsewhere, xet_on
 
 
 @pytest.fixture(autouse=True)
@@ -182,18 +180,6 @@ def test_tokens_follow_the_model_roles_and_the_key(site: Site) -> None:
     assert site.http("GET", f"/api/models/{model}", key=write).status in (401, 404)
 
 
-def upload_elsewhere(site: Site, model: str, source: Path, home: Path, name: str) -> None:
-    """Upload from a fresh process with its own HF_HOME: a machine with no Xet cache."""
-    code = ("import sys; from huggingface_hub import HfApi;"
-            " HfApi(endpoint=sys.argv[1], token=sys.argv[2]).upload_file("
-            "path_or_fileobj=sys.argv[3], path_in_repo=sys.argv[4], repo_id=sys.argv[5])")
-    env = {**os.environ, "HF_HOME": str(home), "HF_HUB_DISABLE_TELEMETRY": "1",
-           "HF_HUB_DISABLE_PROGRESS_BARS": "1"}
-    env.pop("HF_HUB_DISABLE_XET", None)
-    subprocess.run([sys.executable, "-c", code, site.url, site.keys["owner"], str(source),
-                    name, model], env=env, check=True, capture_output=True, timeout=300)
-
-
 def test_a_changed_file_from_another_machine_sends_little_more_than_the_change(
         site: Site, tmp_path: Path) -> None:
     site.user("owner", admin=True)
@@ -203,11 +189,13 @@ def test_a_changed_file_from_another_machine_sends_little_more_than_the_change(
     (tmp_path / "a.bin").write_bytes(original)
     (tmp_path / "b.bin").write_bytes(changed)
     before = xorb_bytes(site)
-    upload_elsewhere(site, model, tmp_path / "a.bin", tmp_path / "home-a", "weights.bin")
+    call_elsewhere(site, tmp_path / "home-a", "upload_file", repo_id=model,
+                   path_or_fileobj=str(tmp_path / "a.bin"), path_in_repo="weights.bin")
     first = xorb_bytes(site) - before
     assert first > 12 * 1024 * 1024
     # Another machine: its client asks the dedupe query, which offers the model's xorb.
-    upload_elsewhere(site, model, tmp_path / "b.bin", tmp_path / "home-b", "weights.bin")
+    call_elsewhere(site, tmp_path / "home-b", "upload_file", repo_id=model,
+                   path_or_fileobj=str(tmp_path / "b.bin"), path_in_repo="weights.bin")
     second = xorb_bytes(site) - before - first
     assert 1024 * 1024 <= second < 2 * 1024 * 1024
     clone = tmp_path / "clone"

@@ -11,10 +11,7 @@ from __future__ import annotations
 
 import hashlib
 import json
-import os
 import random
-import subprocess
-import sys
 from pathlib import Path
 
 import pytest
@@ -22,7 +19,7 @@ from huggingface_hub import HfApi
 
 from modelgit.xet import hashes, shard
 from tests.conftest import LFS_ENV, Site, git, sha256_file
-from tests.helpers.xet import cas_bytes_received, requests_to, xet_on
+from tests.helpers.xet import call_elsewhere, cas_bytes_received, requests_to, xet_on
 
 MIB = 1024 * 1024
 WEIGHTS = 100 * MIB
@@ -47,19 +44,6 @@ def change_one_mib(path: Path, at: int) -> None:
     with path.open("r+b") as fh:
         fh.seek(at)
         fh.write(random.Random(f"change {at}").randbytes(MIB))
-
-
-def upload_folder_elsewhere(site: Site, model: str, folder: Path, home: Path) -> None:
-    """``upload_folder`` from a fresh process with its own HF_HOME: no local Xet cache, so
-    anything it does not send again it learnt from the server's dedupe answers."""
-    code = ("import sys; from huggingface_hub import HfApi;"
-            " HfApi(endpoint=sys.argv[1], token=sys.argv[2]).upload_folder("
-            "folder_path=sys.argv[3], repo_id=sys.argv[4], commit_message='1 MB changed')")
-    env = {**os.environ, "HF_HOME": str(home), "HF_HUB_DISABLE_TELEMETRY": "1",
-           "HF_HUB_DISABLE_PROGRESS_BARS": "1"}
-    env.pop("HF_HUB_DISABLE_XET", None)
-    subprocess.run([sys.executable, "-c", code, site.url, site.keys["owner"], str(folder),
-                    model], env=env, check=True, capture_output=True, timeout=300)
 
 
 def test_100_mb_upload_folder_dedupes_a_1_mb_change_and_downloads_identically(
@@ -101,7 +85,8 @@ def test_100_mb_upload_folder_dedupes_a_1_mb_change_and_downloads_identically(
         assert {hashes.to_hex(x.hash) for x in shard.parse(answer.body).xorbs} == xorbs
 
     change_one_mib(weights, at=WEIGHTS // 2)
-    upload_folder_elsewhere(site, model, folder, tmp_path / "other-machine")
+    call_elsewhere(site, tmp_path / "other-machine", "upload_folder", repo_id=model,
+                   folder_path=str(folder), commit_message="1 MB changed")
     second = cas_bytes_received(site.log_text(), model) - first
     with capsys.disabled():
         print(f"\n[issue 22] {WEIGHTS // MIB} MiB safetensors: first upload_folder sent"
