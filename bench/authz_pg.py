@@ -48,6 +48,7 @@ def run(ctx: Ctx) -> list[Row]:
                f"CPU time: p50 {fmt_ms(median(info['cpu']))},"
                f" p99 {fmt_ms(percentile(info['cpu'], 99))}",
                "PostgreSQL on 127.0.0.1 over TCP, fsync off (a throwaway cluster);"
-               " one connection per thread, statements bound on the client",
+               " one connection per thread; the three reads prepared on the server once per"
+               " session (store/pg.py execute_prepared)",
                "parts (p50): " + ", ".join(f"{k} {fmt_ms(v)}" for k, v in info["parts"].items())],
     )]

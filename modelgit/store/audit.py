@@ -31,6 +31,7 @@ class Audit(StoreBase):
             "SELECT SUM(CASE WHEN user = :u THEN 1 ELSE 0 END) AS pair, COUNT(*) AS addr,"
             " MAX(at) AS newest FROM auth_failures WHERE address = :a AND at >= :s",
             {"a": address, "u": user or "", "s": since},
+            prepared=True,
         )
         if row is None:
             return 0, 0, None

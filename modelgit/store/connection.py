@@ -200,9 +200,14 @@ class StoreBase:
     def _all(self, sql: str, params: tuple[Any, ...] | dict[str, Any] = ()) -> list[dict[str, Any]]:
         return [dict(r) for r in _retry_busy(lambda: self.conn.execute(sql, params).fetchall())]
 
-    def _one(self, sql: str, params: tuple[Any, ...] | dict[str, Any] = ()
-             ) -> dict[str, Any] | None:
-        row = _retry_busy(lambda: self.conn.execute(sql, params).fetchone())
+    def _one(self, sql: str, params: tuple[Any, ...] | dict[str, Any] = (), *,
+             prepared: bool = False) -> dict[str, Any] | None:
+        """The first row, or None. ``prepared``: a read on every request's path, prepared on
+        PostgreSQL's side once per session (``PgConnection.execute_prepared``); sqlite3
+        keeps its own statement cache, so SQLite needs nothing."""
+        conn: Any = self.conn
+        run = conn.execute_prepared if prepared and self.url is not None else conn.execute
+        row = _retry_busy(lambda: run(sql, params).fetchone())
         return dict(row) if row is not None else None
 
 

@@ -202,6 +202,7 @@ class Models(StoreBase):
             " AS request_status"
             " FROM models m JOIN spaces s ON s.name = m.space WHERE m.id = :m",
             {"m": model_id, "u": user},
+            prepared=True,
         )
 
 

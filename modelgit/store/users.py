@@ -66,6 +66,7 @@ class Users(StoreBase):
             "SELECT k.id, k.user, k.hash, k.scope, k.expires, k.last_used, k.revoked,"
             " u.is_admin FROM keys k JOIN users u ON u.name = k.user WHERE k.hash = ?",
             (digest,),
+            prepared=True,
         )
 
     def touch_key(self, key_id: str, when: str) -> None:
