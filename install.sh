@@ -343,8 +343,11 @@ location ^~ $gp/ {
         auth_request /_modelgit/auth;
         auth_request_set \$modelgit_user \$upstream_http_x_remote_user;
         auth_request_set \$modelgit_scope \$upstream_http_x_modelgit_key_scope;
-        # A refusal is answered as modelgit serve answers it (see @modelgit_denied).
-        error_page 401 403 = @modelgit_denied;
+        # A refusal is answered as modelgit serve answers it (see @modelgit_denied). nginx
+        # makes any other answer of the auth question its own 500: modelgit's 503 (its
+        # database is unreachable) among them, which must reach git as the 503 it is, or
+        # git would not say why (and a 401 would make it forget the key).
+        error_page 401 403 500 = @modelgit_denied;
 
         fastcgi_pass unix:$fcgi_socket;
         fastcgi_request_buffering off;
@@ -409,7 +412,8 @@ $auth_question
 }
 
 # What the client sees when modelgit refused a git request: modelgit serve's own answer,
-# asked again (auth_request can only pass 401 and 403, and no message). So a private model is
+# asked again (auth_request can only pass 401 and 403, and no message; any other answer
+# is nginx's own 500, sent here too, so a 503 of modelgit's reaches git). So a private model is
 # a 404 exactly like a missing one, a known user without the right gets a 403 whose text git
 # prints as "remote:" lines (for a gated model: how to request access), and a missing or
 # wrong key a 401 with the challenge.

@@ -36,6 +36,7 @@ from tests.helpers.webhosts import (
     GOOD_README,
     IS_ROOT,
     LEGACY_HOOK,
+    Client,
     Installed,
     Layout,
     SharedInstall,
@@ -367,3 +368,38 @@ def test_existing_host(web: str, shared_install: SharedInstall,
         alice.git("commit", "-q", "-m", "again", cwd=again)
         alice.git("push", "-q", "origin", "main", cwd=again)
         assert http_get(f"{url}/info/refs?service=git-upload-pack").status == 401
+        if web == "nginx":
+            _database_outage_behind_nginx(lay, alice, url, alice_key)
+
+
+def _database_outage_behind_nginx(lay: Layout, alice: Client, url: str, key: str) -> None:
+    """The site moved to PostgreSQL as docs/operations.md says (``db copy``, ``database:``,
+    restart); then PostgreSQL stops. nginx's ``auth_request`` turns any answer but 2xx, 401
+    and 403 into its own 500, so the snippet sends that 500 to the same named location as a
+    refusal, which asks modelgit again: git shows modelgit's 503 and its words, and keeps the
+    stored key (a 401 would erase it). When PostgreSQL is back, the same server serves."""
+    from tests.helpers.postgres import cluster
+
+    work = lay.base / "work"
+    with cluster() as pg:
+        database = pg.new_database()
+        modelgit(lay, "db", "copy", "--to", database)
+        config = lay.data / "config.yaml"
+        config.write_text(config.read_text() + f"database: {database}\n")
+        lay.stop("modelgit")
+        start_modelgit(lay)
+        alice.git("clone", "-q", url, str(work / "on-postgresql"))
+
+        pg.stop("immediate")
+        refused = alice.git("clone", url, str(work / "database-down"), check=False)
+        assert refused.returncode != 0
+        assert "remote: modelgit: the server's database is unavailable right now" in \
+            refused.stderr, refused.stderr
+        assert "error: 503" in refused.stderr and "error: 500" not in refused.stderr, \
+            refused.stderr
+        assert key in alice.store.read_text(), "an outage must not erase the stored key"
+        answer = http_get(f"{url}/info/refs?service=git-upload-pack", "alice", key)
+        assert answer.status == 503 and answer.headers.get("Retry-After"), answer
+
+        pg.start()
+        alice.git("clone", "-q", url, str(work / "database-back"))
