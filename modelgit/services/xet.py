@@ -147,12 +147,20 @@ def put_xorb(cfg: Config, store: Store, model_id: str, xorb_hex: str,
         parsed = xorb.parse(body, expected)
     except xorb.XorbError as err:
         raise Invalid(f"xorb {xorb_hex} refused: {err}; nothing was stored") from None
+    # hf_xet sends xorbs without the footer its own format defines; the server adds it (from
+    # the chunk hashes it has just computed), so a reconstruction reads a xorb's 40 KB
+    # footer instead of its 64 MB, and a shard's files are rebuilt without hashing every
+    # chunk again. Where the footer begins is recorded: only the server's parse says so.
+    tail = b"" if parsed.content_end < len(body) else xorb.footer_of(parsed)
+    size = len(body) + len(tail)
     # Named by the storage from the sha256 of the bytes it writes: hashed once, written once.
-    with storage_for(cfg).writer(len(body)) as out:
+    with storage_for(cfg).writer(size) as out:
         out.write(body)
+        if tail:
+            out.write(tail)
         oid = out.commit()
-    new = store.add_xorb(model_id, xorb_hex, oid, len(body), parsed.unpacked_size,
-                         len(parsed.chunks))
+    new = store.add_xorb(model_id, xorb_hex, oid, size, parsed.unpacked_size,
+                         len(parsed.chunks), parsed.content_end)
     store.add_dedupe_chunks(xorb_hex, [hashes.to_hex(c.hash) for c in parsed.chunks
                                        if shard.dedup_eligible(c.hash)])
     if user:
@@ -203,6 +211,27 @@ def _load_xorb(storage: ObjectStorage, store: Store, xorb_hex: str, *, hashed: b
     if hashed and not layout.hashed:
         layout = xorb.parse(data)
     return data, layout
+
+
+def _layout(storage: ObjectStorage, store: Store, xorb_hex: str, *, hashed: bool = True
+            ) -> xorb.Xorb:
+    """A stored xorb's layout (a reconstruction; with ``hashed``, its chunk hashes too, for a
+    dedupe answer): from its footer alone where the upload recorded where that begins
+    (``xorb.from_footer``), else from the whole xorb (``_load_xorb``)."""
+    row = store.get_xorb(xorb_hex)
+    if row is None:
+        raise NotFound(f"xorb {xorb_hex} is not stored here")
+    footer_at = row.get("footer_at")
+    if footer_at is not None:
+        footer_at = int(footer_at)
+        with storage.open(row["oid"]) as fh:
+            fh.seek(footer_at)
+            tail = fh.read(int(row["size"]) - footer_at)
+        try:
+            return xorb.from_footer(tail, footer_at)
+        except xorb.XorbError as err:  # the stored bytes changed: read it all, which says how
+            log.error("xet xorb %s: %s", xorb_hex, err)
+    return _load_xorb(storage, store, xorb_hex, hashed=hashed)[1]
 
 
 def _read_into(fh: ByteSource, view: memoryview) -> memoryview:
@@ -365,7 +394,7 @@ def dedupe_shard(cfg: Config, store: Store, model_id: str, chunk_hex: str) -> by
         row = store.get_xorb(other)
         if row is None or not store.model_has_xorb(model_id, other):
             continue
-        _, parsed = _load_xorb(storage, store, other, hashed=True)
+        parsed = _layout(storage, store, other)
         listed.append((parse_hash(other), [(c.hash, c.size) for c in parsed.chunks],
                        int(row["size"])))
     return shard.serialize_xorbs(listed, int(time.time()))
@@ -399,7 +428,7 @@ def reconstruction(cfg: Config, store: Store, grant: Access, file_hex: str,
         if term_end <= first or pos > last:
             pos = term_end
             continue
-        data, parsed = _load_xorb(storage, store, xhex)
+        parsed = _layout(storage, store, xhex, hashed=False)
         chunks = parsed.chunks[term["chunk_start"]:term["chunk_end"]]
         # Trim whole chunks outside the range.
         cpos = pos
@@ -425,7 +454,6 @@ def reconstruction(cfg: Config, store: Store, grant: Access, file_hex: str,
             "url_range": {"start": parsed.chunks[start_idx].start,
                           "end": parsed.chunks[end_idx - 1].end - 1},
         })
-        del data
         pos = term_end
     return {"offset_into_first_range": offset_into_first, "terms": out_terms,
             "fetch_info": fetch}

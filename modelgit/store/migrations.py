@@ -410,6 +410,18 @@ def _m0013_xet_uploaders(db: Any) -> None:
     """)
 
 
+def _m0014_xorb_footer(db: Any) -> None:
+    """Where a stored xorb's footer begins: the end of its chunks as ``xorb.parse`` found them
+    at upload (the client's footer, verified, or the one the server wrote after the chunks).
+    NULL for a xorb stored before this column. A reconstruction then reads the footer alone
+    (chunk hashes and boundaries) instead of the whole xorb: 40 KB instead of 64 MB per xorb
+    before the first byte goes out. Only the recorded offset is trusted: a xorb sent without
+    footer could end in bytes shaped like one."""
+    _script(db, """
+        ALTER TABLE xet_xorbs ADD COLUMN footer_at INTEGER
+    """)
+
+
 MIGRATIONS: list[tuple[str, Callable[[Any], None]]] = [
     ("0001_initial", _m0001_initial),
     ("0002_lfs", _m0002_lfs),
@@ -424,6 +436,7 @@ MIGRATIONS: list[tuple[str, Callable[[Any], None]]] = [
     ("0011_xet", _m0011_xet),
     ("0012_model_search", _m0012_model_search),
     ("0013_xet_uploaders", _m0013_xet_uploaders),
+    ("0014_xorb_footer", _m0014_xorb_footer),
 ]
 
 

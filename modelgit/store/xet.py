@@ -15,13 +15,14 @@ class Xet(StoreBase):
     ``xet_file_terms``."""
 
     def add_xorb(self, model_id: str, xorb: str, oid: str, size: int, unpacked: int,
-                 chunks: int) -> bool:
-        """Record a verified xorb (idempotent) and link it to the model; True if it was new."""
+                 chunks: int, footer_at: int | None = None) -> bool:
+        """Record a verified xorb (idempotent) and link it to the model; True if it was new.
+        ``footer_at``: where its verified footer begins (None: it has none)."""
         with self.tx() as c:
             cur = c.execute(
-                "INSERT INTO xet_xorbs (hash, oid, size, unpacked, chunks, created)"
-                " VALUES (?, ?, ?, ?, ?, ?) ON CONFLICT (hash) DO NOTHING",
-                (xorb, oid, size, unpacked, chunks, now_iso()))
+                "INSERT INTO xet_xorbs (hash, oid, size, unpacked, chunks, created, footer_at)"
+                " VALUES (?, ?, ?, ?, ?, ?, ?) ON CONFLICT (hash) DO NOTHING",
+                (xorb, oid, size, unpacked, chunks, now_iso(), footer_at))
             c.execute("INSERT INTO xet_model_xorbs (model, xorb, created) VALUES (?, ?, ?)"
                       " ON CONFLICT (model, xorb) DO NOTHING", (model_id, xorb, now_iso()))
             return cur.rowcount > 0

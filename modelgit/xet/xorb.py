@@ -198,6 +198,45 @@ def index(data: Buffer) -> Xorb:
     return Xorb(bytes(footer[8:40]), hashed, pos)
 
 
+def from_footer(footer: Buffer, footer_at: int) -> Xorb:
+    """The chunk layout of a stored xorb from its footer alone (``footer``: the bytes from
+    ``footer_at``, where :func:`parse` found and verified it at upload, to the end).
+
+    A reconstruction needs only each chunk's place and size and a dedupe answer its hashes,
+    all of which the footer lists; reading it instead of the whole xorb is 40 KB instead of
+    64 MB. The caller must know ``footer_at`` from the upload's parse, never guess it from the
+    bytes: a xorb without footer may end in bytes shaped like one. The footer is still
+    checked against itself (a disk that changed a stored byte is a fault, not a layout).
+    """
+    view = memoryview(footer).cast("B")
+    if len(view) < 56 or bytes(view[:8]) != FOOTER_IDENT + b"\x01":
+        raise XorbError("stored xorb footer is not where its record says")
+    if bytes(view[40:48]) != _HASHES_IDENT + b"\x00":
+        raise XorbError("stored xorb footer hash section is malformed")
+    n = int.from_bytes(view[48:52], "little")
+    if not 0 < n <= MAX_CHUNKS or len(view) != _footer_len(n) + 4 \
+            or int.from_bytes(view[-4:], "little") != _footer_len(n):
+        raise XorbError("stored xorb footer has the wrong length for its chunk count")
+    pos = 52 + 32 * n
+    if bytes(view[pos:pos + 8]) != _BOUNDS_IDENT + b"\x01" \
+            or int.from_bytes(view[pos + 8:pos + 12], "little") != n:
+        raise XorbError("stored xorb footer boundary section is malformed")
+    ends = struct.unpack_from(f"<{n}I", view, pos + 12)
+    unpacked = struct.unpack_from(f"<{n}I", view, pos + 12 + 4 * n)
+    listed = bytes(view[52:52 + 32 * n])
+    chunks: list[Chunk] = []
+    start = total = 0
+    for i in range(n):
+        size = unpacked[i] - total
+        if ends[i] <= start + HEADER_LEN or not 0 < size <= MAX_CHUNK_SIZE:
+            raise XorbError("stored xorb footer chunk boundaries are out of order")
+        chunks.append(Chunk(listed[32 * i:32 * i + 32], start, ends[i], size))
+        start, total = ends[i], unpacked[i]
+    if start != footer_at:
+        raise XorbError("stored xorb footer boundaries do not end where the footer begins")
+    return Xorb(bytes(view[8:40]), tuple(chunks), footer_at)
+
+
 def _footer_len(n: int) -> int:
     """The length a footer gives itself (all but its last 4 bytes) for ``n`` chunks."""
     return 7 + 1 + 32 + (7 + 1 + 4 + 32 * n) + (7 + 1 + 4 + 8 * n) + 12 + 16
@@ -263,6 +302,14 @@ def serialize(chunks: list[bytes], scheme: int = SCHEME_LZ4, *, footer: bool = F
     if footer:
         out += _footer(xorb_hash, entries, ends)
     return bytes(out), xorb_hash
+
+
+def footer_of(parsed: Xorb) -> bytes:
+    """The footer xet-core writes, for a xorb :func:`parse` verified (its chunk hashes are
+    the ones parse computed): the server adds it to a xorb the client sent without one, so
+    that every stored xorb's layout and chunk hashes can be read without its chunks."""
+    return _footer(parsed.hash, [(c.hash, c.size) for c in parsed.chunks],
+                   [c.end for c in parsed.chunks])
 
 
 def _footer(xorb_hash: bytes, entries: list[tuple[bytes, int]], ends: list[int]) -> bytes:

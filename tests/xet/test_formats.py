@@ -119,3 +119,19 @@ def test_a_footer_that_disagrees_with_its_chunks_is_refused() -> None:
         xorb.parse(bytes(forged), h)
     with pytest.raises(xorb.XorbError, match="footer"):
         xorb.parse(data[:-1], h)
+
+
+def test_the_footer_alone_gives_the_layout_parse_gives() -> None:
+    chunks = [os.urandom(3000), b"\0" * 60000, bytes(range(256)) * 100]
+    data, h = xorb.serialize(chunks, footer=True)
+    parsed = xorb.parse(data, h)
+    end = parsed.content_end
+    layout = xorb.from_footer(data[end:], end)
+    assert layout.hash == h and layout.content_end == end
+    assert layout.chunks == parsed.chunks
+    with pytest.raises(xorb.XorbError, match="do not end where the footer begins"):
+        xorb.from_footer(data[end:], end - 1)
+    with pytest.raises(xorb.XorbError, match="wrong length"):
+        xorb.from_footer(data[end:-1], end)
+    with pytest.raises(xorb.XorbError, match="not where its record says"):
+        xorb.from_footer(data[end - 8:], end - 8)

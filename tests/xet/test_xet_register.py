@@ -107,3 +107,43 @@ def test_a_file_whose_chunks_do_not_hash_to_it_stores_nothing(site: Site) -> Non
     assert {o.oid for o in storage.iter_objects()} == objects_before
     assert not storage.exists(hashlib.sha256(content).hexdigest())
     assert stored_lfs_temporaries(site) == []
+
+
+def test_a_xorb_without_footer_that_ends_like_one_is_read_as_its_chunks_say(
+        site: Site) -> None:
+    """A reconstruction reads a xorb's footer alone only where the upload's parse found one;
+    a xorb without footer whose last chunk ends in bytes shaped like a footer (other chunk
+    boundaries, which would hand a downloader other bytes than the scanned file's) is read
+    by its chunk headers."""
+    site.user("owner", admin=True)
+    model = site.model("reg/fake-footer")
+    token = write_token(site, model)
+    rng = random.Random(11)
+    head = [rng.randbytes(20_000), rng.randbytes(20_000)]
+    fake_len = xorb._footer_len(3) + 4  # a footer for three chunks, with its length field
+    last_len = 30_000
+    real_end = sum(8 + len(c) for c in head) + 8 + last_len
+    fake_at = real_end - fake_len
+    fake = xorb._footer(b"\1" * 32, [(b"\2" * 32, 100), (b"\3" * 32, 100), (b"\4" * 32, 100)],
+                        [108, 216, fake_at])
+    assert len(fake) == fake_len
+    chunks = [*head, rng.randbytes(last_len - fake_len) + fake]
+    data, xh = xorb.serialize(chunks, xorb.SCHEME_NONE)
+    assert len(data) == real_end and data.endswith(fake)
+    upload_xorb(site, token, data, xh)
+    content = b"".join(chunks)
+    file_hex = hashes.to_hex(hashes.file_hash([(hashes.chunk_hash(c), len(c)) for c in chunks]))
+    answer = site.http("POST", "/api/xet/v1/shards", key=token, body=file_shard(
+        [(hashes.file_hash([(hashes.chunk_hash(c), len(c)) for c in chunks]),
+          [(xh, len(content), 0, len(chunks))])]))
+    assert answer.status == 200, answer.body
+    read = site.http("GET", f"/api/models/{model}/xet-read-token/main", key=site.keys["owner"])
+    assert read.status == 200, read.body
+    found = site.http("GET", f"/api/xet/v1/reconstructions/{file_hex}",
+                      key=str(json.loads(read.body)["accessToken"]))
+    assert found.status == 200, found.body
+    answer_json = json.loads(found.body)
+    assert answer_json["terms"] == [{"hash": hashes.to_hex(xh), "unpacked_length": len(content),
+                                     "range": {"start": 0, "end": 3}}]
+    fetch = answer_json["fetch_info"][hashes.to_hex(xh)]
+    assert [f["url_range"] for f in fetch] == [{"start": 0, "end": len(data) - 1}]
