@@ -246,11 +246,30 @@ def _read_into(fh: ByteSource, view: memoryview) -> memoryview:
 
 
 # -- shards -----------------------------------------------------------------------------
-def put_shard(cfg: Config, store: Store, model_id: str, body: bytes, user: str = "") -> int:
+def check_shard(cfg: Config, store: Store, model_id: str, body: bytes, user: str = "") -> int:
+    """What :func:`put_shard` refuses before it reads a byte of a xorb (a malformed shard, a
+    model that is gone, a xorb the model may not use), as the same errors; else the number
+    of files. The V2 upload asks this first, so those refusals are plain error statuses
+    rather than frames of its progress stream. ``put_shard`` checks them all again."""
+    try:
+        parsed = shard.parse(body)
+    except shard.ShardError as err:
+        raise Invalid(f"shard refused: {err}; nothing was registered") from None
+    if store.get_model(model_id) is None:
+        raise NotFound(f"model {model_id} not found")
+    readable = _readable_elsewhere(cfg, store, user)
+    for info in parsed.files:
+        _file_terms(store, model_id, info, readable)
+    return len(parsed.files)
+
+
+def put_shard(cfg: Config, store: Store, model_id: str, body: bytes, user: str = "", *,
+              progress: Callable[[int, int], None] | None = None) -> int:
     """Verify a shard and register its files for the model; the number of files.
 
     Each file is rebuilt from xorbs the model uploaded, its Xet hash checked, and its bytes
     stored as an LFS object of the model (sha256 computed here, never taken from the client).
+    ``progress(done, total)`` is told after each file (the V2 upload streams it).
     """
     try:
         parsed = shard.parse(body)
@@ -262,8 +281,10 @@ def put_shard(cfg: Config, store: Store, model_id: str, body: bytes, user: str =
         raise NotFound(f"model {model_id} not found")
     cache = _XorbCache(storage, store)
     readable = _readable_elsewhere(cfg, store, user)
-    for info in parsed.files:
+    for done, info in enumerate(parsed.files, 1):
         _register_file(cfg, store, storage, model, info, cache, readable)
+        if progress is not None:
+            progress(done, len(parsed.files))
     log.info("xet shard %s %d bytes: %d files registered by %s", model_id, len(body),
              len(parsed.files), user or "-")
     return len(parsed.files)
@@ -293,21 +314,31 @@ def _readable_elsewhere(cfg: Config, store: Store, user: str) -> Callable[[str],
     return readable
 
 
-def _register_file(cfg: Config, store: Store, storage: ObjectStorage, model: dict[str, Any],
-                   info: shard.FileInfo, cache: _XorbCache,
-                   readable: Callable[[str], bool]) -> None:
-    model_id = model["id"]
-    file_hex = hashes.to_hex(info.hash)
+def _file_terms(store: Store, model_id: str, info: shard.FileInfo,
+                readable: Callable[[str], bool]) -> tuple[list[tuple[str, int, int, int]],
+                                                          set[str]]:
+    """A shard file's terms (xorb, first chunk, end chunk, bytes) and the xorbs it borrows
+    from other models; Forbidden when one is neither the model's nor ``readable``."""
     terms: list[tuple[str, int, int, int]] = []
     borrowed: set[str] = set()
     for seg in info.segments:
         xhex = hashes.to_hex(seg.xorb)
         if not has_xorb(store, model_id, xhex):
             if not readable(xhex):
-                raise Forbidden(f"shard refused: file {file_hex} uses xorb {xhex}, which this"
-                                " model has not uploaded; upload the xorb first")
+                raise Forbidden(f"shard refused: file {hashes.to_hex(info.hash)} uses xorb"
+                                f" {xhex}, which this model has not uploaded; upload the xorb"
+                                " first")
             borrowed.add(xhex)
         terms.append((xhex, seg.start, seg.end, seg.size))
+    return terms, borrowed
+
+
+def _register_file(cfg: Config, store: Store, storage: ObjectStorage, model: dict[str, Any],
+                   info: shard.FileInfo, cache: _XorbCache,
+                   readable: Callable[[str], bool]) -> None:
+    model_id = model["id"]
+    file_hex = hashes.to_hex(info.hash)
+    terms, borrowed = _file_terms(store, model_id, info, readable)
     first = info.segments[0]
     data, first_xorb = cache.get(terms[0][0])
     if first.start < len(first_xorb.chunks):
@@ -457,6 +488,17 @@ def reconstruction(cfg: Config, store: Store, grant: Access, file_hex: str,
         pos = term_end
     return {"offset_into_first_range": offset_into_first, "terms": out_terms,
             "fetch_info": fetch}
+
+
+def as_v2(answer: dict[str, Any]) -> dict[str, Any]:
+    """A V1 reconstruction in the V2 shape (``xorbs``: per xorb, fetch entries of a URL and
+    its ranges), one range per entry, as xet-core converts V1 answers itself."""
+    xorbs = {xhex: [{"url": f["url"], "ranges": [{"chunks": f["range"],
+                                                   "bytes": f["url_range"]}]}
+                    for f in fetches]
+             for xhex, fetches in answer["fetch_info"].items()}
+    return {"offset_into_first_range": answer["offset_into_first_range"],
+            "terms": answer["terms"], "xorbs": xorbs}
 
 
 def open_xorb(cfg: Config, store: Store, grant: Access, xorb_hex: str) -> tuple[Any, int]:

@@ -57,6 +57,9 @@ def test_upload_through_xet_then_git_lfs_pull(site: Site, tmp_path: Path) -> Non
     api.upload_file(path_or_fileobj=payload, path_in_repo="model.bin", repo_id=model)
     first = xorb_bytes(site) - before
     assert first > 6 * 1024 * 1024  # the bytes came through Xet, not the LFS batch API
+    # The shard went up through V2 (its progress stream), with no fall back to V1.
+    assert "POST /api/xet/v2/shards 200" in site.log_text()
+    assert "/api/xet/v1/shards" not in site.log_text()
     clone = tmp_path / "clone"
     git("clone", "-q", site.clone_url(model, "owner"), str(clone), env=LFS_ENV)
     git("lfs", "pull", cwd=clone)
@@ -279,11 +282,11 @@ def test_the_same_file_to_a_second_model_joins_xorbs_its_uploader_may_read(
     # The outsider may not read either model: the cached xorbs are no way into them (hf_xet
     # reports the CAS's 403 on the shard as a ConnectionError).
     head = tip(site, theirs)
-    with pytest.raises(ConnectionError, match=r"403 Forbidden.*/v1/shards"):
+    with pytest.raises(ConnectionError, match=r"403 Forbidden.*/v2/shards"):
         api_for(site, "outsider").upload_file(path_or_fileobj=payload, path_in_repo="w.bin",
                                               repo_id=theirs)
     assert tip(site, theirs) == head
-    assert "POST /api/xet/v1/shards 403" in site.log_text()
+    assert "POST /api/xet/v2/shards 403" in site.log_text()
 
 
 def test_the_space_quota_counts_the_xorbs_once(site: Site) -> None:

@@ -96,9 +96,11 @@ def test_100_mb_upload_folder_dedupes_a_1_mb_change_and_downloads_identically(
     want = sha256_file(weights)
 
     # Through Xet: resolve names the Xet hash, the client reconstructs from xorb ranges.
-    before = requests_to(site.log_text(), "/api/xet/v1/reconstructions/")
+    before = requests_to(site.log_text(), "/api/xet/v2/reconstructions/")
     got = api.hf_hub_download(model, "model.safetensors", cache_dir=str(tmp_path / "c-xet"))
-    assert requests_to(site.log_text(), "/api/xet/v1/reconstructions/") > before
+    assert requests_to(site.log_text(), "/api/xet/v2/reconstructions/") > before
+    # hf_xet asks V2 first and takes its answer: no fall back to V1.
+    assert requests_to(site.log_text(), "/api/xet/v1/reconstructions/") == 0
     assert sha256_file(Path(got)) == want
 
     # Through plain HTTP: the same resolve URL, the LFS object's bytes.

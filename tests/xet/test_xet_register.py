@@ -147,3 +147,58 @@ def test_a_xorb_without_footer_that_ends_like_one_is_read_as_its_chunks_say(
                                      "range": {"start": 0, "end": 3}}]
     fetch = answer_json["fetch_info"][hashes.to_hex(xh)]
     assert [f["url_range"] for f in fetch] == [{"start": 0, "end": len(data) - 1}]
+
+
+def test_the_v2_shard_upload_streams_progress_then_its_result_or_an_error_frame(
+        site: Site) -> None:
+    """``POST /v2/shards`` answers xet-core's NDJSON frames: ``validating`` per file, then
+    ``result``; a file that does not check out is an ``error`` frame (the status is already
+    200), not retryable, and stores nothing; a xorb the model may not use is a plain 403
+    before any frame."""
+    site.user("owner", admin=True)
+    model = site.model("reg/v2-shards")
+    token = write_token(site, model)
+    chunks = chunks_of(21, 6)
+    data, xh = xorb.serialize(chunks, footer=False)
+    upload_xorb(site, token, data, xh)
+    content = b"".join(chunks)
+    right = hashes.file_hash([(hashes.chunk_hash(c), len(c)) for c in chunks])
+    first_size = sum(map(len, chunks[:3]))
+    first = [(xh, first_size, 0, 3)]
+    half = hashes.file_hash([(hashes.chunk_hash(c), len(c)) for c in chunks[:3]])
+    answer = site.http("POST", "/api/xet/v2/shards", key=token, body=file_shard(
+        [(half, first), (right, [(xh, len(content), 0, len(chunks))])]))
+    assert answer.status == 200, answer.body
+    assert answer.headers["Content-Type"] == "application/x-ndjson"
+    frames = [json.loads(line) for line in answer.body.decode().splitlines()]
+    assert frames == [{"type": "validating", "verified": 0, "total": 2},
+                      {"type": "validating", "verified": 1, "total": 2},
+                      {"type": "validating", "verified": 2, "total": 2},
+                      {"type": "result"}]
+    storage = storage_for(load(site.data))
+    assert storage.exists(hashlib.sha256(content).hexdigest())
+
+    other = chunks_of(22, 4)
+    data, xh2 = xorb.serialize(other, footer=False)
+    upload_xorb(site, token, data, xh2)
+    total = sum(map(len, other))
+    wrong = hashes.file_hash([(hashes.chunk_hash(c), len(c)) for c in reversed(other)])
+    answer = site.http("POST", "/api/xet/v2/shards", key=token,
+                       body=file_shard([(wrong, [(xh2, total, 0, len(other))])]))
+    assert answer.status == 200, answer.body
+    *_, last = [json.loads(line) for line in answer.body.decode().splitlines()]
+    assert last["type"] == "error" and last["retryable"] is False
+    assert "do not hash to it" in last["message"]
+    assert not storage.exists(hashlib.sha256(b"".join(other)).hexdigest())
+    assert stored_lfs_temporaries(site) == []
+
+    site.user("stranger")
+    theirs = site.model("stranger/v2-theirs", owner="stranger")
+    answer = site.http("GET", f"/api/models/{theirs}/xet-write-token/main",
+                       key=site.keys["stranger"])
+    stranger = str(json.loads(answer.body)["accessToken"])
+    site.cli("model", "delete", model, "--yes")  # the xorbs' only model is gone
+    answer = site.http("POST", "/api/xet/v2/shards", key=stranger,
+                       body=file_shard([(right, [(xh, len(content), 0, len(chunks))])]))
+    assert answer.status == 403, answer.body
+    assert "has not uploaded" in json.loads(answer.body)["error"]

@@ -13,11 +13,11 @@ the access token, except the signed upload and fetch links, which carry their ow
     PUT  /v1/xorb-uploads/<hash>?grant=<link>          the xorb (the grant's URL)
     POST /v1/xorb-commits/default/<hash>/grant/<id>   200 when the grant's xorb is stored
     POST /v1/xorbs/default/<hash>                      direct xorb upload {"was_inserted"}
-    POST /v2/shards                                    404: the client falls back to v1
+    POST /v2/shards                                    NDJSON progress frames, then result
     POST /v1/shards                                    {"result": 1}
     POST /v1/telemetry                                 accepted and dropped
     GET  /v1/reconstructions/<file hash>   (Range)     the V1 reconstruction
-    GET  /v2/reconstructions/<file hash>               501: the client falls back to V1
+    GET  /v2/reconstructions/<file hash>   (Range)     the same, in V2's shape
     GET  /v1/xorb-data/<hash>?t=<link>     (Range)     xorb bytes (the fetch_info URLs)
 
 Every body is bounded; every xorb and shard is verified before anything is recorded
@@ -29,11 +29,14 @@ from __future__ import annotations
 
 import contextlib
 import json
+import logging
+import queue
 import re
 import secrets
+import threading
 from typing import TYPE_CHECKING, Any
 
-from modelgit.errors import Invalid
+from modelgit.errors import Invalid, ModelgitError, Unavailable
 from modelgit.http.hub.common import MODEL_API, HubError, allow, bind
 from modelgit.http.request import BodyError, base_url, model_of, read_body, reused_body
 from modelgit.http.responses import Response, json_response, parse_range, status_line, stream_file
@@ -48,6 +51,10 @@ if TYPE_CHECKING:
     from modelgit.http.routes import Host
 
 CAS_PATH = "/api/xet"
+#: Seconds between repeats of the last progress frame of a V2 shard upload (xet-core's CAS
+#: re-sends its last frame as a heartbeat too).
+HEARTBEAT_SECONDS = 5.0
+log = logging.getLogger("modelgit.xet")
 _HASH = r"(?P<hash>[0-9a-f]{64})"
 _SMALL = 64 * 1024
 
@@ -162,8 +169,65 @@ def xorb_direct(app: Host, req: Request, match: re.Match[str]) -> Response:
 
 
 def shard_v2(app: Host, req: Request, match: re.Match[str]) -> Response:
-    _access(app, req, "write")
-    raise HubError(404, "shard upload v2 is not served here; use POST /v1/shards")
+    """The V2 shard upload: the same checks as V1, answered as xet-core's NDJSON progress
+    stream (``validating`` per file, then ``result``, or an ``error`` frame, which the client
+    must read as the failure since the status is already 200). Rebuilding a large file from
+    its xorbs takes seconds per GiB; the last frame is sent again every
+    :data:`HEARTBEAT_SECONDS` meanwhile, so no proxy or client read timeout cuts the wait.
+
+    What is refused before a xorb is read (a token without the write right, a shard that
+    does not parse, a xorb the model may not use) is a plain error status before the stream
+    starts (``service.check_shard``). The files are registered on a thread of their own; a
+    client that hangs up does not stop it (the same as a V1 upload whose client went away).
+    """
+    grant = _access(app, req, "write")
+    body = _body(req, shard_format.MAX_SHARD_BYTES)
+    total = service.check_shard(app.cfg, app.store, grant.model, body, grant.user)
+    frames: queue.Queue[dict[str, Any] | None] = queue.Queue()
+
+    def progress(done: int, of: int) -> None:
+        frames.put({"type": "validating", "verified": done, "total": of})
+
+    def register() -> None:
+        try:
+            service.put_shard(app.cfg, app.store, grant.model, body, grant.user,
+                              progress=progress)
+            frames.put({"type": "result"})
+        except ModelgitError as err:
+            frames.put({"type": "error", "message": " ".join(err.lines()),
+                        "retryable": isinstance(err, Unavailable)})
+        except Exception:  # fail closed, and say so in the frame the client reads
+            log.exception("xet shard for %s failed", grant.model)
+            frames.put({"type": "error", "retryable": True,
+                        "message": "modelgit could not register this shard (an internal"
+                                   " error, in the server's log); nothing was registered"
+                                   " for the file that failed: try again"})
+        finally:
+            app.store.close()  # this thread's own connection
+            frames.put(None)
+
+    threading.Thread(target=register, name="xet-shard-v2", daemon=True).start()
+
+    def stream() -> Iterator[bytes]:
+        last: dict[str, Any] = {"type": "validating", "verified": 0, "total": total}
+        yield _frame(last)
+        while True:
+            try:
+                frame = frames.get(timeout=HEARTBEAT_SECONDS)
+            except queue.Empty:
+                yield _frame(last)
+                continue
+            if frame is None:
+                return
+            last = frame
+            yield _frame(frame)
+
+    return status_line(200), [("Content-Type", "application/x-ndjson"),
+                              ("Cache-Control", "no-store")], stream()
+
+
+def _frame(event: dict[str, Any]) -> bytes:
+    return json.dumps(event, separators=(",", ":")).encode() + b"\n"
 
 
 def shard_upload(app: Host, req: Request, match: re.Match[str]) -> Response:
@@ -180,19 +244,26 @@ def telemetry(app: Host, req: Request, match: re.Match[str]) -> Response:
 
 
 def reconstruction_v2(app: Host, req: Request, match: re.Match[str]) -> Response:
-    _access(app, req, "read")
-    raise HubError(501, "reconstruction v2 is not served here; use /v1/reconstructions")
+    """The V2 reconstruction (hf_xet asks it first): the V1 answer with each fetch as a
+    one-range entry under ``xorbs`` (``service.as_v2``), so a client that sends multi-range
+    requests still sends one range per request."""
+    return _reconstruction(app, req, match, v2=True)
 
 
 def reconstruction(app: Host, req: Request, match: re.Match[str]) -> Response:
+    return _reconstruction(app, req, match, v2=False)
+
+
+def _reconstruction(app: Host, req: Request, match: re.Match[str], *, v2: bool) -> Response:
     grant = _access(app, req, "read")
     byte_range = None
     header = req.header("Range")
     if header:
-        m = re.fullmatch(r"bytes=(\d{1,19})-(\d{1,19})", header.strip())
-        if m is None or int(m.group(2)) < int(m.group(1)):
-            raise HubError(416, "Range must be bytes=<start>-<end>")
-        byte_range = (int(m.group(1)), int(m.group(2)))
+        # bytes=<first>-<last>, or bytes=<first>- (to the end), as xet-core's CAS takes.
+        m = re.fullmatch(r"bytes=(\d{1,19})-(\d{1,19})?", header.strip())
+        if m is None or (m.group(2) is not None and int(m.group(2)) < int(m.group(1))):
+            raise HubError(416, "Range must be bytes=<start>-<end> or bytes=<start>-")
+        byte_range = (int(m.group(1)), int(m.group(2)) if m.group(2) else (1 << 63) - 1)
     fetch = f"{base_url(app, req)}{CAS_PATH}/v1/xorb-data"
     try:
         answer = service.reconstruction(app.cfg, app.store, grant, match.group("hash"),
@@ -201,7 +272,7 @@ def reconstruction(app: Host, req: Request, match: re.Match[str]) -> Response:
         if byte_range is not None:
             raise HubError(416, err.message) from None
         raise
-    return json_response(200, answer)
+    return json_response(200, service.as_v2(answer) if v2 else answer)
 
 
 def xorb_data(app: Host, req: Request, match: re.Match[str]) -> Response:
