@@ -255,6 +255,21 @@ class Worker(threading.Thread):
         if gone:
             log.info("task worker: %s finished scan and gc tasks deleted", gone)
 
+    def replay_spool(self, store: Store) -> None:
+        """The post-receive steps of pushes that met a database outage, once it answers: a
+        directory listing per poll while there are none."""
+        from modelgit.hooks import spool
+        from modelgit.store import StoreUnavailable
+
+        if not spool.pending(self.cfg):
+            return
+        try:
+            spool.replay(self.cfg, store)
+        except StoreUnavailable:
+            pass  # still down: the files wait for the next poll
+        except Exception:
+            log.exception("task worker: could not run the spooled post-receive steps")
+
     def run(self) -> None:
         from modelgit.store import Store, StoreUnavailable
 
@@ -270,6 +285,8 @@ class Worker(threading.Thread):
                 except Exception:
                     log.exception("task worker: could not prune finished tasks")
             self.woken.clear()  # before looking: a task queued from now on ends the next wait
+            if self.kinds is None or "scan" in self.kinds:  # pushes still owed (hooks/spool.py)
+                self.replay_spool(store)
             try:
                 ran = self.run_once(store)
             except StoreUnavailable:

@@ -13,6 +13,7 @@ from pathlib import Path
 from typing import Any
 
 from modelgit import config as config_mod
+from modelgit.hooks import spool
 from modelgit.hooks.card import index_card
 from modelgit.hooks.pre_receive import RefUpdate, parse_updates
 from modelgit.hooks.scan import report_push
@@ -49,28 +50,53 @@ STEPS: list[Step] = [record_push, touch_model, index_card, report_push, queue_gc
 
 def run_steps(cfg: config_mod.Config, store: Store, model: dict[str, Any], user: str | None,
               updates: list[RefUpdate]) -> None:
-    """Each step's time goes to the log, as pre-receive's checks' do: the client waits for
-    this hook, so a slow step shows in every push."""
+    """Every step, each timed in the log as pre-receive's checks are (the client waits for
+    this hook, so a slow step shows in every push). Steps that met an unavailable database
+    are spooled (``hooks/spool.py``) and run by the task worker when it is back."""
+    left = run_named_steps(cfg, store, model, user, updates, [s.__name__ for s in STEPS])
+    if left:
+        spool.spool_push(cfg, model["id"], user, updates, left)
+
+
+def run_named_steps(cfg: config_mod.Config, store: Store, model: dict[str, Any],
+                    user: str | None, updates: list[RefUpdate], names: list[str]) -> list[str]:
+    """Run the named steps in :data:`STEPS` order; the names of those that met an
+    unavailable database (any other failure is logged: retrying would not mend it)."""
+    from modelgit.store import StoreUnavailable
+
     timings: list[str] = []
+    left: list[str] = []
     for step in STEPS:
+        if step.__name__ not in names:
+            continue
         started = time.perf_counter()
         try:
             step(cfg, store, model, user, updates)
+        except StoreUnavailable:
+            left.append(step.__name__)
         except Exception:
             log.exception("post-receive step %s failed on %s", step.__name__, model["id"])
         timings.append(f"{step.__name__} {1000 * (time.perf_counter() - started):.1f}ms")
     log.info("post-receive %s: %s", model["id"], ", ".join(timings))
+    return left
 
 
 def handle(cfg: config_mod.Config, store: Store, model_id: str, stdin: bytes,
            env: dict[str, str]) -> None:
     """The hook with the configuration and store at hand (the server keeps them open)."""
+    from modelgit.store import StoreUnavailable
+
+    user = env.get("MODELGIT_USER") or env.get("REMOTE_USER") or None
     try:
-        model = store.get_model(model_id)
+        updates = parse_updates(stdin)
+        try:
+            model = store.get_model(model_id)
+        except StoreUnavailable:
+            spool.spool_push(cfg, model_id, user, updates, [s.__name__ for s in STEPS])
+            return
         if model is None:
             return
-        user = env.get("MODELGIT_USER") or env.get("REMOTE_USER") or None
-        run_steps(cfg, store, model, user, parse_updates(stdin))
+        run_steps(cfg, store, model, user, updates)
     except Exception:
         log.exception("post-receive failed on %s", model_id)
 

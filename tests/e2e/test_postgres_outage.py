@@ -14,6 +14,7 @@ import shlex
 import subprocess
 from collections.abc import Iterator
 from pathlib import Path
+from typing import Any
 
 import pytest
 
@@ -21,6 +22,7 @@ from modelgit.config import load
 from modelgit.git.paths import repo_path
 from tests.conftest import BIN, TEST_SETTINGS, Site, commit_file, git, make_site
 from tests.helpers.postgres import Cluster, cluster
+from tests.helpers.wait import wait_for
 
 MODEL = "down/weights"
 
@@ -202,4 +204,49 @@ def test_database_gone_during_the_push_checks_moves_no_ref(
     pg_down_cluster.start()
     git("push", "-q", "origin", "main", cwd=work / "c")
     assert _tip(site) == git("rev-parse", "HEAD", cwd=work / "c").stdout.strip()
+    _serving(site)
+
+
+def test_database_gone_after_the_refs_moved_loses_nothing(
+        outage_site: Site, pg_down_cluster: Cluster, work: Path, database_back: None) -> None:
+    """PostgreSQL stops after the push's refs moved (the repository's own post-receive hook,
+    which modelgit runs first, stops it): the push stands, and what modelgit owes a push (the
+    audit row, the card index, the reporting scans) is spooled in the data folder and run by
+    the same server's task worker once PostgreSQL is back: the scan report of the commit
+    pushed during the outage appears without a restart or another push."""
+    site = outage_site
+    git("clone", "-q", site.clone_url(MODEL, "dev"), str(work / "p"))
+    commit_file(work / "p", "risky.py",
+                "import subprocess\n\n\ndef run(cmd):\n"
+                "    return subprocess.call(cmd, shell=True)\n", "risky code")
+    head = git("rev-parse", "HEAD", cwd=work / "p").stdout.strip()
+    legacy = repo_path(load(site.data), MODEL) / "hooks" / "post-receive.legacy"
+    legacy.write_text("#!/bin/sh\n" + shlex.join(pg_down_cluster.stop_command("fast"))
+                      + " >/dev/null 2>&1\nexit 0\n")
+    legacy.chmod(0o755)
+    try:
+        git("push", "-q", "origin", "main", cwd=work / "p")
+    finally:
+        legacy.unlink()
+    assert not (pg_down_cluster.folder / "data" / "postmaster.pid").exists(), \
+        "the legacy hook did not stop PostgreSQL"
+    assert _tip(site) == head
+    spooled = site.data / "spool" / "post-receive"
+    [owed] = list(spooled.glob("*.json"))
+    assert json.loads(owed.read_text())["updates"][0][1:] == [head, "refs/heads/main"]
+    assert site.keys["dev"] not in owed.read_text()
+
+    pg_down_cluster.start()
+    wait_for(lambda: not any(spooled.iterdir()), 60,
+             lambda: f"the spooled post-receive to run: {sorted(spooled.iterdir())}\n"
+                     + site.log_text()[-2000:])
+
+    def reported() -> dict[str, Any] | None:
+        _, out, _ = site.cli("--json", "scan", "show", MODEL, "--ref", "main")
+        data = json.loads(out)
+        done = data["scans"] and all(s["status"] == "done" for s in data["scans"])
+        return data if data["commit"] == head and done else None
+
+    report = wait_for(reported, 60, "the reporting scans of the commit pushed during the outage")
+    assert any(f["path"] == "risky.py" for f in report["findings"]), report
     _serving(site)
