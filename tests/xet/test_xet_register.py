@@ -46,6 +46,20 @@ def upload_xorb(site: Site, token: str, data: bytes, xorb_hash: bytes) -> None:
     assert answer.status == 200, answer.body
 
 
+def owner_model(site: Site, name: str) -> tuple[str, str]:
+    """A model of the site's admin ``owner`` and a Xet write token for it."""
+    site.user("owner", admin=True)
+    model = site.model(name)
+    return model, write_token(site, model)
+
+
+def one_xorb(site: Site, token: str, chunks: list[bytes], *, footer: bool) -> bytes:
+    """Upload ``chunks`` as one xorb; its hash."""
+    data, xh = xorb.serialize(chunks, footer=footer)
+    upload_xorb(site, token, data, xh)
+    return xh
+
+
 def stored_lfs_temporaries(site: Site) -> list[Path]:
     tmp = site.data / "lfs" / "tmp"
     return sorted(tmp.iterdir()) if tmp.is_dir() else []
@@ -83,12 +97,9 @@ def test_a_shard_file_is_stored_under_the_sha256_of_its_bytes(
 
 
 def test_a_file_whose_chunks_do_not_hash_to_it_stores_nothing(site: Site) -> None:
-    site.user("owner", admin=True)
-    model = site.model("reg/wrong-hash")
-    token = write_token(site, model)
+    _, token = owner_model(site, "reg/wrong-hash")
     chunks = chunks_of(7, 6)
-    data, xh = xorb.serialize(chunks, footer=True)
-    upload_xorb(site, token, data, xh)
+    xh = one_xorb(site, token, chunks, footer=True)
     content = b"".join(chunks)
     storage = storage_for(load(site.data))
     objects_before = {o.oid for o in storage.iter_objects()}
@@ -115,9 +126,7 @@ def test_a_xorb_without_footer_that_ends_like_one_is_read_as_its_chunks_say(
     a xorb without footer whose last chunk ends in bytes shaped like a footer (other chunk
     boundaries, which would hand a downloader other bytes than the scanned file's) is read
     by its chunk headers."""
-    site.user("owner", admin=True)
-    model = site.model("reg/fake-footer")
-    token = write_token(site, model)
+    model, token = owner_model(site, "reg/fake-footer")
     rng = random.Random(11)
     head = [rng.randbytes(20_000), rng.randbytes(20_000)]
     fake_len = xorb._footer_len(3) + 4  # a footer for three chunks, with its length field
@@ -155,12 +164,9 @@ def test_the_v2_shard_upload_streams_progress_then_its_result_or_an_error_frame(
     ``result``; a file that does not check out is an ``error`` frame (the status is already
     200), not retryable, and stores nothing; a xorb the model may not use is a plain 403
     before any frame."""
-    site.user("owner", admin=True)
-    model = site.model("reg/v2-shards")
-    token = write_token(site, model)
+    model, token = owner_model(site, "reg/v2-shards")
     chunks = chunks_of(21, 6)
-    data, xh = xorb.serialize(chunks, footer=False)
-    upload_xorb(site, token, data, xh)
+    xh = one_xorb(site, token, chunks, footer=False)
     content = b"".join(chunks)
     right = hashes.file_hash([(hashes.chunk_hash(c), len(c)) for c in chunks])
     first_size = sum(map(len, chunks[:3]))
@@ -179,8 +185,7 @@ def test_the_v2_shard_upload_streams_progress_then_its_result_or_an_error_frame(
     assert storage.exists(hashlib.sha256(content).hexdigest())
 
     other = chunks_of(22, 4)
-    data, xh2 = xorb.serialize(other, footer=False)
-    upload_xorb(site, token, data, xh2)
+    xh2 = one_xorb(site, token, other, footer=False)
     total = sum(map(len, other))
     wrong = hashes.file_hash([(hashes.chunk_hash(c), len(c)) for c in reversed(other)])
     answer = site.http("POST", "/api/xet/v2/shards", key=token,
