@@ -12,6 +12,9 @@ cheroot keeps counting: every byte taken here is subtracted from its ``KnownLeng
 requests on the same connection start where this body ended. ``read`` and ``readline`` go
 through cheroot unchanged. Installed by :func:`install` only for plain sockets (TCP or unix)
 and bodies with a Content-Length; TLS and chunked bodies keep cheroot's reader.
+
+The other way, a file body (:class:`~modelgit.http.responses.FileSpan`: an LFS object, a
+xorb range) is sent with ``sendfile(2)`` by the same gateway (:func:`send_span`).
 """
 
 from __future__ import annotations
@@ -82,9 +85,47 @@ def socket_body(req: Any) -> SocketBody | None:
     return SocketBody(known, buffered, sock)
 
 
+def send_span(gateway: Any, span: Any) -> bool:
+    """Send a :class:`~modelgit.http.responses.FileSpan` with ``sendfile(2)``; False (nothing
+    sent) where that does not fit: TLS, a chunked answer, a HEAD, a handle that is no real
+    file (S3), or a declared Content-Length other than the span's.
+
+    ``socket.sendfile`` waits for the socket as a blocking send would, under the connection's
+    timeout. Should the file end early (it cannot for a verified object), the connection is
+    closed rather than reused, since the client was promised more bytes.
+    """
+    import io
+
+    req = gateway.req
+    if req.server.ssl_adapter is not None:
+        return False
+    if str(gateway.env.get("REQUEST_METHOD", "")).upper() == "HEAD":
+        return False
+    if gateway.remaining_bytes_out != span.length:
+        return False
+    try:
+        span.handle.fileno()
+    except (AttributeError, OSError, io.UnsupportedOperation):
+        return False
+    sock = req.conn.socket
+    if not hasattr(sock, "sendfile"):
+        return False
+    req.ensure_headers_sent()  # cheroot writes (and flushes) the head through its wfile
+    if req.chunked_write:  # not with a Content-Length; cheroot's own writes then
+        return False
+    sent = sock.sendfile(span.handle, span.first, span.length) if span.length else 0
+    gateway.remaining_bytes_out -= sent
+    if sent != span.length:
+        req.close_connection = True
+    return True
+
+
 def gateway_class() -> type:
-    """cheroot's WSGI 1.0 gateway, with :class:`SocketBody` as ``wsgi.input`` where it fits."""
+    """cheroot's WSGI 1.0 gateway, with :class:`SocketBody` as ``wsgi.input`` where it fits
+    and file bodies sent with ``sendfile(2)`` (:func:`send_span`)."""
     from cheroot import wsgi
+
+    from modelgit.http.responses import FileSpan
 
     class Gateway(wsgi.Gateway_10):
         def get_environ(self) -> Any:  # cheroot's stubs say it returns None; it is a dict
@@ -93,5 +134,21 @@ def gateway_class() -> type:
             if body is not None:
                 environ["wsgi.input"] = body
             return environ
+
+        def respond(self) -> None:
+            """cheroot's own loop (``Gateway.respond``), with a file body handed to
+            :func:`send_span` first."""
+            response = self.req.server.wsgi_app(self.env, self.start_response)
+            try:
+                if isinstance(response, FileSpan) and send_span(self, response):
+                    return
+                for chunk in filter(None, response):
+                    if not isinstance(chunk, bytes):
+                        raise ValueError("WSGI Applications must yield bytes")
+                    self.write(chunk)
+            finally:
+                self.req.ensure_headers_sent()
+                if hasattr(response, "close"):
+                    response.close()
 
     return Gateway

@@ -86,19 +86,44 @@ def parse_range(header: str, size: int) -> tuple[int, int] | None:
     return first, min(last, size - 1)
 
 
-def stream_file(handle: IO[bytes], first: int, length: int) -> Iterator[bytes]:
-    """Yield ``length`` bytes from ``first`` in :data:`CHUNK` pieces, closing the file."""
-    try:
-        handle.seek(first)
-        remaining = length
+class FileSpan:
+    """A response body: ``length`` bytes of an open file from ``first``, the handle closed
+    with it (WSGI calls ``close``, also when the client went away).
+
+    Iterating it yields :data:`CHUNK` pieces, which any WSGI server can send. modelgit's own
+    gateway (``http/receive.py``) sends it with ``sendfile(2)`` instead where the handle is
+    a real file and the connection a plain socket: the kernel copies from the page cache to
+    the socket, and no byte of an LFS object or xorb passes through Python (cheroot copied
+    each piece twice more on its way out).
+    """
+
+    def __init__(self, handle: IO[bytes], first: int, length: int) -> None:
+        self.handle = handle
+        self.first = first
+        self.length = length
+        self._closed = False
+
+    def __iter__(self) -> Iterator[bytes]:
+        handle = self.handle
+        handle.seek(self.first)
+        remaining = self.length
         while remaining > 0:
             data = handle.read(min(CHUNK, remaining))
             if not data:
                 break  # the file shrank under us (cannot happen for verified objects)
             remaining -= len(data)
             yield data
-    finally:
-        handle.close()
+        self.close()
+
+    def close(self) -> None:
+        if not self._closed:
+            self._closed = True
+            self.handle.close()
+
+
+def stream_file(handle: IO[bytes], first: int, length: int) -> FileSpan:
+    """``length`` bytes from ``first`` of an open file, as a response body (:class:`FileSpan`)."""
+    return FileSpan(handle, first, length)
 
 
 def denial(decision: Decision) -> Response:

@@ -3,6 +3,7 @@ ranges, tokens and the locks API, against a real ``modelgit serve``."""
 
 from __future__ import annotations
 
+import http.client
 import json
 import os
 import threading
@@ -102,6 +103,17 @@ def test_download_streams_with_length_and_range(site: Site, models: dict[str, st
         assert refused.headers["Content-Range"] == f"bytes */{len(data)}"
     # With the reader's key instead of a token.
     assert site.http("GET", path, key=site.keys["api-reader"]).body == data
+    # The object goes out with sendfile(2); the connection stays usable for the next request
+    # (a keep-alive client, as git-lfs is, reads one answer after the other on it).
+    conn = http.client.HTTPConnection("127.0.0.1", site.port, timeout=30)
+    try:
+        for asked, want in ((None, data), ("bytes=7-1048582", data[7:1048583]), (None, data)):
+            conn.request("GET", path, headers={**action["header"],
+                                               **({"Range": asked} if asked else {})})
+            got = conn.getresponse()
+            assert got.read() == want and not got.will_close
+    finally:
+        conn.close()
 
 
 def test_mismatched_upload_is_refused_and_not_stored(site: Site, models: dict[str, str]) -> None:
