@@ -55,6 +55,12 @@ CAS_PATH = "/api/xet"
 #: re-sends its last frame as a heartbeat too).
 HEARTBEAT_SECONDS = 5.0
 log = logging.getLogger("modelgit.xet")
+#: Shards whose files are rebuilt at once, per server process (V1 and V2 together). A V2
+#: registration outlives its request when the client hangs up; without a bound, a client
+#: that posts shards and hangs up at once would start rebuilds without end. Waiting ones
+#: keep their stream alive with heartbeats.
+MAX_REBUILDS = 4
+_REBUILDS = threading.BoundedSemaphore(MAX_REBUILDS)
 _HASH = r"(?P<hash>[0-9a-f]{64})"
 _SMALL = 64 * 1024
 
@@ -190,8 +196,9 @@ def shard_v2(app: Host, req: Request, match: re.Match[str]) -> Response:
 
     def register() -> None:
         try:
-            service.put_shard(app.cfg, app.store, grant.model, body, grant.user,
-                              progress=progress)
+            with _REBUILDS:
+                service.put_shard(app.cfg, app.store, grant.model, body, grant.user,
+                                  progress=progress)
             frames.put({"type": "result"})
         except ModelgitError as err:
             frames.put({"type": "error", "message": " ".join(err.lines()),
@@ -233,7 +240,8 @@ def _frame(event: dict[str, Any]) -> bytes:
 def shard_upload(app: Host, req: Request, match: re.Match[str]) -> Response:
     grant = _access(app, req, "write")
     body = _body(req, shard_format.MAX_SHARD_BYTES)
-    service.put_shard(app.cfg, app.store, grant.model, body, grant.user)
+    with _REBUILDS:
+        service.put_shard(app.cfg, app.store, grant.model, body, grant.user)
     return json_response(200, {"result": 1})
 
 
