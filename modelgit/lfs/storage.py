@@ -421,8 +421,11 @@ class _FileWriter(HashingWriter):
     """:class:`ObjectWriter` of the file storage: a temporary file in the store's ``tmp/``,
     fsynced and renamed into place under its sha256 by :meth:`commit`.
 
-    Writes go through the page cache with write-behind (:class:`_UploadFile`): the pieces
-    are the caller's (a chunk of a xorb, a whole xorb), not aligned for direct I/O.
+    Large objects are written as uploads are (:class:`_UploadFile`): a piece in page-aligned
+    memory (a whole xorb, received into an ``mmap`` buffer) goes to disk with direct I/O
+    for its aligned part, which took about a third off the server's CPU for a Xet upload
+    (1 GiB: 4.6-4.8 s against 2.7-3.4 s); unaligned pieces (the chunks of a rebuilt
+    file) go through the page cache with write-behind.
     """
 
     def __init__(self, storage: FileStorage, size: int) -> None:
@@ -432,7 +435,7 @@ class _FileWriter(HashingWriter):
         self._fd: int | None
         self._fd, name = tempfile.mkstemp(prefix="new.", suffix=".part", dir=storage.tmp_dir)
         self._tmp: Path | None = Path(name)
-        self._out = _UploadFile(self._fd, direct=False)
+        self._out = _UploadFile(self._fd, direct=size >= PIPELINE_MIN_BYTES)
 
     def _take(self, view: memoryview) -> None:
         self._out.write(view)
@@ -516,10 +519,11 @@ class _UploadFile:
     which a GiB of weights would only flood. Against buffered writes with write-behind, one
     server alternating per request, 6 PUTs of 1 GiB each: 1.06-1.18 s against 1.32-2.80 s
     (medians 1.14 and 1.48), 1.0 s of server CPU against 1.3; every direct one was faster.
-    Direct I/O needs aligned buffers, sizes and offsets (:data:`DIRECT_ALIGN`): a piece that
-    is not (the last one), a filesystem that refuses ``O_DIRECT``, or a write the kernel
-    refuses as unaligned turns it off for the rest of the file, and the bytes are written
-    through the page cache.
+    Direct I/O needs aligned buffers, sizes and offsets (:data:`DIRECT_ALIGN`): of a piece
+    whose length is not aligned (the last one) the aligned part still goes direct; its
+    rest, a filesystem that refuses ``O_DIRECT``, or a write the kernel refuses as
+    unaligned (memory that is not page-aligned) turns it off for the rest of the file, and
+    the bytes are written through the page cache.
 
     Buffered writes are written back as the file grows instead of all at fsync. Without that
     the kernel keeps a whole upload dirty in the page cache (background writeback starts at
@@ -539,6 +543,11 @@ class _UploadFile:
     def write(self, data: bytes | bytearray | memoryview, /) -> int:
         view = memoryview(data).cast("B")
         if self._direct and len(view) % DIRECT_ALIGN:
+            head = len(view) - len(view) % DIRECT_ALIGN
+            if head:  # the aligned part still goes direct; the rest through the page cache
+                self.write(view[:head])
+                self.write(view[head:])
+                return len(view)
             self._end_direct()
         done = 0
         while done < len(view):

@@ -256,6 +256,29 @@ class StorageContract:
             assert again.commit() == oid
         assert len(self.leftovers(storage)) == 1
 
+    def test_writer_of_page_aligned_pieces_of_any_length_keeps_every_byte(
+        self, storage: ObjectStorage
+    ) -> None:
+        """A large object written from page-aligned memory (a received xorb) goes to disk
+        with direct I/O for the aligned part of each piece and through the page cache for
+        the rest; whatever the lengths, the object holds exactly the bytes given."""
+        import mmap
+
+        lengths = [9 * 1024 * 1024 + 123, 4096 * 3, 777, 2 * 1024 * 1024, 5]
+        pieces = []
+        for length in lengths:
+            buffer = mmap.mmap(-1, length + 4096)  # page-aligned, as received xorbs are
+            buffer[:length] = os.urandom(length)
+            pieces.append(memoryview(buffer)[:length])
+        data = b"".join(bytes(piece) for piece in pieces)
+        with storage.writer(len(data)) as out:
+            for piece in pieces:
+                assert out.write(piece) == len(piece)
+            oid = out.commit()
+        assert oid == oid_of(data)
+        with storage.open(oid) as handle:
+            assert handle.read() == data
+
     def test_writer_not_committed_keeps_nothing(self, storage: ObjectStorage) -> None:
         data = os.urandom(5000)
         with storage.writer(len(data)) as out:
