@@ -17,6 +17,7 @@ never a key.
 
 from __future__ import annotations
 
+import contextlib
 import json
 import logging
 import os
@@ -33,7 +34,10 @@ if TYPE_CHECKING:
 log = logging.getLogger("modelgit.hooks")
 
 SPOOL = Path("spool") / "post-receive"
-_CLAIMED = ".claimed"
+_CLAIMED = ".claimed-"
+#: A claim older than this is a worker's that died in the middle (replaying a push takes
+#: seconds): the file goes back to the spool.
+ABANDONED_SECONDS = 600
 
 
 def folder(cfg: Config) -> Path:
@@ -61,12 +65,23 @@ def _write(path: Path, record: dict[str, Any]) -> None:
 
 
 def pending(cfg: Config) -> list[Path]:
-    """The spooled pushes not claimed by a worker, oldest first."""
+    """The spooled pushes not claimed by a worker, oldest first; claims abandoned by a
+    worker that stopped in the middle are given back first."""
     try:
-        return sorted(p for p in folder(cfg).iterdir()
-                      if p.suffix == ".json" and not p.name.startswith("."))
+        names = list(folder(cfg).iterdir())
     except FileNotFoundError:
         return []
+    now = time.time()
+    for path in names:
+        original, mark, _ = path.name.partition(_CLAIMED)
+        if mark and original.endswith(".json"):
+            with contextlib.suppress(OSError):  # another worker may give it back first
+                if now - path.stat().st_mtime > ABANDONED_SECONDS:
+                    os.rename(path, path.with_name(original))
+                    log.warning("post-receive: %s was claimed by a worker that stopped;"
+                                " it is run again", original)
+    return sorted(p for p in folder(cfg).iterdir()
+                  if p.suffix == ".json" and not p.name.startswith("."))
 
 
 def replay(cfg: Config, store: Store) -> int:
@@ -78,9 +93,10 @@ def replay(cfg: Config, store: Store) -> int:
 
     done = 0
     for path in pending(cfg):
-        claimed = path.with_name(path.name + f"{_CLAIMED}-{os.getpid()}")
+        claimed = path.with_name(f"{path.name}{_CLAIMED}{os.getpid()}")
         try:
             os.rename(path, claimed)
+            os.utime(claimed)  # when it was claimed: see ABANDONED_SECONDS
         except FileNotFoundError:
             continue  # another front end's worker took it
         try:
@@ -104,8 +120,11 @@ def replay(cfg: Config, store: Store) -> int:
             os.rename(claimed, path)  # back for the next round
             return done
         except Exception:
-            log.exception("post-receive: the spooled push %s could not be read; kept as %s",
-                          path.name, claimed)
+            bad = path.with_name(path.name + ".unreadable")
+            log.exception("post-receive: the spooled push %s could not be run; kept as %s",
+                          path.name, bad.name)
+            with contextlib.suppress(OSError):
+                os.rename(claimed, bad)
             continue
         claimed.unlink()
         done += 1

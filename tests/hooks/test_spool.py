@@ -5,6 +5,7 @@ site; the PostgreSQL outage itself is tests/e2e/test_postgres_outage.py."""
 from __future__ import annotations
 
 import os
+import time
 from pathlib import Path
 
 from modelgit.config import load
@@ -52,3 +53,22 @@ def test_a_push_another_worker_claimed_or_of_a_deleted_model_is_not_run(tmp_path
     assert not gone.exists()
     assert store.audit_rows(action="push") == []
     assert [p.name for p in taken.parent.iterdir()] == [taken.name + ".claimed-1"]
+
+
+def test_a_claim_whose_worker_stopped_is_run_again_and_an_unreadable_file_kept_aside(
+        tmp_path: Path) -> None:
+    site, store = _site(tmp_path)
+    cfg = load(site.data)
+    update = RefUpdate(ZERO, "c" * 40, "refs/heads/main")
+    path = spool.spool_push(cfg, "dev/one", "dev", [update], ["record_push"])
+    stale = path.with_name(path.name + ".claimed-99999")
+    os.rename(path, stale)
+    old = time.time() - spool.ABANDONED_SECONDS - 60
+    os.utime(stale, (old, old))  # claimed long ago by a worker that is gone
+    broken = path.with_name("00000000000000000001-0000.json")
+    broken.write_text("{not json")
+    assert spool.pending(cfg) == [broken, path]
+    assert spool.replay(cfg, store) == 1
+    assert len(store.audit_rows(target="dev/one", action="push")) == 1
+    assert sorted(p.name for p in path.parent.iterdir()) == [broken.name + ".unreadable"]
+    assert spool.pending(cfg) == []
