@@ -47,6 +47,19 @@ def oid_of(data: bytes) -> str:
     return hashlib.sha256(data).hexdigest()
 
 
+def write_and_read_back(storage: ObjectStorage, pieces: list[Any]) -> tuple[bytes, str]:
+    """Write ``pieces`` through ``writer()``; check the oid and the stored bytes."""
+    data = b"".join(bytes(piece) for piece in pieces)
+    with storage.writer(len(data)) as out:
+        for piece in pieces:
+            assert out.write(piece) == len(piece)
+        oid = out.commit()
+    assert oid == oid_of(data)
+    with storage.open(oid) as handle:
+        assert handle.read() == data
+    return data, oid
+
+
 class FailingStream(io.RawIOBase):
     """Gives some bytes, then fails like a client that hangs up mid-upload."""
 
@@ -242,14 +255,7 @@ class StorageContract:
     ) -> None:
         pieces = [os.urandom(1000), b"", bytearray(os.urandom(70_000)),
                   memoryview(os.urandom(3000))[7:2007]]
-        data = b"".join(bytes(piece) for piece in pieces)
-        with storage.writer(len(data)) as out:
-            for piece in pieces:
-                assert out.write(piece) == len(piece)
-            oid = out.commit()
-        assert oid == oid_of(data)
-        with storage.open(oid) as handle:
-            assert handle.read() == data
+        data, oid = write_and_read_back(storage, pieces)
         assert len(self.leftovers(storage)) == 1
         with storage.writer(len(data)) as again:  # the same bytes again: one copy
             again.write(data)
@@ -270,14 +276,7 @@ class StorageContract:
             buffer = mmap.mmap(-1, length + 4096)  # page-aligned, as received xorbs are
             buffer[:length] = os.urandom(length)
             pieces.append(memoryview(buffer)[:length])
-        data = b"".join(bytes(piece) for piece in pieces)
-        with storage.writer(len(data)) as out:
-            for piece in pieces:
-                assert out.write(piece) == len(piece)
-            oid = out.commit()
-        assert oid == oid_of(data)
-        with storage.open(oid) as handle:
-            assert handle.read() == data
+        write_and_read_back(storage, pieces)
 
     def test_writer_not_committed_keeps_nothing(self, storage: ObjectStorage) -> None:
         data = os.urandom(5000)
