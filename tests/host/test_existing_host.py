@@ -368,16 +368,18 @@ def test_existing_host(web: str, shared_install: SharedInstall,
         alice.git("commit", "-q", "-m", "again", cwd=again)
         alice.git("push", "-q", "origin", "main", cwd=again)
         assert http_get(f"{url}/info/refs?service=git-upload-pack").status == 401
-        if web == "nginx":
-            _database_outage_behind_nginx(lay, alice, url, alice_key)
+        _database_outage(lay, alice, url, alice_key)
 
 
-def _database_outage_behind_nginx(lay: Layout, alice: Client, url: str, key: str) -> None:
+def _database_outage(lay: Layout, alice: Client, url: str, key: str) -> None:
     """The site moved to PostgreSQL as docs/operations.md says (``db copy``, ``database:``,
-    restart); then PostgreSQL stops. nginx's ``auth_request`` turns any answer but 2xx, 401
-    and 403 into its own 500, so the snippet sends that 500 to the same named location as a
-    refusal, which asks modelgit again: git shows modelgit's 503 and its words, and keeps the
-    stored key (a 401 would erase it). When PostgreSQL is back, the same server serves."""
+    restart); then PostgreSQL stops. git must show modelgit's 503 and its words, and keep the
+    stored key (a 401 would erase it); when PostgreSQL is back, the same server serves.
+
+    Both web servers only know "refused" from their own check: nginx's ``auth_request`` makes
+    any answer but 2xx, 401 and 403 its own 500, which the snippet sends to the named location
+    that asks modelgit what the client should see; Apache's helper exits "denied", a 401,
+    whose ``ErrorDocument`` is modelgit's answer the same way, status included."""
     from tests.helpers.postgres import cluster
 
     work = lay.base / "work"
