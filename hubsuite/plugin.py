@@ -30,6 +30,7 @@ from unittest import mock
 
 #: Names the suite's constants get: modelgit user names are lower case.
 USER, FULL_NAME, OTHER_USER, ORG = "hubci-user", "Dummy User", "dvuser", "valid_org_hub"
+ORG_FULL_NAME = "Dummy Hub Org"
 STAGING_HOST = "hub-ci.huggingface.co"
 LOCAL_HOSTS = frozenset({"127.0.0.1", "localhost", STAGING_HOST})
 BIN = Path(sys.executable).parent
@@ -105,7 +106,8 @@ class Server:
         _modelgit("user", "add", USER, "--fullname", FULL_NAME, "--email", "hubci@example.com",
                   "--space-creator")
         _modelgit("user", "add", OTHER_USER, "--email", "dv@example.com")
-        _modelgit("space", "create", ORG, "--owner", USER)
+        # The hub fixture's organisation, with the full name the suite expects of it.
+        _modelgit("space", "create", ORG, "--owner", USER, "--fullname", ORG_FULL_NAME)
         self.keys = {name: _modelgit("key", "create", name) for name in (USER, OTHER_USER)}
 
     def stop(self) -> None:

@@ -17,6 +17,7 @@ from modelgit.cli.output import (
     parse_size,
     yes_option,
 )
+from modelgit.errors import Invalid
 from modelgit.services import spaces
 from modelgit.units import human_size
 
@@ -34,11 +35,12 @@ def register(cli: click.Group) -> None:
     @click.argument("name")
     @click.option("--owner", required=True, help="The space's owner (fixed).")
     @click.option("--quota", default=None, help="Storage quota, e.g. 10GB.")
+    @click.option("--fullname", default="", help='Its full name, e.g. "Acme Research".')
     @click.pass_obj
     @handle_errors
-    def create(ctx: Ctx, name: str, owner: str, quota: str | None) -> None:
+    def create(ctx: Ctx, name: str, owner: str, quota: str | None, fullname: str) -> None:
         size = parse_size(quota) if quota else None
-        spaces.create(ctx.store, name, owner, size)
+        spaces.create(ctx.store, name, owner, size, fullname=fullname)
         done(ctx, f"created space {name} owned by {owner}", space=name)
 
     @space.command("list")
@@ -46,7 +48,7 @@ def register(cli: click.Group) -> None:
     @handle_errors
     def list_(ctx: Ctx) -> None:
         rows = [{**r, "quota": human_size(r["quota_bytes"])} for r in ctx.store.list_spaces()]
-        emit(ctx, rows, ["name", "owner", "models", "quota", "created"], "spaces")
+        emit(ctx, rows, ["name", "fullname", "owner", "models", "quota", "created"], "spaces")
 
     @space.command("show")
     @click.argument("name")
@@ -70,7 +72,8 @@ def register(cli: click.Group) -> None:
             size += f" ({100 * usage['total'] / quota:.1f}%)"
         elif quota is None:
             size = f"{human_size(usage['total'])} (no quota)"
-        emit_one(ctx, {"owner": row["owner"], "created": row["created"], "size": size,
+        emit_one(ctx, {"fullname": row.get("fullname") or "", "owner": row["owner"],
+                       "created": row["created"], "size": size,
                        "git": human_size(usage["git"]), "lfs": human_size(usage["lfs"]),
                        "xet": human_size(usage["xet"]),
                        "models": len(models)}, f"space {name}")
@@ -111,11 +114,21 @@ def register(cli: click.Group) -> None:
 
     @space.command("set")
     @click.argument("name")
-    @click.option("--quota", required=True, help="New quota, e.g. 10GB, or 'none'.")
+    @click.option("--quota", default=None, help="New quota, e.g. 10GB, or 'none'.")
+    @click.option("--fullname", default=None, help='New full name ("" removes it).')
     @click.pass_obj
     @handle_errors
-    def set_(ctx: Ctx, name: str, quota: str) -> None:
+    def set_(ctx: Ctx, name: str, quota: str | None, fullname: str | None) -> None:
+        """Change the space's quota or full name."""
         require_space(ctx, name)
-        value = None if quota.lower() == "none" else parse_size(quota)
-        spaces.set_quota(ctx.store, name, value)
-        done(ctx, f"space {name} quota: {human_size(value)}")
+        if quota is None and fullname is None:
+            raise Invalid("nothing to set: give --quota and/or --fullname")
+        said = []
+        if quota is not None:
+            value = None if quota.lower() == "none" else parse_size(quota)
+            spaces.set_quota(ctx.store, name, value)
+            said.append(f"quota: {human_size(value)}")
+        if fullname is not None:
+            spaces.set_fullname(ctx.store, name, fullname)
+            said.append(f"full name: {fullname.strip() or '(none)'}")
+        done(ctx, f"space {name} " + "; ".join(said))

@@ -1,5 +1,5 @@
-"""Spaces: create one, look it up, grant and revoke its roles, set its quota; each change
-audited here.
+"""Spaces: create one, look it up, grant and revoke its roles, set its quota and full name;
+each change audited here.
 
 The rules are :mod:`modelgit.authz.roles`'; this module applies them to the store so that
 every front end changes a space the same way.
@@ -7,17 +7,22 @@ every front end changes a space the same way.
 
 from __future__ import annotations
 
+import unicodedata
 from collections.abc import Callable
 from typing import TYPE_CHECKING, Any
 
 from modelgit.authz import roles
-from modelgit.errors import Conflict, Forbidden, NotFound
+from modelgit.errors import Conflict, Forbidden, Invalid, NotFound
 from modelgit.names import check_space
 from modelgit.services import users
 
 if TYPE_CHECKING:
     from modelgit.config import Config
     from modelgit.store import Store
+
+
+#: Characters a space's full name may have (the hubs allow organisation names of this order).
+FULLNAME_MAX = 100
 
 
 def require(store: Store, name: str) -> dict[str, Any]:
@@ -29,10 +34,23 @@ def require(store: Store, name: str) -> dict[str, Any]:
     return row
 
 
+def check_fullname(fullname: str) -> str | None:
+    """A space's full name as stored (None for none): one line of at most
+    :data:`FULLNAME_MAX` characters, no control characters; Invalid otherwise."""
+    text = fullname.strip()
+    if not text:
+        return None
+    if len(text) > FULLNAME_MAX or any(unicodedata.category(ch)[0] == "C" for ch in text):
+        raise Invalid(f"a space's full name is one line of at most {FULLNAME_MAX} characters"
+                      " without control characters")
+    return text
+
+
 def create(store: Store, name: str, owner: str, quota_bytes: int | None = None, *,
-           actor: str = "cli") -> None:
+           fullname: str = "", actor: str = "cli") -> None:
     """A new space; its owner (fixed) must be a site admin or a space creator."""
     check_space(name)
+    shown = check_fullname(fullname)
     user = users.require(store, owner)
     if not roles.may_create_space(is_admin=bool(user["is_admin"]),
                                   space_creator=bool(user["space_creator"])):
@@ -41,7 +59,7 @@ def create(store: Store, name: str, owner: str, quota_bytes: int | None = None, 
                              " or an admin")
     if store.get_space(name) is not None:
         raise Conflict(f"space {name!r} already exists")
-    store.add_space(name, owner, quota_bytes)
+    store.add_space(name, owner, quota_bytes, shown)
     store.audit("space.create", actor=actor, target=name, detail={"owner": owner})
 
 
@@ -111,6 +129,14 @@ def members(store: Store, name: str) -> list[dict[str, Any]]:
     out += [{"user": r["user"], "role": r["role"], "creator": False}
             for r in store.space_roles(name) if r["user"] != row["owner"]]
     return out
+
+
+def set_fullname(store: Store, name: str, fullname: str, *, actor: str = "cli") -> None:
+    """A new full name for the space ("" removes it)."""
+    require(store, name)
+    shown = check_fullname(fullname)
+    store.set_space_fullname(name, shown)
+    store.audit("space.set", actor=actor, target=name, detail={"fullname": shown})
 
 
 def set_quota(store: Store, name: str, quota_bytes: int | None, *, actor: str = "cli") -> None:

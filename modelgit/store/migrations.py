@@ -422,6 +422,15 @@ def _m0014_xorb_footer(db: Any) -> None:
     """)
 
 
+def _m0015_space_fullname(db: Any) -> None:
+    """A space's full name, shown beside its name (the hubs' organisation name: the hub
+    API's ``whoami`` gives it as ``fullname``, the pages as the space's title). NULL: none,
+    the name stands for it."""
+    _script(db, """
+        ALTER TABLE spaces ADD COLUMN fullname TEXT
+    """)
+
+
 MIGRATIONS: list[tuple[str, Callable[[Any], None]]] = [
     ("0001_initial", _m0001_initial),
     ("0002_lfs", _m0002_lfs),
@@ -437,6 +446,7 @@ MIGRATIONS: list[tuple[str, Callable[[Any], None]]] = [
     ("0012_model_search", _m0012_model_search),
     ("0013_xet_uploaders", _m0013_xet_uploaders),
     ("0014_xorb_footer", _m0014_xorb_footer),
+    ("0015_space_fullname", _m0015_space_fullname),
 ]
 
 

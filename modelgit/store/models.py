@@ -51,12 +51,15 @@ class Models(StoreBase):
     """SQL of ``spaces``, ``models``, ``space_roles`` and ``model_roles``."""
 
     # -- spaces ----------------------------------------------------------------------
-    def add_space(self, name: str, owner: str, quota_bytes: int | None) -> None:
+    def add_space(self, name: str, owner: str, quota_bytes: int | None,
+                  fullname: str | None = None) -> None:
         with self.tx() as c:
             c.execute(
                 "INSERT INTO spaces (name, owner, quota_bytes, created) VALUES (?, ?, ?, ?)",
                 (name, owner, quota_bytes, now_iso()),
             )
+            if fullname is not None:  # (the migration tests add spaces to older schemas)
+                c.execute("UPDATE spaces SET fullname = ? WHERE name = ?", (fullname, name))
             c.execute(
                 "INSERT INTO space_roles (space, user, role) VALUES (?, ?, 'owner')",
                 (name, owner),
@@ -74,6 +77,10 @@ class Models(StoreBase):
     def set_space_quota(self, name: str, quota_bytes: int | None) -> None:
         with self.tx() as c:
             c.execute("UPDATE spaces SET quota_bytes = ? WHERE name = ?", (quota_bytes, name))
+
+    def set_space_fullname(self, name: str, fullname: str | None) -> None:
+        with self.tx() as c:
+            c.execute("UPDATE spaces SET fullname = ? WHERE name = ?", (fullname, name))
 
     def space_role(self, space: str, user: str) -> str | None:
         row = self._one(
@@ -208,11 +215,13 @@ class Models(StoreBase):
 
     # -- hub listings ----------------------------------------------------------------
     def hub_user_spaces(self, user: str) -> list[dict[str, Any]]:
-        """Spaces where the user has a role (owners included), for the hub's ``whoami``."""
+        """Spaces where the user has a role (owners included), with their full names, for
+        the hub's ``whoami``."""
         return self._all(
-            "SELECT name AS space, 'owner' AS role FROM spaces WHERE owner = :u"
-            " UNION SELECT space, role FROM space_roles WHERE user = :u"
-            " AND space NOT IN (SELECT name FROM spaces WHERE owner = :u)"
+            "SELECT name AS space, 'owner' AS role, fullname FROM spaces WHERE owner = :u"
+            " UNION SELECT r.space, r.role, s.fullname FROM space_roles r"
+            " JOIN spaces s ON s.name = r.space WHERE r.user = :u"
+            " AND r.space NOT IN (SELECT name FROM spaces WHERE owner = :u)"
             " ORDER BY space",
             {"u": user},
         )

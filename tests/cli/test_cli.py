@@ -387,6 +387,21 @@ def test_space_create_needs_admin_or_space_creator(data: Path) -> None:
     ok(data, "space", "create", "rootspace", "--owner", "root")
 
 
+def test_space_full_name_is_set_shown_and_removed(data: Path) -> None:
+    ok(data, "space", "create", "lab", "--owner", "root", "--fullname", "  Acme Research Lab ")
+    listed = {s["name"]: s for s in ok(data, "--json", "space", "list").json()}
+    assert listed["lab"]["fullname"] == "Acme Research Lab" and listed["acme"]["fullname"] is None
+    ok(data, "space", "set", "acme", "--fullname", "Acme Corp")
+    assert ok(data, "--json", "space", "show", "acme").json()["fullname"] == "Acme Corp"
+    assert "Acme Corp" in ok(data, "space", "show", "acme").out
+    assert_refused(mg(data, "space", "set", "acme", "--fullname", "two\nlines"))
+    assert_refused(mg(data, "space", "set", "acme", "--fullname", "x" * 101))
+    assert_refused(mg(data, "space", "set", "acme"))  # nothing to set
+    assert ok(data, "--json", "space", "show", "acme").json()["fullname"] == "Acme Corp"
+    ok(data, "space", "set", "acme", "--fullname", "")
+    assert ok(data, "--json", "space", "show", "acme").json()["fullname"] is None
+
+
 # ----------------------------------------------------------------------------- the database
 def test_a_newer_database_is_refused_in_one_line(data: Path) -> None:
     conn = sqlite3.connect(data / "modelgit.db")

@@ -339,7 +339,12 @@ def test_unreachable_commit_is_not_served(site: Site, seeded: Seeded, tmp_path: 
 def test_whoami(site: Site, seeded: Seeded) -> None:
     me = api_for(site, "owner").whoami()
     assert me["name"] == "owner" and me["auth"]["accessToken"]["role"] == "write"
-    assert {"name": "hub", "roleInOrg": "owner"}.items() <= me["orgs"][0].items()
+    assert {"name": "hub", "roleInOrg": "owner", "fullname": "hub"}.items() <= \
+        me["orgs"][0].items()  # a space without a full name goes by its name
+    site.cli("space", "set", "hub", "--fullname", "The Hub Team")
+    me = api_for(site, "owner").whoami()
+    assert me["orgs"][0]["fullname"] == "The Hub Team"
+    site.cli("space", "set", "hub", "--fullname", "")
     anonymous = site.http("GET", "/api/whoami-v2")
     assert anonymous.status == 401
 

@@ -100,3 +100,8 @@ def test_space_page_lists_models_members_and_storage(pages: Site) -> None:
     stranger = Client(pages.port).get("/-/s/wp").body
     assert MANUAL in stranger and 'id="space-members"' not in stranger
     assert Client(pages.port).get("/-/s/nope").status == 404
+    assert "<h1 id=\"space-title\">Space wp</h1>" in page
+    pages.cli("space", "set", "wp", "--fullname", "Web <Pages> Team")
+    titled = client(pages, "owner").get("/-/s/wp").body
+    assert "Web &lt;Pages&gt; Team <span" in titled and "<title>Web &lt;Pages&gt; Team" in titled
+    pages.cli("space", "set", "wp", "--fullname", "")

@@ -55,7 +55,7 @@ def whoami(app: Host, req: Request, match: re.Match[str]) -> Response:
         raise HubError(401, "Invalid credentials in Authorization header: send a modelgit key"
                             " as 'Authorization: Bearer <key>'")
     row = app.store.get_user(user) or {}
-    orgs = [{"type": "org", "name": s["space"], "fullname": s["space"],
+    orgs = [{"type": "org", "name": s["space"], "fullname": s.get("fullname") or s["space"],
              "roleInOrg": s["role"]} for s in app.store.hub_user_spaces(user)]
     return json_response(200, {
         "type": "user",

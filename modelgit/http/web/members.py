@@ -140,8 +140,8 @@ def space_page(pg: Page, match: re.Match[str]) -> Response:
     done = pg.req.arg("done") or ""
     message = DONE[done].format(who=(pg.req.arg("who") or "")[:100],
                                 role=(pg.req.arg("role") or "")[:20]) if done in DONE else ""
-    return pg.render("space.html", title=f"Space {name}", space=row, models=listed,
-                     members=members, usage=usage, my_role=my_role, member=member,
+    return pg.render("space.html", title=row.get("fullname") or f"Space {name}", space=row,
+                     models=listed, members=members, usage=usage, my_role=my_role, member=member,
                      grant_roles=grant_roles, fmt=quota.format_bytes, message=message)
 
 
