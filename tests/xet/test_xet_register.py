@@ -207,3 +207,29 @@ def test_the_v2_shard_upload_streams_progress_then_its_result_or_an_error_frame(
                        body=file_shard([(right, [(xh, len(content), 0, len(chunks))])]))
     assert answer.status == 403, answer.body
     assert "has not uploaded" in json.loads(answer.body)["error"]
+
+
+def test_the_v2_progress_stream_repeats_its_last_frame_while_a_rebuild_is_silent() -> None:
+    """While a long rebuild sends no progress, the last frame goes out again every heartbeat,
+    so the connection is never idle long enough for a proxy or the client to cut it."""
+    import queue
+    import threading
+    import time
+
+    from modelgit.http.hub.xet import progress_stream
+
+    frames: queue.Queue[dict[str, object] | None] = queue.Queue()
+    first = {"type": "validating", "verified": 0, "total": 1}
+
+    def slow_rebuild() -> None:
+        time.sleep(0.35)
+        frames.put({"type": "validating", "verified": 1, "total": 1})
+        frames.put({"type": "result"})
+        frames.put(None)
+
+    threading.Thread(target=slow_rebuild).start()
+    lines = [json.loads(line) for line in progress_stream(frames, first, heartbeat=0.05)]
+    assert lines[0] == first and lines[-2:] == [{"type": "validating", "verified": 1,
+                                                 "total": 1}, {"type": "result"}]
+    repeats = lines[1:-2]
+    assert len(repeats) >= 3 and all(frame == first for frame in repeats)

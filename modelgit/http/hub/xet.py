@@ -214,23 +214,27 @@ def shard_v2(app: Host, req: Request, match: re.Match[str]) -> Response:
             frames.put(None)
 
     threading.Thread(target=register, name="xet-shard-v2", daemon=True).start()
-
-    def stream() -> Iterator[bytes]:
-        last: dict[str, Any] = {"type": "validating", "verified": 0, "total": total}
-        yield _frame(last)
-        while True:
-            try:
-                frame = frames.get(timeout=HEARTBEAT_SECONDS)
-            except queue.Empty:
-                yield _frame(last)
-                continue
-            if frame is None:
-                return
-            last = frame
-            yield _frame(frame)
-
+    first = {"type": "validating", "verified": 0, "total": total}
     return status_line(200), [("Content-Type", "application/x-ndjson"),
-                              ("Cache-Control", "no-store")], stream()
+                              ("Cache-Control", "no-store")], progress_stream(frames, first)
+
+
+def progress_stream(frames: queue.Queue[dict[str, Any] | None], first: dict[str, Any],
+                    heartbeat: float = HEARTBEAT_SECONDS) -> Iterator[bytes]:
+    """NDJSON lines: ``first``, then each frame put on ``frames`` until None, and the last
+    one again whenever ``heartbeat`` seconds pass without a new one."""
+    last = first
+    yield _frame(last)
+    while True:
+        try:
+            frame = frames.get(timeout=heartbeat)
+        except queue.Empty:
+            yield _frame(last)
+            continue
+        if frame is None:
+            return
+        last = frame
+        yield _frame(frame)
 
 
 def _frame(event: dict[str, Any]) -> bytes:
