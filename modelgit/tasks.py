@@ -261,10 +261,9 @@ class Worker(threading.Thread):
         from modelgit.hooks import spool
         from modelgit.store import StoreUnavailable
 
-        if not spool.pending(self.cfg):
-            return
         try:
-            spool.replay(self.cfg, store)
+            if spool.pending(self.cfg):
+                spool.replay(self.cfg, store)
         except StoreUnavailable:
             pass  # still down: the files wait for the next poll
         except Exception:
