@@ -70,19 +70,30 @@ class _Handler(socketserver.StreamRequestHandler):
                     send("S", part)
 
         try:
-            hook, model_id, env, stdin = decode_request(self.rfile)
-            rc = self.server.run_hook(hook, model_id, stdin, env, say)
-        except Exception:
-            log.exception("warm hook request failed")
-            say(["modelgit: push refused: an internal error happened in the server's hook"
-                 " (details in the server log); nothing was changed."])
-            rc = 1
-        send("R", str(rc))
+            try:
+                hook, model_id, env, stdin = decode_request(self.rfile)
+            except EOFError:
+                return  # connected and left without a request (a probe, a hook killed early)
+            try:
+                rc = self.server.run_hook(hook, model_id, stdin, env, say)
+            except Exception:
+                log.exception("warm hook request failed")
+                say(["modelgit: push refused: an internal error happened in the server's hook"
+                     " (details in the server log); nothing was changed."])
+                rc = 1
+            send("R", str(rc))
+        except (BrokenPipeError, ConnectionResetError):
+            # The hook went away (git killed, the client hung up): nobody is left to tell.
+            log.info("warm hook request: the hook process left before its answer")
 
 
 def decode_request(stream: Any) -> tuple[str, str, dict[str, str], bytes]:
-    """Parse what ``forward.encode_request`` wrote; the environment's paths made absolute."""
-    magic, header_len, stdin_len = stream.readline(256).split()
+    """Parse what ``forward.encode_request`` wrote; the environment's paths made absolute.
+    EOFError when the client sent nothing at all."""
+    line = stream.readline(256)
+    if not line:
+        raise EOFError("the hook connection closed before its request")
+    magic, header_len, stdin_len = line.split()
     if magic != forward.MAGIC:
         raise ValueError("not a modelgit hook request")
     header = stream.read(int(header_len))

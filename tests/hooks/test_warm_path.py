@@ -19,6 +19,24 @@ def test_push_through_server_takes_warm_path(site: Site, work: Path) -> None:
     assert not hooks_log.exists() or f"{model}: no server reachable" not in hooks_log.read_text()
 
 
+def test_a_hook_connection_that_leaves_without_a_request_is_no_error(site: Site,
+                                                                     work: Path) -> None:
+    """A client of the hook socket that connects and leaves at once (a hook killed before it
+    wrote, a probe) is neither an error in the log nor the end of the warm path."""
+    import socket
+
+    for _ in range(3):
+        with socket.socket(socket.AF_UNIX, socket.SOCK_STREAM) as probe:
+            probe.connect(str(site.data / "run" / "hooks.sock"))
+    model = site.model("warm/after-probes")
+    git("clone", "-q", site.clone_url(model, "owner"), str(work / "p"))
+    commit_file(work / "p", "a.txt", "a")
+    git("push", "-q", "origin", "main", cwd=work / "p")
+    log = site.log_text()
+    assert f"post-receive {model} (warm)" in log
+    assert "warm hook request failed" not in log and "Traceback" not in log
+
+
 def test_hooks_without_the_forwarder_start_python_and_still_go_warm(site: Site,
                                                                    work: Path) -> None:
     """Hooks written where no compiler was (MODELGIT_FORWARD empty) start the Python shim,
