@@ -24,6 +24,7 @@ import re
 import select
 import sqlite3
 from collections.abc import Iterator
+from contextlib import contextmanager
 from decimal import Decimal
 from functools import lru_cache
 from typing import Any
@@ -220,6 +221,20 @@ class PgConnection:
         log.warning("the database is unavailable: %s", words)
         return StoreUnavailable(f"lost the connection to the modelgit database: {words}")
 
+    @contextmanager
+    def _errors(self) -> Iterator[None]:
+        """psycopg's errors as the store's callers know them: an integrity error as
+        sqlite3's (one exception type whichever backend runs), a session the server ended
+        as :class:`StoreUnavailable`; any other error as it is."""
+        try:
+            yield
+        except self._psycopg.IntegrityError as exc:
+            raise sqlite3.IntegrityError(str(exc).strip()) from exc
+        except self._psycopg.Error as exc:
+            if self._gone(exc):
+                raise self._unavailable(exc) from exc
+            raise
+
     def execute(self, sql: str, params: Any = ()) -> PgCursor:
         stmt = translate(sql)
         created = _CREATE.match(sql)
@@ -230,15 +245,9 @@ class PgConnection:
         if insert and insert.group(1) in self.identity_tables and "RETURNING" not in sql.upper():
             stmt += " RETURNING id"
             returning = True
-        try:
+        with self._errors():
             # Always bound (if only to ()), so psycopg reads "%%" back as "%".
             cur = self.raw.execute(stmt, params if params is not None else ())
-        except self._psycopg.IntegrityError as exc:
-            raise sqlite3.IntegrityError(str(exc).strip()) from exc
-        except self._psycopg.Error as exc:
-            if self._gone(exc):
-                raise self._unavailable(exc) from exc
-            raise
         if not returning:
             return PgCursor(cur, None, None)
         rows = cur.fetchall()
@@ -254,24 +263,14 @@ class PgConnection:
         cur = self._prepared
         if cur is None or cur.closed:
             cur = self._prepared = self._psycopg.Cursor(self.raw)
-        try:
+        with self._errors():
             cur.execute(translate(sql), params, prepare=True)
-        except self._psycopg.Error as exc:
-            if self._gone(exc):
-                raise self._unavailable(exc) from exc
-            raise
         return PgCursor(cur, None, None)
 
     def executemany(self, sql: str, seq: Any) -> PgCursor:
         cur = self.raw.cursor()
-        try:
+        with self._errors():
             cur.executemany(translate(sql), list(seq))
-        except self._psycopg.IntegrityError as exc:
-            raise sqlite3.IntegrityError(str(exc).strip()) from exc
-        except self._psycopg.Error as exc:
-            if self._gone(exc):
-                raise self._unavailable(exc) from exc
-            raise
         return PgCursor(cur, None, None)
 
     def close(self) -> None:
