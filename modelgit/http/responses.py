@@ -137,10 +137,14 @@ def refused(err: ModelgitError) -> Response:
     """A refusal as git shows it: text/plain lines (``remote:``), the challenge on 401,
     ``Retry-After`` when the error says when to come back."""
     extra = [CHALLENGE] if err.status == 401 else []
-    retry = getattr(err, "retry_after", None)  # TooMany, or a database that is unavailable
-    if retry:
-        extra.append(("Retry-After", str(retry)))
-    return text(err.status, "\n".join(err.lines()), extra)
+    return text(err.status, "\n".join(err.lines()), extra + retry_header(err))
+
+
+def retry_header(err: ModelgitError) -> list[tuple[str, str]]:
+    """``Retry-After`` for an error that says when to come back (``TooMany``, a database
+    that is unavailable), in whichever form the front end answers it; else nothing."""
+    retry = getattr(err, "retry_after", None)
+    return [("Retry-After", str(retry))] if retry else []
 
 
 def braked(retry: int) -> Response:

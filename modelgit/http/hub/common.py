@@ -16,7 +16,13 @@ import pygit2
 from modelgit.errors import Forbidden, ModelgitError
 from modelgit.git import revisions, trees
 from modelgit.http.request import base_url, model_of, moved_location, read_body, read_json
-from modelgit.http.responses import CHALLENGE, Response, header_text, json_response
+from modelgit.http.responses import (
+    CHALLENGE,
+    Response,
+    header_text,
+    json_response,
+    retry_header,
+)
 from modelgit.hubcommit import HubError as CoreHubError
 
 if TYPE_CHECKING:
@@ -79,9 +85,7 @@ def error_response(err: ModelgitError) -> Response:
         headers.append(("X-Error-Code", err.code))
     if err.status == 401:
         headers.append(CHALLENGE)
-    retry = getattr(err, "retry_after", None)  # TooMany, or a database that is unavailable
-    if retry:
-        headers.append(("Retry-After", str(retry)))
+    headers += retry_header(err)
     return json_response(err.status, {"error": err.message}, headers)
 
 
