@@ -310,15 +310,10 @@ class FileStorage:
                 out = _UploadFile(fd, direct=size >= PIPELINE_MIN_BYTES)
                 written, digest = _copy_hashing(stream, out, size, chunk)
                 check_received(written, digest, size, oid)
-                os.fchmod(fd, OBJECT_MODE)
-                os.fsync(fd)
-            finally:
+            except BaseException:
                 os.close(fd)
-            target.parent.mkdir(parents=True, exist_ok=True)
-            # Replacing an existing copy is harmless (same verified bytes, and open readers
-            # keep the old inode) and heals a copy damaged on disk; two concurrent puts both
-            # succeed and leave one file.
-            os.replace(tmp, target)
+                raise
+            _place(fd, tmp, target)
         except OSError as err:
             tmp.unlink(missing_ok=True)
             _refuse_if_full(err)
@@ -326,7 +321,6 @@ class FileStorage:
         except BaseException:
             tmp.unlink(missing_ok=True)
             raise
-        _fsync_dir(target.parent)
         return written
 
     def sweep_temp(self, older_than: float = 24 * 3600) -> int:
@@ -443,15 +437,9 @@ class _FileWriter(HashingWriter):
     def _store(self, oid: str) -> None:
         fd, tmp = self._fd, self._tmp
         assert fd is not None and tmp is not None  # open until _release
-        target = self._storage._object_path(oid)
-        os.fchmod(fd, OBJECT_MODE)
-        os.fsync(fd)
-        os.close(fd)
-        self._fd = None
-        target.parent.mkdir(parents=True, exist_ok=True)
-        os.replace(tmp, target)  # as in put: an existing copy has the same bytes
+        self._fd = None  # _place closes it
+        _place(fd, tmp, self._storage._object_path(oid))
         self._tmp = None
-        _fsync_dir(target.parent)
 
     def _release(self) -> None:
         if self._fd is not None:
@@ -461,6 +449,23 @@ class _FileWriter(HashingWriter):
         if self._tmp is not None:
             self._tmp.unlink(missing_ok=True)
             self._tmp = None
+
+
+def _place(fd: int, tmp: Path, target: Path) -> None:
+    """A temporary file, fully written and verified, becomes the object at ``target``: its
+    mode set, its bytes on disk, renamed into place (atomic: a reader sees it whole or not
+    at all) and the rename on disk too. Replacing an existing copy is harmless (the same
+    verified bytes; open readers keep the old inode) and heals a copy damaged on disk; two
+    writers of one object both succeed and leave one file. ``fd`` is closed whatever
+    happens; ``tmp`` is the caller's to remove on failure."""
+    try:
+        os.fchmod(fd, OBJECT_MODE)
+        os.fsync(fd)
+    finally:
+        os.close(fd)
+    target.parent.mkdir(parents=True, exist_ok=True)
+    os.replace(tmp, target)
+    _fsync_dir(target.parent)
 
 
 def _refuse_if_full(err: OSError) -> None:
