@@ -187,7 +187,15 @@ def _check_headroom(cfg: Config, store: Store, model_id: str, xorb_hex: str, siz
         raise TooLarge(f"xorb {xorb_hex} refused: {message}; nothing was stored")
 
 
-def _load_xorb(storage: ObjectStorage, store: Store, xorb_hex: str, *, hashed: bool = False,
+def _xorb_row(store: Store, xorb_hex: str) -> dict[str, Any]:
+    """The store's record of a xorb (its object, size and footer), or NotFound."""
+    row = store.get_xorb(xorb_hex)
+    if row is None:
+        raise NotFound(f"xorb {xorb_hex} is not stored here")
+    return row
+
+
+def _load_xorb(storage: ObjectStorage, row: dict[str, Any], *, hashed: bool = False,
                into: bytearray | None = None) -> tuple[xorb.Buffer, xorb.Xorb]:
     """A stored xorb's bytes and layout (``xorb.index``: headers, and the chunk hashes of its
     footer); ``hashed`` makes sure the chunk hashes are there (the dedupe answer lists them)
@@ -197,9 +205,6 @@ def _load_xorb(storage: ObjectStorage, store: Store, xorb_hex: str, *, hashed: b
     until the next load into it): a shard's files read xorb after xorb, and a fresh 64 MiB
     buffer each time cost more (page faults on new memory, then a copy) than hashing it.
     """
-    row = store.get_xorb(xorb_hex)
-    if row is None:
-        raise NotFound(f"xorb {xorb_hex} is not stored here")
     size = int(row["size"])
     with storage.open(row["oid"]) as fh:
         if into is None or len(into) < size:
@@ -213,14 +218,11 @@ def _load_xorb(storage: ObjectStorage, store: Store, xorb_hex: str, *, hashed: b
     return data, layout
 
 
-def _layout(storage: ObjectStorage, store: Store, xorb_hex: str, *, hashed: bool = True
+def _layout(storage: ObjectStorage, row: dict[str, Any], *, hashed: bool = True
             ) -> xorb.Xorb:
     """A stored xorb's layout (a reconstruction; with ``hashed``, its chunk hashes too, for a
     dedupe answer): from its footer alone where the upload recorded where that begins
     (``xorb.from_footer``), else from the whole xorb (``_load_xorb``)."""
-    row = store.get_xorb(xorb_hex)
-    if row is None:
-        raise NotFound(f"xorb {xorb_hex} is not stored here")
     footer_at = row.get("footer_at")
     if footer_at is not None:
         footer_at = int(footer_at)
@@ -230,8 +232,8 @@ def _layout(storage: ObjectStorage, store: Store, xorb_hex: str, *, hashed: bool
         try:
             return xorb.from_footer(tail, footer_at)
         except xorb.XorbError as err:  # the stored bytes changed: read it all, which says how
-            log.error("xet xorb %s: %s", xorb_hex, err)
-    return _load_xorb(storage, store, xorb_hex, hashed=hashed)[1]
+            log.error("xet xorb %s: %s", row["hash"], err)
+    return _load_xorb(storage, row, hashed=hashed)[1]
 
 
 def _read_into(fh: ByteSource, view: memoryview) -> memoryview:
@@ -401,11 +403,10 @@ class _XorbCache:
     def get(self, xorb_hex: str) -> tuple[xorb.Buffer, xorb.Xorb]:
         if self._loaded is None or xorb_hex != self._hex:
             self._loaded = None  # its view of the buffer is about to be overwritten
-            row = self._store.get_xorb(xorb_hex)
-            if row is not None and len(self._buffer) < int(row["size"]):
+            row = _xorb_row(self._store, xorb_hex)
+            if len(self._buffer) < int(row["size"]):
                 self._buffer = bytearray(int(row["size"]))
-            self._loaded = _load_xorb(self._storage, self._store, xorb_hex,
-                                      into=self._buffer)
+            self._loaded = _load_xorb(self._storage, row, into=self._buffer)
             self._hex = xorb_hex
         return self._loaded
 
@@ -425,7 +426,7 @@ def dedupe_shard(cfg: Config, store: Store, model_id: str, chunk_hex: str) -> by
         row = store.get_xorb(other)
         if row is None or not store.model_has_xorb(model_id, other):
             continue
-        parsed = _layout(storage, store, other)
+        parsed = _layout(storage, row)
         listed.append((parse_hash(other), [(c.hash, c.size) for c in parsed.chunks],
                        int(row["size"])))
     return shard.serialize_xorbs(listed, int(time.time()))
@@ -459,7 +460,7 @@ def reconstruction(cfg: Config, store: Store, grant: Access, file_hex: str,
         if term_end <= first or pos > last:
             pos = term_end
             continue
-        parsed = _layout(storage, store, xhex, hashed=False)
+        parsed = _layout(storage, _xorb_row(store, xhex), hashed=False)
         chunks = parsed.chunks[term["chunk_start"]:term["chunk_end"]]
         # Trim whole chunks outside the range.
         cpos = pos
