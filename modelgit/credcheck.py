@@ -170,8 +170,9 @@ def check(opts: Options, stdin: str, env: Mapping[str, str]) -> tuple[int, str]:
         from modelgit.store.connection import StoreUnavailable  # loaded already if it was
 
         if isinstance(exc, StoreUnavailable):
-            # PostgreSQL is down: denied (Apache then answers 401, mod_authnz_external knows
-            # no other refusal), and its log says why rather than "internal error".
+            # PostgreSQL is down: denied (mod_authnz_external knows no other refusal; the
+            # 401's ErrorDocument asks modelgit serve, whose answer git gets: the 503), and
+            # Apache's log says why rather than "internal error".
             return ERROR, f"refused: the database is unavailable ({exc.detail}); try again later"
         return ERROR, f"internal error: {type(exc).__name__}: {exc}"
 

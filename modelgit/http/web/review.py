@@ -54,7 +54,7 @@ def review_page(pg: Page, match: re.Match[str]) -> Response:
     rows: list[dict[str, Any]] = []
     more = False
     if mv.row["gated"] != "off":
-        countries = country_labels(gating.gate_form(pg.host.cfg, mv.row).spec)
+        countries = gating.country_fields(pg.host.cfg, mv.row)
         for row in gating.requests(pg.host.store, mv.id, tab):
             if len(rows) == TAB_LIMIT:
                 more = True
